@@ -1,0 +1,30 @@
+"""Temperature sampling (paper Eq. 3): q_tau(i) ∝ (M_i / Σ M)^(1/tau).
+
+One class covers the three heuristic baselines of the paper:
+    proportional  tau = 1      (PROP., equivalent to concatenating the datasets)
+    temperature   tau = 10     (TEMP.)
+    uniform       tau = inf    (UNI., every dataset equally often)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mos.strategy import MixingStrategy, Weights, temperature_weights
+
+
+@dataclass
+class Temperature(MixingStrategy):
+    """Static sampling with probabilities proportional to dataset size ** (1 / tau)."""
+
+    name = "temperature"
+    tau: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.tau > 0 or math.isnan(self.tau):
+            raise ValueError(f"tau must be > 0 (inf for uniform), got {self.tau}")
+
+    def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
+        return temperature_weights(sizes, self.tau)
