@@ -1,0 +1,252 @@
+"""Evaluate one model on multiple-choice benchmarks with lm-eval, and write tidy metrics.
+
+    python -m mos.evaluate --spec '{"model": "results/default/runs/tiny-llama/uniform/seed0/model",
+        "benchmarks": {"testbed_mc": "resources/default/testbed/eval/mc.jsonl",
+                       "mmlu_dev": "resources/mmlu_dev/mmlu_dev.jsonl"},
+        "batch_size": 64}' --out results/default/runs/tiny-llama/uniform/seed0/eval [--threads 2]
+
+`--spec @file.json` reads the spec from a file. Benchmarks (docs/interfaces.md):
+
+- `testbed_mc` (path to the testbed's `mc.jsonl`): each prompt is the model's own chat template
+  applied to the item's messages, each choice is the reply followed by the end token.
+- `mmlu_dev` (path to `mmlu_dev.jsonl` from `python -m mos.eval.mmlu_dev`): zero-shot, lm-eval's
+  standard MMLU prompt, one task over all questions.
+- `mmlu` (the hub dataset id, `cais/mmlu`): lm-eval's built-in `mmlu_<subject>` tasks, zero-shot.
+  It needs the dataset from the Hugging Face hub (or its local cache); offline it stops with a
+  message saying so.
+
+All benchmarks run in one `lm_eval.simple_evaluate` call (backend `hf`, float32, CUDA when
+available, else CPU). Outputs in `--out`: `metrics.csv` (`benchmark, scope, name, metric, value,
+n_items`; subject rows, then group/skill rows and an overall row that are unweighted means over
+subjects), and `lm_eval/` with the rendered data, `results.json` and one `samples_<task>.jsonl` per
+task. Every file is written atomically and `metrics.csv` last, so its presence marks a finished
+run. An unknown benchmark or a missing data file stops the command before the model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mos.eval.metrics import COLUMNS, metric_rows
+from mos.eval.mmlu_dev import subject_groups
+from mos.eval.tasks import (
+    MMLU_HUB_DATASET,
+    mmlu_dev_task,
+    mmlu_task_names,
+    render_testbed_mc,
+    testbed_mc_task,
+    write_docs,
+)
+from mos.io import atomic_write_text, write_csv
+from mos.records import DataError, read_jsonl
+
+BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")
+# Per benchmark: the metrics reported and the scopes between overall and subject.
+REPORTED = {
+    "testbed_mc": (("acc", "acc_norm"), ("group", "skill")),
+    "mmlu_dev": (("acc",), ("group",)),
+    "mmlu": (("acc",), ("group",)),
+}
+TESTBED_KEYS = ("id", "skill", "subject", "group", "messages", "choices", "answer")
+MMLU_DEV_KEYS = ("id", "subject", "group", "question", "choices", "answer")
+
+
+class SpecError(ValueError):
+    """The evaluation spec is invalid; the message names the key or file."""
+
+
+def load_spec(arg: str) -> dict[str, Any]:
+    """The spec from a JSON string or from `@path/to/spec.json` (a run.json-style object)."""
+    text = Path(arg[1:]).read_text(encoding="utf-8") if arg.startswith("@") else arg
+    spec = json.loads(text)
+    if not isinstance(spec, dict):
+        raise SpecError("the spec must be a JSON object")
+    return spec
+
+
+def read_items(path: Path, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """A benchmark JSONL file, every line checked for the keys the evaluation needs."""
+    items = []
+    for lineno, obj in read_jsonl(path):
+        missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+        if missing:
+            raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
+        if not 0 <= int(obj["answer"]) < len(obj["choices"]):
+            raise DataError(f"{path}:{lineno}: answer {obj['answer']} is not an index into its choices")
+        items.append(obj)
+    if not items:
+        raise DataError(f"{path}: no items")
+    return items
+
+
+def check_mmlu_hub(dataset: str) -> None:
+    """Fail early, with a clear message, when the MMLU hub dataset cannot be loaded."""
+    if dataset != MMLU_HUB_DATASET:
+        raise SpecError(f"benchmarks.mmlu: lm-eval's built-in MMLU tasks read {MMLU_HUB_DATASET!r}; got {dataset!r}")
+    import datasets
+
+    try:
+        datasets.load_dataset_builder(MMLU_HUB_DATASET, next(iter(subject_groups())))
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing here
+        raise SpecError(
+            f"benchmarks.mmlu needs the hub dataset {MMLU_HUB_DATASET} (downloaded, or in the local "
+            f"Hugging Face cache), which cannot be loaded here ({type(e).__name__}: {e}). Offline, "
+            f"use the mmlu_dev benchmark (MMLU dev questions shipped with lm-eval) instead."
+        ) from None
+
+
+def looks_local(model: str) -> bool:
+    """A path rather than a hub id ("org/name")."""
+    return model.startswith((".", "/", "~")) or model.count("/") != 1
+
+
+def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Check names and files before anything heavy is loaded; returns the resolved spec."""
+    for key in ("model", "benchmarks"):
+        if key not in spec:
+            raise SpecError(f"spec: missing key {key!r}")
+    benchmarks = spec["benchmarks"]
+    if not isinstance(benchmarks, dict) or not benchmarks:
+        raise SpecError("spec.benchmarks must be a non-empty object {name: data path}")
+    unknown = [b for b in benchmarks if b not in BENCHMARKS]
+    if unknown:
+        raise SpecError(f"spec.benchmarks: unknown benchmark(s) {', '.join(map(repr, unknown))}; "
+                        f"valid: {', '.join(BENCHMARKS)}")
+    for name, path in benchmarks.items():
+        if name != "mmlu" and not Path(str(path)).is_file():
+            raise SpecError(f"spec.benchmarks.{name}: data file {path!r} not found")
+    model = str(spec["model"])
+    if Path(model).exists():
+        model = str(Path(model).resolve())
+    elif looks_local(model) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise SpecError(f"spec.model: model folder {model!r} not found")
+    batch_size = spec.get("batch_size", 64)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise SpecError(f"spec.batch_size must be a positive integer, got {batch_size!r}")
+    return {"model": model, "benchmarks": dict(benchmarks), "batch_size": batch_size}
+
+
+def wants_bos(tokenizer: Any) -> bool | None:
+    """True when the model's chat template starts sequences with its BOS token.
+
+    Such a model saw BOS first in every training sequence, so lm-eval is told to prepend it to plain
+    prompts (MMLU) too; prompts that already start with BOS (the rendered chat template) are left as
+    they are by lm-eval. Otherwise None keeps the tokenizer's own default.
+    """
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    return True if tokenizer.bos_token and "bos_token" in template else None
+
+
+def build_tasks(spec: Mapping[str, Any], tokenizer: Any, data_dir: Path, cache_dir: Path) -> list[Any]:
+    """lm-eval task specs (dicts or built-in names) of every benchmark, rendering data as needed."""
+    tasks: list[Any] = []
+    for name, path in spec["benchmarks"].items():
+        if name == "testbed_mc":
+            docs = render_testbed_mc(read_items(Path(path), TESTBED_KEYS), tokenizer)
+            tasks.append(testbed_mc_task(write_docs(data_dir / "testbed_mc.jsonl", docs), cache_dir=cache_dir))
+        elif name == "mmlu_dev":
+            read_items(Path(path), MMLU_DEV_KEYS)
+            data = data_dir / "mmlu_dev.jsonl"
+            shutil.copyfile(path, data)
+            tasks.append(mmlu_dev_task(data, cache_dir=cache_dir))
+        else:
+            tasks += list(mmlu_task_names())
+    return tasks
+
+
+def run_lm_eval(model: str, tasks: list[Any], batch_size: int, add_bos: bool | None) -> dict[str, Any]:
+    """One `simple_evaluate` call over all tasks (float32; CUDA if available, else CPU)."""
+    import lm_eval
+    import torch
+    from lm_eval.tasks import TaskManager
+
+    needs_defaults = any(isinstance(t, str) for t in tasks)
+    model_args: dict[str, Any] = {"pretrained": model, "dtype": "float32"}
+    if add_bos is not None:
+        model_args["add_bos_token"] = add_bos
+    return lm_eval.simple_evaluate(
+        model="hf", model_args=model_args, tasks=tasks, batch_size=batch_size,
+        device="cuda" if torch.cuda.is_available() else "cpu", log_samples=True,
+        task_manager=TaskManager(include_defaults=needs_defaults),
+    )
+
+
+def write_raw(out: Path, results: Mapping[str, Any]) -> None:
+    """lm-eval's results (without samples) as results.json, samples as samples_<task>.jsonl."""
+    for task, samples in results.get("samples", {}).items():
+        text = "".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples)
+        atomic_write_text(out / f"samples_{task}.jsonl", text)
+    summary = {k: v for k, v in results.items() if k != "samples"}
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def scored_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-item scores with their subject/group (and skill) labels, from lm-eval's logged samples."""
+    metrics, _ = REPORTED[benchmark]
+    if benchmark == "mmlu":
+        groups = subject_groups()
+        return [{"subject": subject, "group": groups[subject], **{m: s[m] for m in metrics}}
+                for task, subject in mmlu_task_names().items() for s in samples[task]]
+    return [{**{k: s["doc"][k] for k in ("subject", "group", "skill") if k in s["doc"]},
+             **{m: s[m] for m in metrics}} for s in samples[benchmark]]
+
+
+def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = None) -> list[dict[str, Any]]:
+    """Run every benchmark of a validated spec; write outputs to `out`; return the metric rows."""
+    import torch
+
+    from mos.backbones import load_tokenizer
+
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out)
+    (out / "metrics.csv").unlink(missing_ok=True)
+    raw = out / "lm_eval"
+    tokenizer = load_tokenizer(spec["model"])
+    with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
+        tasks = build_tasks(spec, tokenizer, raw / "data", Path(cache_dir))
+        results = run_lm_eval(spec["model"], tasks, spec["batch_size"], wants_bos(tokenizer))
+    write_raw(raw, results)
+    rows = []
+    for benchmark in spec["benchmarks"]:
+        metrics, scopes = REPORTED[benchmark]
+        rows += metric_rows(benchmark, scored_items(benchmark, results["samples"]), metrics, scopes)
+    write_csv(out / "metrics.csv", rows, COLUMNS)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="JSON spec, or @file.json")
+    ap.add_argument("--out", required=True, help="output folder (metrics.csv, lm_eval/)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        spec = validate_spec(load_spec(args.spec))
+        if "mmlu" in spec["benchmarks"]:
+            check_mmlu_hub(str(spec["benchmarks"]["mmlu"]))
+    except (SpecError, DataError, json.JSONDecodeError, OSError) as e:
+        print(f"mos.evaluate: {e}", file=sys.stderr)
+        return 2
+    rows = evaluate(spec, args.out, args.threads)
+    for row in rows:
+        if row["scope"] != "subject":
+            print(f"{row['benchmark']:12s} {row['scope']:8s} {row['name']:14s} {row['metric']:9s} "
+                  f"{row['value']:.4f}  (n={row['n_items']})")
+    print(f"mos.evaluate: {len(rows)} rows -> {Path(args.out) / 'metrics.csv'} "
+          f"({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

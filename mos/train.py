@@ -1,0 +1,340 @@
+"""The one training loop: fine-tune a causal LM on a mixture of datasets chosen by a strategy.
+
+    python -m mos.train --spec @job.json --out results/default/runs/tiny-llama/uniform/seed0
+    python -m mos.train --spec "$(python -m mos.config spec train config/config.yaml tiny-llama uniform 0)" --out DIR
+    accelerate launch --cpu --num_processes 2 -m mos.train --spec @job.json --out DIR   # data parallel
+
+Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
+uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
+a linear warm-up/decay schedule; a dynamic strategy is asked for new weights every
+`update_every` steps. A checkpoint every `checkpoint_every` steps holds everything the next
+steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
+killed run restarted with the same command continues to the same final weights. Outputs in
+--out: model/ (Hugging Face format), train_log.csv, trajectory.csv, run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from safetensors.torch import load_model, save_model
+from tqdm.auto import tqdm
+
+from mos import registry
+from mos.backbones import count_parameters, load_tokenizer
+from mos.backbones import load_model as load_pretrained
+from mos.batching import IGNORE, Batch, pack
+from mos.data import TokenizedDataset, load_dataset_file
+from mos.io import atomic_dir, write_csv, write_json
+from mos.provenance import provenance
+from mos.sampler import MixtureSampler
+from mos.spec import read_spec
+from mos.strategy import Weights, normalize
+
+TRAIN_LOG_COLUMNS = ["step", "loss", "lr", "tokens", "seconds"]
+TRAJECTORY_COLUMNS = ["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"]
+
+
+@dataclass
+class TrainSettings:
+    """The `train` section of a job spec (see config/config.yaml for what each key means)."""
+
+    steps: int
+    batch_size: int
+    micro_batch_size: int
+    lr: float
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 1.0
+    loss: str = "all"
+    sampling_unit: str = "example"
+    max_length: int = 2048
+    pack_length: int = 2048
+    checkpoint_every: int = 500
+    log_every: int = 10
+    precision: str = "fp32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> TrainSettings:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        settings = cls(**{k: v for k, v in spec.items() if k in known})
+        settings.extra = {k: v for k, v in spec.items() if k not in known}
+        settings.adam_betas = tuple(settings.adam_betas)
+        return settings
+
+
+def lr_lambda(settings: TrainSettings):
+    """Linear warm-up over warmup_ratio of the steps, then linear decay to 0 (the paper's schedule)."""
+    warmup = math.ceil(settings.warmup_ratio * settings.steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (settings.steps - step) / max(1, settings.steps - warmup))
+
+    return factor
+
+
+def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Summed next-token cross-entropy over the target positions of a packed batch."""
+    logits = model(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False).logits
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
+                           ignore_index=IGNORE, reduction="sum")
+
+
+def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW; matrices decay, vectors (norms, biases) do not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    other = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=settings.adam_betas, foreach=True)
+
+
+def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -> dict[str, TokenizedDataset]:
+    out = {}
+    for name, entry in spec["datasets"].items():
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        out[name] = load_dataset_file(name, entry["path"], tokenizer, settings.loss, settings.max_length,
+                                      entry.get("format", "records"))
+    return out
+
+
+class Run:
+    """The state of one training run and the loop over it."""
+
+    def __init__(self, spec: Mapping[str, Any], out: Path):
+        self.spec, self.out = dict(spec), Path(out)
+        self.settings = TrainSettings.from_spec(spec["train"])
+        s = self.settings
+        if s.batch_size % s.micro_batch_size:
+            raise ValueError(f"train.batch_size {s.batch_size} is not a multiple of micro_batch_size {s.micro_batch_size}")
+        precision = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[s.precision]
+        self.acc = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
+        if s.batch_size % (s.micro_batch_size * self.acc.num_processes) and self.acc.num_processes > 1:
+            raise ValueError("batch_size must be a multiple of micro_batch_size x number of processes")
+        self.seed = int(spec.get("seed", 0))
+        torch.manual_seed(self.seed)
+        self.tokenizer = load_tokenizer(spec["model"])
+        self.datasets = load_datasets(spec, self.tokenizer, s)
+        self.sizes = {n: len(d) for n, d in self.datasets.items()}
+        mixture = spec["mixture"]
+        self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
+        self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
+        model = load_pretrained(spec["model"])
+        self.n_params = count_parameters(model)
+        optimizer = make_optimizer(model, s)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s))
+        self.model, self.optimizer, self.scheduler = self.acc.prepare(model, optimizer, scheduler)
+        self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
+        self.probe = self._make_probe() if self.strategy.is_dynamic else None
+        self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
+        self.train_log: list[dict[str, Any]] = []
+        self.trajectory: list[dict[str, Any]] = []
+        self._pending_loss: list[float] = []
+
+    # -- strategy ---------------------------------------------------------------------------
+    def _make_probe(self):
+        from mos.probe import Probe  # only dynamic strategies need it
+
+        return Probe.from_run(self)
+
+    def _log_weights(self, reward=None, smoothed=None) -> None:
+        counts = self.sampler.take_counts()
+        for name in self.sizes:
+            self.trajectory.append({
+                "step": self.step, "dataset": name, "weight": self.weights[name],
+                "reward": None if reward is None else reward.get(name),
+                "smoothed_reward": None if smoothed is None else smoothed.get(name),
+                "drawn": counts[name],
+            })
+
+    def _update_strategy(self) -> None:
+        self.model.eval()
+        update = self.strategy.update(self.step, self.probe)
+        self.model.train()
+        weights = normalize(update.weights)
+        if self.acc.num_processes > 1:  # every rank computes the same update; rank 0's is the truth
+            vec = torch.tensor([weights[n] for n in self.sizes], dtype=torch.float64, device=self.acc.device)
+            torch.distributed.broadcast(vec, src=0)
+            weights = {n: float(v) for n, v in zip(self.sizes, vec.tolist(), strict=True)}
+        self.weights = weights
+        self._log_weights(update.reward, update.smoothed_reward)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoint"
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "spec": self.spec, "step": self.step, "tokens": self.tokens, "padding": self.padding,
+            "elapsed": self.elapsed, "weights": self.weights,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
+            "strategy": self.strategy.state_dict(),
+            "probe": self.probe.state_dict() if self.probe else {},
+            "torch_rng": torch.get_rng_state(),
+            "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
+        }
+        if self.acc.is_main_process:
+            with atomic_dir(self.checkpoint_dir) as tmp:
+                save_model(self.acc.unwrap_model(self.model), str(tmp / "model.safetensors"))
+                torch.save(state, tmp / "state.pt")
+        self.acc.wait_for_everyone()
+
+    def try_resume(self) -> bool:
+        path = self.checkpoint_dir / "state.pt"
+        if not path.exists():
+            return False
+        state = torch.load(path, weights_only=True)
+        if state["spec"] != self.spec:
+            raise RuntimeError(f"{path} was written by a different job spec; delete {self.checkpoint_dir} to start over")
+        load_model(self.acc.unwrap_model(self.model), str(self.checkpoint_dir / "model.safetensors"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.strategy.load_state_dict(state["strategy"])
+        if self.probe:
+            self.probe.load_state_dict(state["probe"])
+        torch.set_rng_state(state["torch_rng"])
+        for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory"):
+            setattr(self, key, state[key])
+        self._pending_loss = state["pending_loss"]
+        return True
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _next_micro_batches(self) -> list[Batch]:
+        s = self.settings
+        local = s.batch_size // self.acc.num_processes
+        which, index = self.sampler.draw(self.weights, local)
+        data = list(self.datasets.values())
+        ids = [data[d].ids[i] for d, i in zip(which, index, strict=True)]
+        masks = [data[d].mask[i] for d, i in zip(which, index, strict=True)]
+        pad = self.tokenizer.pad_token_id
+        return [pack(ids[k:k + s.micro_batch_size], masks[k:k + s.micro_batch_size], s.pack_length, pad)
+                for k in range(0, local, s.micro_batch_size)]
+
+    def train_step(self) -> float:
+        batches = self._next_micro_batches()
+        n_targets = sum(b.n_targets for b in batches)
+        total = 0.0
+        for k, batch in enumerate(batches):
+            batch = Batch(*(t.to(self.acc.device) for t in (batch.input_ids, batch.position_ids, batch.labels)),
+                          batch.n_tokens, batch.n_targets)
+            sync = k == len(batches) - 1
+            ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
+            with ctx, self.acc.autocast():
+                loss = token_loss_sum(self.model, batch) / max(1, n_targets)
+                self.acc.backward(loss)
+            total += loss.item()
+            self.tokens += batch.n_tokens
+            self.padding += batch.n_padding
+        if self.settings.grad_clip:
+            self.acc.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    def run(self) -> dict[str, Any]:
+        s = self.settings
+        resumed = self.try_resume()
+        if not resumed:
+            self._log_weights()
+        bar = tqdm(total=s.steps, initial=self.step, disable=not self.acc.is_local_main_process,
+                   desc=f"{self.spec.get('backbone', '')}/{self.spec['mixture'].get('name', '')}", mininterval=1.0)
+        self.model.train()
+        start, start_tokens = time.perf_counter() - self.elapsed, self.tokens
+        t_segment = time.perf_counter()
+        while self.step < s.steps:
+            lr = self.scheduler.get_last_lr()[0]
+            self._pending_loss.append(self.train_step())
+            self.step += 1
+            if self.step % s.log_every == 0 or self.step == s.steps:
+                self._log_row(lr, time.perf_counter() - start, bar)
+            if self.strategy.is_dynamic and self.step % self.strategy.update_every == 0 and self.step < s.steps:
+                self._update_strategy()
+            if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.steps:
+                self.elapsed = time.perf_counter() - start
+                self.save_checkpoint()
+            bar.update(1)
+        bar.close()
+        self.elapsed = time.perf_counter() - start
+        if self.trajectory[-1]["step"] != self.step:
+            self._log_weights()
+        segment = time.perf_counter() - t_segment
+        return self.finish(segment, self.tokens - start_tokens, resumed)
+
+    def _log_row(self, lr: float, seconds: float, bar) -> None:
+        loss = sum(self._pending_loss) / len(self._pending_loss)
+        if self.acc.num_processes > 1:
+            loss = self.acc.reduce(torch.tensor(loss, device=self.acc.device), reduction="mean").item()
+        self._pending_loss = []
+        self.train_log.append({"step": self.step, "loss": loss, "lr": lr, "tokens": self.tokens, "seconds": round(seconds, 3)})
+        weights = " ".join(f"{n[:4]}={w:.2f}" for n, w in self.weights.items())
+        bar.set_postfix_str(f"loss={loss:.3f} tok/s={self.tokens / max(seconds, 1e-9):,.0f} {weights}", refresh=False)
+
+    def finish(self, segment_seconds: float, segment_tokens: int, resumed: bool) -> dict[str, Any]:
+        info = {
+            "spec": self.spec,
+            "provenance": provenance(),
+            "timing": {"train_seconds": round(self.elapsed, 3),
+                       "tokens_per_second": round(segment_tokens / max(segment_seconds, 1e-9), 1),
+                       "resumed": resumed},
+            "n_parameters": self.n_params,
+            "tokens": self.tokens,
+            "padding_fraction": self.padding / max(1, self.padding + self.tokens),
+            "dataset_sizes": self.sizes,
+            "final_weights": self.weights,
+            "final_loss": self.train_log[-1]["loss"] if self.train_log else None,
+            "world_size": self.acc.num_processes,
+        }
+        if self.acc.is_main_process:
+            with atomic_dir(self.out / "model") as tmp:
+                model = self.acc.unwrap_model(self.model)
+                model.save_pretrained(tmp, safe_serialization=True)
+                self.tokenizer.save_pretrained(tmp)
+            write_csv(self.out / "train_log.csv", self.train_log, TRAIN_LOG_COLUMNS)
+            write_csv(self.out / "trajectory.csv", self.trajectory, TRAJECTORY_COLUMNS)
+            write_json(self.out / "run.json", info)
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        self.acc.wait_for_everyone()
+        return info
+
+
+def train(spec: Mapping[str, Any], out: str | os.PathLike, threads: int | None = None) -> dict[str, Any]:
+    """Run (or resume) one training job; returns what run.json records."""
+    if threads:
+        torch.set_num_threads(threads)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return Run(spec, Path(out)).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="job spec as JSON, or @file.json (a run.json works too)")
+    ap.add_argument("--out", required=True, help="run folder")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = ap.parse_args(argv)
+    info = train(read_spec(args.spec), args.out, args.threads)
+    print(f"done: {info['timing']['train_seconds']:.1f} s, {info['timing']['tokens_per_second']:,.0f} tok/s, "
+          f"padding {info['padding_fraction']:.1%}, weights {info['final_weights']}")
+
+
+if __name__ == "__main__":
+    main()
