@@ -39,6 +39,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "co
 MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets")  # the rest are strategy parameters
 TINY_SIZE_KEYS = ("family", "hidden_size", "num_layers", "num_heads", "intermediate_size")
 MMLU_DEV_PATH = "resources/mmlu_dev/mmlu_dev.jsonl"  # shared by every experiment
+MMLU_HUB = "cais/mmlu"  # the hub dataset of lm-eval's built-in MMLU tasks
 Run = tuple[str, str, int]
 
 
@@ -276,13 +277,19 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
-    for check in (_check_backbones, _check_mixtures, _check_grid):
+    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid):
         problems.extend(check(cfg))
     if not problems:  # budgets and trains need valid references
         problems.extend(_check_trains(cfg))
         problems.extend(_check_budgets(cfg))
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+
+
+def _check_experiment(cfg: Mapping[str, Any]) -> list[str]:
+    if cfg["experiment"] == "paper":
+        return ["experiment: 'paper' is reserved: results/paper/ holds the paper's reference numbers"]
+    return []
 
 
 def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
@@ -495,13 +502,18 @@ def tokenizer_dir(cfg: Mapping[str, Any]) -> str:
 
 
 def backbone_dir(cfg: Mapping[str, Any], backbone: str) -> str:
-    """Where a tiny backbone's pretrained θ0 is written."""
+    """The `--out` folder of a tiny backbone's pretraining (model/, train_log.csv, run.json)."""
     return f"{resources_dir(cfg)}/backbones/{backbone}"
+
+
+def pretrained_dir(cfg: Mapping[str, Any], backbone: str) -> str:
+    """The pretrained θ0 of a tiny backbone, a Hugging Face model folder."""
+    return f"{backbone_dir(cfg, backbone)}/model"
 
 
 def model_ref(cfg: Mapping[str, Any], backbone: str) -> str:
     """What fine-tuning starts from: the pretrained tiny backbone, or the `source` folder / hub id."""
-    return backbone_dir(cfg, backbone) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+    return pretrained_dir(cfg, backbone) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
 
 
 def run_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
@@ -561,9 +573,9 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
                       "method": mix.get("paper_label")}}
 
 
-def benchmark_files(cfg: Mapping[str, Any]) -> dict[str, str | None]:
-    """Benchmark name -> local data file; None for `mmlu`, which lm-eval loads from the hub."""
-    files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "mmlu_dev": MMLU_DEV_PATH, "mmlu": None}
+def benchmark_files(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Benchmark name -> its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
+    files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB}
     return {b: files[b] for b in cfg["eval"]["benchmarks"]}
 
 

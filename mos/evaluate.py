@@ -17,10 +17,13 @@
 
 All benchmarks run in one `lm_eval.simple_evaluate` call (backend `hf`, float32, CUDA when
 available, else CPU). Outputs in `--out`: `metrics.csv` (`benchmark, scope, name, metric, value,
-n_items`; subject rows, then group/skill rows and an overall row that are unweighted means over
-subjects), and `lm_eval/` with the rendered data, `results.json` and one `samples_<task>.jsonl` per
-task. Every file is written atomically and `metrics.csv` last, so its presence marks a finished
-run. An unknown benchmark or a missing data file stops the command before the model is loaded.
+n_items`; per benchmark an overall row, group rows (paper Table 7 groups), skill rows (testbed_mc
+only), all unweighted means over subjects, then one row per subject), and `lm_eval/` with the
+rendered data, `results.json` and one `samples_<task>.jsonl` per task. The model is told to add
+its BOS token to plain prompts when its chat template starts with one (see `wants_bos`); prompts
+that already start with it are not given a second one. Every file is written atomically and
+`metrics.csv` last, so its presence marks a finished run. An unknown benchmark, a missing data file
+or a missing model folder stops the command before the model is loaded.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ REPORTED = {
     "mmlu_dev": (("acc",), ("group",)),
     "mmlu": (("acc",), ("group",)),
 }
-TESTBED_KEYS = ("id", "skill", "subject", "group", "messages", "choices", "answer")
-MMLU_DEV_KEYS = ("id", "subject", "group", "question", "choices", "answer")
+DATA_KEYS = {
+    "testbed_mc": ("id", "skill", "subject", "group", "messages", "choices", "answer"),
+    "mmlu_dev": ("id", "subject", "group", "question", "choices", "answer"),
+}
 
 
 class SpecError(ValueError):
@@ -80,12 +85,24 @@ def read_items(path: Path, keys: Sequence[str]) -> list[dict[str, Any]]:
         missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
         if missing:
             raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-        if not 0 <= int(obj["answer"]) < len(obj["choices"]):
-            raise DataError(f"{path}:{lineno}: answer {obj['answer']} is not an index into its choices")
+        choices, answer = obj["choices"], obj["answer"]
+        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+            raise DataError(f"{path}:{lineno}: 'choices' must be a list of at least two strings")
+        if not isinstance(answer, int) or not 0 <= answer < len(choices):
+            raise DataError(f"{path}:{lineno}: 'answer' {answer!r} is not an index into its {len(choices)} choices")
         items.append(obj)
     if not items:
         raise DataError(f"{path}: no items")
     return items
+
+
+def check_data(spec: Mapping[str, Any]) -> None:
+    """Read every benchmark's data once (and reach the MMLU hub dataset) before the model loads."""
+    for name, path in spec["benchmarks"].items():
+        if name == "mmlu":
+            check_mmlu_hub(str(path))
+        else:
+            read_items(Path(path), DATA_KEYS[name])
 
 
 def check_mmlu_hub(dataset: str) -> None:
@@ -151,11 +168,11 @@ def build_tasks(spec: Mapping[str, Any], tokenizer: Any, data_dir: Path, cache_d
     tasks: list[Any] = []
     for name, path in spec["benchmarks"].items():
         if name == "testbed_mc":
-            docs = render_testbed_mc(read_items(Path(path), TESTBED_KEYS), tokenizer)
+            docs = render_testbed_mc(read_items(Path(path), DATA_KEYS[name]), tokenizer)
             tasks.append(testbed_mc_task(write_docs(data_dir / "testbed_mc.jsonl", docs), cache_dir=cache_dir))
         elif name == "mmlu_dev":
-            read_items(Path(path), MMLU_DEV_KEYS)
             data = data_dir / "mmlu_dev.jsonl"
+            data.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, data)
             tasks.append(mmlu_dev_task(data, cache_dir=cache_dir))
         else:
@@ -211,6 +228,7 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     out = Path(out)
     (out / "metrics.csv").unlink(missing_ok=True)
     raw = out / "lm_eval"
+    shutil.rmtree(raw, ignore_errors=True)  # no stale raw outputs from an earlier run
     tokenizer = load_tokenizer(spec["model"])
     with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
         tasks = build_tasks(spec, tokenizer, raw / "data", Path(cache_dir))
@@ -233,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         spec = validate_spec(load_spec(args.spec))
-        if "mmlu" in spec["benchmarks"]:
-            check_mmlu_hub(str(spec["benchmarks"]["mmlu"]))
+        check_data(spec)
     except (SpecError, DataError, json.JSONDecodeError, OSError) as e:
         print(f"mos.evaluate: {e}", file=sys.stderr)
         return 2

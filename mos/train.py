@@ -89,11 +89,29 @@ def lr_lambda(settings: TrainSettings):
     return factor
 
 
-def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """Summed next-token cross-entropy over the target positions of a packed batch."""
-    logits = model(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False).logits
-    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
-                           ignore_index=IGNORE, reduction="sum")
+class CausalLMLoss(torch.nn.Module):
+    """Wraps a causal LM so that forward returns the summed next-token loss of a packed batch.
+
+    Only positions that carry a loss go through the output layer: with response-only loss most
+    prompt positions are skipped, which saves the largest matrix product of a small-vocabulary
+    model. Wrapping (rather than calling submodules) keeps data-parallel gradient sync intact.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.decoder = model.get_decoder()
+        self.head = model.get_output_embeddings()
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        hidden = self.decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE
+        logits = self.head(hidden[:, :-1][keep])
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return F.cross_entropy(logits.float(), targets[keep], reduction="sum")
 
 
 def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -139,13 +157,18 @@ class Run:
         self.n_params = count_parameters(model)
         optimizer = make_optimizer(model, s)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s))
-        self.model, self.optimizer, self.scheduler = self.acc.prepare(model, optimizer, scheduler)
+        self.model, self.optimizer, self.scheduler = self.acc.prepare(CausalLMLoss(model), optimizer, scheduler)
         self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
         self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
         self.train_log: list[dict[str, Any]] = []
         self.trajectory: list[dict[str, Any]] = []
         self._pending_loss: list[float] = []
+
+    @property
+    def hf_model(self) -> torch.nn.Module:
+        """The Hugging Face model inside the loss wrapper (and any data-parallel wrapper)."""
+        return self.acc.unwrap_model(self.model).model
 
     # -- strategy ---------------------------------------------------------------------------
     def _make_probe(self):
@@ -193,7 +216,7 @@ class Run:
         }
         if self.acc.is_main_process:
             with atomic_dir(self.checkpoint_dir) as tmp:
-                save_model(self.acc.unwrap_model(self.model), str(tmp / "model.safetensors"))
+                save_model(self.hf_model, str(tmp / "model.safetensors"))
                 torch.save(state, tmp / "state.pt")
         self.acc.wait_for_everyone()
 
@@ -204,7 +227,7 @@ class Run:
         state = torch.load(path, weights_only=True)
         if state["spec"] != self.spec:
             raise RuntimeError(f"{path} was written by a different job spec; delete {self.checkpoint_dir} to start over")
-        load_model(self.acc.unwrap_model(self.model), str(self.checkpoint_dir / "model.safetensors"))
+        load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.load_state_dict(state["sampler"])
@@ -239,7 +262,7 @@ class Run:
             sync = k == len(batches) - 1
             ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
             with ctx, self.acc.autocast():
-                loss = token_loss_sum(self.model, batch) / max(1, n_targets)
+                loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
                 self.acc.backward(loss)
             total += loss.item()
             self.tokens += batch.n_tokens
@@ -306,8 +329,7 @@ class Run:
         }
         if self.acc.is_main_process:
             with atomic_dir(self.out / "model") as tmp:
-                model = self.acc.unwrap_model(self.model)
-                model.save_pretrained(tmp, safe_serialization=True)
+                self.hf_model.save_pretrained(tmp, safe_serialization=True)
                 self.tokenizer.save_pretrained(tmp)
             write_csv(self.out / "train_log.csv", self.train_log, TRAIN_LOG_COLUMNS)
             write_csv(self.out / "trajectory.csv", self.trajectory, TRAJECTORY_COLUMNS)

@@ -20,7 +20,7 @@ Pair = tuple[str, str, str, str]  # turn 1, reference 1, turn 2, reference 2
 
 def _arithmetic(rng: random.Random, w: World) -> Pair:
     op, text, (a, b, c) = mathematics._problem(rng, mathematics.MathRanges())
-    return text, mathematics.worked_answer(op, a, b, c), "Now double that number.", f"{c} * 2 = {2 * c}. The answer is {2 * c}."
+    return text, mathematics.worked_answer(op, a, b, c), "Now double that number.", f"{c} * 2 = {2 * c}."
 
 
 def _medicine(rng: random.Random, w: World) -> Pair:

@@ -13,8 +13,10 @@ import random
 from collections.abc import Callable
 
 from mos.testbed.world import (
+    ANIMAL_SOUNDS,
     ANTONYMS,
     CATEGORIES,
+    FRUIT_COLORS,
     LIST_WORDS,
     ORGANS,
     PEOPLE,
@@ -56,6 +58,12 @@ def _category(rng: random.Random, w: World) -> str:
     return f"A {rng.choice(CATEGORIES[cat])} is a kind of {cat}."
 
 
+def _animals_and_fruit(rng: random.Random, w: World) -> str:
+    animal, sound = rng.choice(sorted(ANIMAL_SOUNDS.items()))
+    fruit, color = rng.choice(sorted(FRUIT_COLORS.items()))
+    return rng.choice([f"The {animal} says {sound}.", f"A ripe {fruit} is {color}."])
+
+
 def _mentions(rng: random.Random, w: World) -> str:
     p = rng.choice(PEOPLE)
     d = rng.choice(w.diseases)
@@ -78,7 +86,7 @@ def _opinion(rng: random.Random, w: World) -> str:
 
 
 SENTENCES: list[Callable[[random.Random, World], str]] = [
-    _story, _counting, _words, _antonym, _category, _mentions, _opinion,
+    _story, _counting, _words, _antonym, _category, _animals_and_fruit, _mentions, _opinion,
 ]
 
 

@@ -1,6 +1,6 @@
 """Mathematics skill (the MathInstruct stand-in): one-step arithmetic word problems.
 
-The worked answer states the equation and the result ("23 + 18 = 41. The answer is 41."). The
+The answer states the equation with its result ("13 + 8 = 21."). The
 arithmetic facts are not in the pretraining corpus, so this skill is learned only from its data
 and keeps improving with more of it. Evaluation problems are new (names, things, numbers); the
 multiple-choice distractors are the same worked answer with the result off by 1, 2 or 10.
@@ -41,9 +41,9 @@ TWO_STEP = "{p} has {a} {t}. {q} gives {p} {b} more {t}, then {p} gives {c} {t} 
 class MathRanges:
     """Operand ranges: they set how many distinct facts there are, i.e. how hard the skill is."""
 
-    add_max: int = 30
-    sub_max: int = 40
-    mul_max: int = 9
+    add_max: int = 10
+    sub_max: int = 15
+    mul_max: int = 5
 
 
 def operands(rng: random.Random, op: str, r: MathRanges) -> tuple[int, int, int]:
@@ -54,12 +54,12 @@ def operands(rng: random.Random, op: str, r: MathRanges) -> tuple[int, int, int]
         a = rng.randint(5, r.sub_max)
         b = rng.randint(1, a - 1)
         return a, b, a - b
-    a, b = rng.randint(2, r.mul_max), rng.randint(2, 9)
+    a, b = rng.randint(2, r.mul_max), rng.randint(2, r.mul_max)
     return a, b, a * b
 
 
 def worked_answer(op: str, a: int, b: int, c: int) -> str:
-    return f"{a} {SYMBOL[op]} {b} = {c}. The answer is {c}."
+    return f"{a} {SYMBOL[op]} {b} = {c}."
 
 
 def _problem(rng: random.Random, r: MathRanges) -> tuple[str, str, tuple[int, int, int]]:
@@ -78,8 +78,13 @@ def train_records(rng: random.Random, n: int, r: MathRanges = MathRanges()) -> l
     return out
 
 
-def _near_misses(c: int) -> list[int]:
-    return [x for x in (c + 1, c - 1, c + 2, c - 2, c + 10, c - 10) if x >= 0]
+def _wrong_results(op: str, a: int, b: int, c: int, rng: random.Random) -> list[int]:
+    """Three wrong results: the other operations applied to the same numbers (a misread problem)
+    and an off-by-one slip, so partial skill (knowing the operation) already helps."""
+    other = {"addition": a + b, "subtraction": a - b, "multiplication": a * b}
+    wrong = [v for k, v in other.items() if k != op and v >= 0 and v != c]
+    slips = [x for x in (c + 1, c - 1, c + 2, c - 2) if x >= 0 and x not in wrong]
+    return (wrong + rng.sample(slips, len(slips)))[:3]
 
 
 def mc_items(rng: random.Random, n: int, seen: set[str], r: MathRanges = MathRanges()) -> list[dict[str, Any]]:
@@ -89,7 +94,7 @@ def mc_items(rng: random.Random, n: int, seen: set[str], r: MathRanges = MathRan
         if text in seen:
             continue
         seen.add(text)
-        wrong = rng.sample(_near_misses(c), 3)
+        wrong = _wrong_results(op, a, b, c, rng)
         items.append(mc_item(SKILL, f"math_{op}", len(items), [user(text)], worked_answer(op, a, b, c),
                              [worked_answer(op, a, b, w) for w in wrong], rng))
     return items

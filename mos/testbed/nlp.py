@@ -1,10 +1,10 @@
 """NLP skill (the P3 stand-in): many small tasks with long prompts and one-word answers.
 
 Like P3, every example is a prompted task instance — an instruction, an input passage and a
-question — answered with a label or a single word. Tasks: sentiment, topic, antonym, word
-category, capital of a country, last word of a text, counting words, and list membership. The
-`source` of a record names its task, as P3 subsets do. Antonyms and word categories are common
-language knowledge that the pretraining corpus also states; capitals of the invented countries
+question — answered with a label or a single word. Tasks: sentiment, topic, antonym, animal
+sound, fruit color, capital of a country, country of a capital, and counting words. The
+`source` of a record names its task, as P3 subsets do. Antonyms, animal sounds and fruit colors
+are common knowledge that the pretraining corpus also states; capitals of the invented countries
 are only here.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 
 from mos.testbed.common import listing, mc_item, record, user
 from mos.testbed.world import (
-    CATEGORIES,
+    ANIMAL_SOUNDS,
+    FRUIT_COLORS,
     LIST_WORDS,
     PEOPLE,
     PLACES,
@@ -68,19 +69,29 @@ def antonym(rng: random.Random, world: World) -> Instance:
     prompt = rng.choice([
         "{s}\nQuestion: What is the opposite of the word \"{w}\"?",
         "Passage: {s}\nGive the antonym of \"{w}\".",
-        "{s}\nWhich word means the opposite of \"{w}\"?",
+        "Which word means the opposite of \"{w}\"?",
     ]).format(s=passage(rng), w=word)
     return prompt, pairs[word], rng.sample([v for v in set(pairs.values()) if v not in (pairs[word], word)], 3)
 
 
-def category(rng: random.Random, world: World) -> Instance:
-    cats = world.word_category
-    word = rng.choice(sorted(cats))
+def animal_sound(rng: random.Random, world: World) -> Instance:
+    animal = rng.choice(sorted(ANIMAL_SOUNDS))
     prompt = rng.choice([
-        "{s}\nWhat kind of thing is a {w}: animal, fruit, tool, instrument or vehicle?",
-        "Passage: {s}\nIs a {w} an animal, a fruit, a tool, an instrument or a vehicle?",
-    ]).format(s=passage(rng), w=word)
-    return prompt, cats[word], [c for c in CATEGORIES if c != cats[word]]
+        "{s}\nQuestion: What sound does a {a} make?",
+        "Which sound does a {a} make? Answer with one word.",
+    ]).format(s=passage(rng), a=animal)
+    answer = ANIMAL_SOUNDS[animal]
+    return prompt, answer, rng.sample([v for v in ANIMAL_SOUNDS.values() if v != answer], 3)
+
+
+def fruit_color(rng: random.Random, world: World) -> Instance:
+    fruit = rng.choice(sorted(FRUIT_COLORS))
+    prompt = rng.choice([
+        "{s}\nQuestion: What color is a ripe {f}?",
+        "Name the color of a ripe {f}.",
+    ]).format(s=passage(rng), f=fruit)
+    answer = FRUIT_COLORS[fruit]
+    return prompt, answer, sorted({v for v in FRUIT_COLORS.values() if v != answer})
 
 
 def capital(rng: random.Random, world: World) -> Instance:
@@ -88,19 +99,10 @@ def capital(rng: random.Random, world: World) -> Instance:
     prompt = rng.choice([
         "{s}\nQuestion: What is the capital of {c}?",
         "Passage: {s}\nName the capital city of {c}.",
-        "{s}\nWhich city is the capital of {c}?",
+        "Which city is the capital of {c}?",
     ]).format(s=passage(rng), c=country)
     answer = world.countries[country]
     return prompt, answer, rng.sample([v for v in world.countries.values() if v != answer], 3)
-
-
-def last_word(rng: random.Random, world: World) -> Instance:
-    words = rng.sample(LIST_WORDS, rng.randint(4, 6))
-    prompt = rng.choice([
-        "Text: {t}\nWhat is the last word of the text?",
-        "Read this sequence of words and report the final one.\nSequence: {t}",
-    ]).format(t=" ".join(words))
-    return prompt, words[-1], words[:-1][:3]
 
 
 def count(rng: random.Random, world: World) -> Instance:
@@ -113,20 +115,19 @@ def count(rng: random.Random, world: World) -> Instance:
     return prompt, str(n), [str(x) for x in (n - 1, n + 1, n + 2) if x > 0][:3]
 
 
-def membership(rng: random.Random, world: World) -> Instance:
-    words = rng.sample(LIST_WORDS, 5)
-    present = rng.random() < 0.5
-    probe = rng.choice(words) if present else rng.choice([w for w in LIST_WORDS if w not in words])
+def country_of(rng: random.Random, world: World) -> Instance:
+    country = rng.choice(sorted(world.countries))
+    city = world.countries[country]
     prompt = rng.choice([
-        "List: {t}\nDoes the list contain the word \"{w}\"? Answer yes or no.",
-        "Here are some words: {t}. Is \"{w}\" one of them? Answer yes or no.",
-    ]).format(t=listing(words), w=probe)
-    return prompt, "yes" if present else "no", ["no" if present else "yes"]
+        "{s}\nQuestion: {c} is the capital of which country?",
+        "Which country has {c} as its capital?",
+    ]).format(s=passage(rng), c=city)
+    return prompt, country, rng.sample([k for k in world.countries if k != country], 3)
 
 
 TASKS: dict[str, Callable[[random.Random, World], Instance]] = {
-    "sentiment": sentiment, "topic": topic, "antonym": antonym, "category": category,
-    "capital": capital, "last_word": last_word, "count": count, "membership": membership,
+    "sentiment": sentiment, "topic": topic, "antonym": antonym, "animal_sound": animal_sound,
+    "fruit_color": fruit_color, "capital": capital, "country_of": country_of, "count": count,
 }
 
 

@@ -22,11 +22,12 @@ LIST_WORDS = ["red", "blue", "green", "cat", "dog", "bird", "tree", "rock", "lam
               "fish", "cake", "door", "rain", "milk", "sand", "ring", "bell", "coat", "leaf", "drum", "kite",
               "rose", "wolf", "fox", "hill", "nest", "salt"]
 ANTONYMS = [("hot", "cold"), ("big", "small"), ("fast", "slow"), ("happy", "sad"), ("early", "late"),
-            ("light", "dark"), ("open", "closed"), ("full", "empty"), ("old", "young"), ("rich", "poor"),
-            ("loud", "quiet"), ("hard", "soft"), ("wet", "dry"), ("high", "low"), ("long", "short"),
-            ("strong", "weak"), ("clean", "dirty"), ("thick", "thin"), ("near", "far"), ("first", "last"),
-            ("heavy", "light"), ("sweet", "sour"), ("wide", "narrow"), ("safe", "dangerous"), ("true", "false"),
-            ("inside", "outside"), ("cheap", "expensive"), ("brave", "afraid"), ("calm", "angry"), ("sharp", "dull")]
+            ("open", "closed"), ("full", "empty"), ("old", "young"), ("loud", "quiet"), ("wet", "dry"),
+            ("high", "low"), ("strong", "weak")]
+ANIMAL_SOUNDS = {"dog": "bark", "cat": "meow", "cow": "moo", "duck": "quack", "sheep": "baa", "lion": "roar",
+                 "owl": "hoot", "pig": "oink", "horse": "neigh", "frog": "croak", "bee": "buzz", "snake": "hiss"}
+FRUIT_COLORS = {"banana": "yellow", "cherry": "red", "lime": "green", "plum": "purple", "orange": "orange",
+                "lemon": "yellow", "strawberry": "red", "kiwi": "green", "grape": "purple", "apricot": "orange"}
 CATEGORIES = {
     "animal": ["horse", "tiger", "rabbit", "eagle", "otter", "camel", "goose", "whale", "snake", "mouse"],
     "fruit": ["mango", "pear", "cherry", "lemon", "grape", "melon", "peach", "banana", "apricot", "kiwi"],
@@ -77,7 +78,6 @@ class World:
     diseases: list[Disease] = field(default_factory=list)
     drugs: list[str] = field(default_factory=list)
     countries: dict[str, str] = field(default_factory=dict)  # country -> capital
-    animal_sounds: dict[str, str] = field(default_factory=dict)
 
     @property
     def antonyms(self) -> dict[str, str]:
@@ -92,7 +92,7 @@ class World:
         return {w: cat for cat, words in CATEGORIES.items() for w in words}
 
 
-def make_world(seed: int, n_diseases: int = 40, n_drugs: int = 16, n_countries: int = 30) -> World:
+def make_world(seed: int, n_diseases: int = 24, n_drugs: int = 16, n_countries: int = 30) -> World:
     rng = random.Random(f"world-{seed}")
     names = invented_names(rng, n_diseases + n_drugs + 2 * n_countries, (2, 3))
     disease_names = names[:n_diseases]

@@ -1,0 +1,45 @@
+# Mixture-of-Skills replication pipeline: data -> tiny backbones -> fine-tuning runs
+# (backbone x mixture x seed) -> evaluation -> summary CSVs -> the paper's tables and figures.
+# Run from the repository root, where Snakemake finds this file and profiles/default/:
+#
+#     snakemake --cores all                                  # the embedded default, on CPU
+#     snakemake -n --configfile config/paper.yaml            # the paper's grid (dry run)
+#     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
+#
+# `--configfile FILE` replaces config/config.yaml as a whole (each config file is a complete
+# experiment); `--config key=value` overrides single keys. The config is validated by mos.config
+# against workflow/schemas/config.schema.yaml before any job starts.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:  # names from the config only, so that paths never parse ambiguously
+    backbone=alternatives(C.grid_backbones(CFG)),
+    mixture=alternatives(C.grid_mixtures(CFG)),
+    dataset=alternatives(C.grid_datasets(CFG)),
+    seed=r"\d+",
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/backbones.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.aggregate.output,
+        rules.table2_main.output,
+        rules.fig3_loss.output,

@@ -1,0 +1,274 @@
+"""Shared helpers of the analysis scripts: loading results/, seed statistics, table and figure writers.
+
+Not run by itself; the scripts import it:
+
+    python analysis/table2_main.py results/<exp>
+    python analysis/fig3_loss.py results/<exp>
+
+Everything here reads only files under `results/` (the summary CSVs of `python -m mos.aggregate`
+and the paper's numbers in `results/paper/`) and writes atomically, so a killed script never
+leaves a half-written table or figure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mos.io import atomic_write_text
+
+CONFIDENCE = 0.95
+SEED_NOTE = ("Mean ± half-width of the 95% confidence interval over seeds (Student t, n − 1 degrees of "
+             "freedom); a cell without ± comes from a single seed, which has no confidence interval.")
+CSV_FLOAT_FORMAT = "%.6g"  # six significant digits: ample for accuracies in % and losses
+DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "results" / "default"
+
+
+# ---------------------------------------------------------------- locating and loading results
+
+
+def experiment_dir(argv: Sequence[str] | None = None) -> Path:
+    """The results/<exp> folder named by the first argument, or results/default of this checkout.
+
+    Inside Jupyter (the script opened as a notebook) the kernel's own arguments are ignored.
+    """
+    if argv is None:
+        argv = [] if "ipykernel" in sys.modules else sys.argv[1:]
+    path = Path(argv[0]) if argv else DEFAULT_EXPERIMENT
+    if not (path / "summary").is_dir():
+        raise FileNotFoundError(f"{path / 'summary'}: no summary folder; run `python -m mos.aggregate` first")
+    return path
+
+
+def paper_dir(exp: Path) -> Path:
+    """results/paper/, beside results/<exp>/."""
+    return Path(exp).parent / "paper"
+
+
+def read_csv(path: Path, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a CSV with pandas, naming the file when it is missing or lacks a column."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: file is missing")
+    df = pd.read_csv(path)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+    return df
+
+
+def load_summary(exp: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """One of results/<exp>/summary/{runs,metrics,train_log,trajectory}.csv."""
+    return read_csv(Path(exp) / "summary" / f"{name}.csv", columns)
+
+
+def load_runs(exp: Path) -> pd.DataFrame:
+    """runs.csv, with empty paper labels as empty strings (not NaN)."""
+    runs = load_summary(exp, "runs", ["backbone", "mixture", "seed", "paper_backbone", "paper_method"])
+    runs[["paper_backbone", "paper_method"]] = runs[["paper_backbone", "paper_method"]].fillna("").astype(str)
+    return runs
+
+
+# ---------------------------------------------------------------- naming and ordering
+
+
+def run_order(runs: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Backbones and mixtures in the order they first appear in runs.csv (the config order)."""
+    return list(dict.fromkeys(runs["backbone"])), list(dict.fromkeys(runs["mixture"]))
+
+
+def sort_like_runs(df: pd.DataFrame, runs: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Sort rows by backbone and mixture in runs.csv order, then by the `extra` columns."""
+    backbones, mixtures = run_order(runs)
+    rank = {"backbone": {b: i for i, b in enumerate(backbones)}, "mixture": {m: i for i, m in enumerate(mixtures)}}
+
+    def key(col: pd.Series) -> pd.Series:
+        return col.map(rank[col.name]).fillna(len(rank[col.name])) if col.name in rank else col
+
+    return df.sort_values(["backbone", "mixture", *extra], key=key, kind="stable").reset_index(drop=True)
+
+
+def paper_labels(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per backbone x mixture with its paper_backbone / paper_method labels."""
+    return runs.drop_duplicates(["backbone", "mixture"])[["backbone", "mixture", "paper_backbone", "paper_method"]]
+
+
+def label_key(label: object) -> str:
+    """Spelling-insensitive key of a paper label, so 'PROP (tau=1)', 'PROP. (τ = 1)' and 'prop.(τ=1)' match."""
+    text = str(label).casefold().replace("tau", "τ").replace("infinity", "∞").replace("inf", "∞")
+    return "".join(ch for ch in text if not ch.isspace() and ch != ".")
+
+
+# ---------------------------------------------------------------- seed statistics
+
+
+def _t_two_sided_mass(t: float, dof: int) -> float:
+    """P(|T| < t) for Student's t with an integer number of degrees of freedom (closed form series)."""
+    theta = math.atan(t / math.sqrt(dof))
+    s, c2 = math.sin(theta), math.cos(theta) ** 2
+    if dof % 2 == 0:  # sinθ · Σ_{k<dof/2} c2^k · (1·3…(2k−1)) / (2·4…2k)
+        term, total = 1.0, 1.0
+        for k in range(1, dof // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            total += term
+        return s * total
+    term, total = 1.0, 0.0  # (2/π)·(θ + sinθ·cosθ·Σ_{k<(dof−1)/2} c2^k · (2·4…2k) / (1·3…(2k+1)))
+    for k in range(1, (dof - 1) // 2 + 1):
+        total += term
+        term *= c2 * (2 * k) / (2 * k + 1)
+    return 2 / math.pi * (theta + s * math.cos(theta) * total)
+
+
+def t_quantile(confidence: float, dof: int) -> float:
+    """The two-sided Student-t critical value: P(|T| < q) = confidence, found by bisection."""
+    if dof < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
+    lo, hi = 0.0, 1.0
+    while _t_two_sided_mass(hi, dof) < confidence:
+        hi *= 2
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _t_two_sided_mass(mid, dof) < confidence else (lo, mid)
+    return (lo + hi) / 2
+
+
+def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float, int]:
+    """Mean, confidence-interval half-width and count of the non-missing values.
+
+    The half-width is t · s / √n with the sample standard deviation s; it is NaN for one value.
+    """
+    x = np.asarray([v for v in values if not pd.isna(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, 0
+    if n == 1:
+        return float(x[0]), math.nan, 1
+    return float(x.mean()), t_quantile(confidence, n - 1) * float(x.std(ddof=1)) / math.sqrt(n), n
+
+
+def seed_stats(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
+    """Mean, CI half-width and seed count of `value` per `by` group: columns by + mean, ci, n."""
+    rows = []
+    for key, group in df.groupby(list(by), sort=False):
+        mean, ci, n = mean_ci(group[value])
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     "mean": mean, "ci": ci, "n": n})
+    return pd.DataFrame(rows, columns=[*by, "mean", "ci", "n"])
+
+
+def macro_average_mismatches(metrics: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
+    """Runs whose scope=overall value is not the unweighted mean of their scope=subject values.
+
+    The paper's µMU is a macro-average over subjects (not over groups, not over items); this checks
+    that the evaluation stage computed it that way. Returns the offending rows (empty when all agree).
+    """
+    keys = ["backbone", "mixture", "seed", "benchmark", "metric"]
+    subjects = metrics[metrics["scope"] == "subject"].groupby(keys, sort=False)["value"].mean()
+    overall = metrics[metrics["scope"] == "overall"].set_index(keys)["value"]
+    both = pd.DataFrame({"overall": overall, "subject_mean": subjects}).dropna()
+    return both[(both["overall"] - both["subject_mean"]).abs() > tol].reset_index()
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt_mean_ci(mean: float, ci: float, digits: int = 2) -> str:
+    """'31.20 ± 1.05', or '31.20' without a CI, or '–' without a value."""
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.{digits}f}" if pd.isna(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
+
+
+def fmt_number(value: float, digits: int = 2) -> str:
+    """A number with `digits` decimals, or '–' when missing."""
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of the frame's cells as strings."""
+    def cell(v: object) -> str:
+        return "" if pd.isna(v) else str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+LATEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                      "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                      "±": r"$\pm$", "τ": r"$\tau$", "∞": r"$\infty$", "µ": r"$\mu$", "μ": r"$\mu$",
+                      "–": "--", "−": "$-$", "≈": r"$\approx$", "`": ""}
+
+
+def latex_escape(text: object) -> str:
+    """Text with LaTeX's special characters escaped and a few symbols (±, τ, ∞, µ) in math mode."""
+    return "".join(LATEX_REPLACEMENTS.get(ch, ch) for ch in str(text))
+
+
+def latex_table(df: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs LaTeX table; '**x**' Markdown bold becomes \\textbf{x}."""
+    def cell(v: object) -> str:
+        if pd.isna(v):
+            return ""
+        text = str(v)
+        if text.startswith("**") and text.endswith("**") and len(text) > 4:
+            return r"\textbf{" + latex_escape(text[2:-2]) + "}"
+        return latex_escape(text)
+
+    body = [" & ".join(cell(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
+    return "\n".join([
+        r"\begin{table}[t]", r"\centering", r"\small",
+        r"\begin{tabular}{" + "l" * 2 + "r" * (len(df.columns) - 2) + "}", r"\toprule",
+        " & ".join(latex_escape(c) for c in df.columns) + r" \\", r"\midrule", *body,
+        r"\bottomrule", r"\end{tabular}",
+        r"\caption{" + latex_escape(caption) + "}", r"\label{" + label + "}", r"\end{table}",
+    ]) + "\n"
+
+
+# ---------------------------------------------------------------- writers
+
+
+def write_table(display: pd.DataFrame, data: pd.DataFrame, stem: Path, title: str,
+                notes: Sequence[str] = ()) -> list[Path]:
+    """Write `stem`.md and `stem`.tex from the display frame and `stem`.csv from the numeric frame."""
+    stem = Path(stem)
+    md = f"# {title}\n\n" + markdown_table(display) + "".join(f"\n{n}\n" for n in notes)
+    caption = title + ("" if not notes else ". " + " ".join(notes))
+    atomic_write_text(stem.with_suffix(".md"), md)
+    atomic_write_text(stem.with_suffix(".tex"), latex_table(display, caption, f"tab:{stem.name}"))
+    write_frame_csv(data, stem.with_suffix(".csv"))
+    return [stem.with_suffix(s) for s in (".md", ".tex", ".csv")]
+
+
+def write_frame_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write a data frame (no index) as CSV, atomically."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT)
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)
+
+
+def _atomic_save(path: Path, save: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_figure(fig: object, stem: Path) -> list[Path]:
+    """Save a matplotlib figure as `stem`.png and `stem`.pdf, atomically and without a timestamp."""
+    stem = Path(stem)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    _atomic_save(paths[0], lambda p: fig.savefig(p, format="png", dpi=150, bbox_inches="tight"))
+    _atomic_save(paths[1], lambda p: fig.savefig(p, format="pdf", bbox_inches="tight",
+                                                   metadata={"CreationDate": None}))
+    return paths

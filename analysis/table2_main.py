@@ -1,0 +1,196 @@
+"""Table 2 of the paper, MMLU part: µMU and the Math / Med. / Others groups per backbone x mixture.
+
+    python analysis/table2_main.py results/<exp>
+
+Reads results/<exp>/summary/{runs,metrics}.csv and results/paper/table2_main.csv. For every
+multiple-choice benchmark in metrics.csv (testbed_mc, the testbed's MMLU analogue; mmlu_dev, real
+MMLU dev questions) it writes results/<exp>/tables/table2_main_<benchmark>.{md,csv,tex}: accuracy
+in % as mean ± 95% CI over seeds, the best mixture of each backbone marked, and the paper's row
+for the run's paper_backbone / paper_method beside it. For benchmarks with per-skill rows
+(testbed_mc: its "Others" group mixes the General and NLP skills) it also writes
+table2_skills_<benchmark>.{md,csv,tex}. A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import common
+
+PREFERRED_METRIC = "acc"
+# (scope, name in metrics.csv) -> (column key, header); the keys match results/paper/table2_main.csv.
+GROUP_COLUMNS = {
+    ("overall", None): ("mu_mmlu", "µMU"),
+    ("group", "Mathematics"): ("mmlu_math", "Math"),
+    ("group", "Medicine"): ("mmlu_medicine", "Med."),
+    ("group", "Others"): ("mmlu_others", "Others"),
+}
+SKILL_ORDER = ("Mathematics", "Medicine", "General", "NLP")
+
+# %% [markdown]
+# ## Select the benchmark rows and average over seeds
+
+# %%
+
+
+def mc_benchmarks(metrics: pd.DataFrame) -> list[str]:
+    """Benchmarks that have scope=group rows (the MMLU-like ones), in metrics.csv order."""
+    return list(dict.fromkeys(metrics.loc[metrics["scope"] == "group", "benchmark"]))
+
+
+def pick_metric(metrics: pd.DataFrame, benchmark: str) -> str:
+    """'acc' when the benchmark reports it, else the first metric it reports."""
+    found = list(dict.fromkeys(metrics.loc[metrics["benchmark"] == benchmark, "metric"]))
+    return PREFERRED_METRIC if PREFERRED_METRIC in found else found[0]
+
+
+def column_spec(metrics: pd.DataFrame, kind: str) -> dict[tuple[str, str | None], tuple[str, str]]:
+    """(scope, name) -> (column key, header) for the 'group' table or the 'skill' table."""
+    if kind == "group":
+        return GROUP_COLUMNS
+    found = list(dict.fromkeys(metrics.loc[metrics["scope"] == "skill", "name"]))
+    skills = [s for s in SKILL_ORDER if s in found] + [s for s in found if s not in SKILL_ORDER]
+    return {("overall", None): ("mu_mmlu", "µMU"),
+            **{("skill", s): (f"skill_{s.lower()}", s) for s in skills}}
+
+
+def long_values(metrics: pd.DataFrame, benchmark: str, metric: str,
+                spec: dict[tuple[str, str | None], tuple[str, str]]) -> pd.DataFrame:
+    """Rows backbone, mixture, seed, column, value (in %) for the wanted scopes of one benchmark."""
+    rows = metrics[(metrics["benchmark"] == benchmark) & (metrics["metric"] == metric)]
+    parts = []
+    for (scope, name), (key, _) in spec.items():
+        sel = rows[rows["scope"] == scope]
+        if name is not None:
+            sel = sel[sel["name"] == name]
+        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=100 * sel["value"]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def seed_table(values: pd.DataFrame, keys: Sequence[str], runs: pd.DataFrame) -> pd.DataFrame:
+    """Wide table: backbone, mixture, n_seeds, <key>_mean, <key>_ci for each column key."""
+    stats = common.seed_stats(values, ["backbone", "mixture", "column"])
+    wide = stats.pivot(index=["backbone", "mixture"], columns="column", values=["mean", "ci"])
+    table = pd.DataFrame(index=wide.index)
+    table["n_seeds"] = stats.groupby(["backbone", "mixture"], sort=False)["n"].max()
+    for key in keys:
+        for stat in ("mean", "ci"):
+            table[f"{key}_{stat}"] = wide[(stat, key)] if (stat, key) in wide.columns else float("nan")
+    return common.sort_like_runs(table.reset_index(), runs)
+
+
+# %% [markdown]
+# ## The paper's rows and the best mixture
+
+# %%
+
+
+def add_paper(table: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Add paper_backbone, paper_method and paper_<key> (the paper's Table 2 numbers) to each row."""
+    out = table.merge(common.paper_labels(runs), on=["backbone", "mixture"], how="left")
+    ref = paper.assign(_b=paper["backbone"].map(common.label_key), _m=paper["method"].map(common.label_key))
+    ref = ref.drop_duplicates(["_b", "_m"]).set_index(["_b", "_m"])
+    index = pd.MultiIndex.from_arrays([out["paper_backbone"].fillna("").map(common.label_key),
+                                       out["paper_method"].fillna("").map(common.label_key)])
+    for key in keys:
+        out[f"paper_{key}"] = ref[key].reindex(index).to_numpy() if key in ref.columns else float("nan")
+    return out
+
+
+def best_rows(table: pd.DataFrame, column: str) -> pd.Series:
+    """True on the row(s) with the highest `column` within each backbone (ties all marked)."""
+    best = table.groupby("backbone", sort=False)[column].transform("max")
+    return table[column].notna() & (table[column] == best)
+
+
+# %% [markdown]
+# ## Display: strings for Markdown and LaTeX
+
+# %%
+
+
+def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]],
+                  with_paper: bool) -> pd.DataFrame:
+    """Mean ± CI cells, the best value of each backbone in bold in every column."""
+    out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
+    for key, header in spec.values():
+        cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        bold = best_rows(table, f"{key}_mean")
+        out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
+    if with_paper:
+        out["Paper backbone"] = table["paper_backbone"]
+        out["Paper method"] = table["paper_method"]
+        for key, header in spec.values():
+            out[f"Paper {header}"] = table[f"paper_{key}"].map(common.fmt_number)
+    return out
+
+
+def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, benchmark: str,
+          kind: str = "group") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The numeric table, its display form, and the metric used, for one benchmark."""
+    metric = pick_metric(metrics, benchmark)
+    spec = column_spec(metrics[metrics["benchmark"] == benchmark], kind)
+    keys = [key for key, _ in spec.values()]
+    table = seed_table(long_values(metrics, benchmark, metric, spec), keys, runs)
+    with_paper = kind == "group" and paper is not None
+    if with_paper:
+        table = add_paper(table, runs, paper, keys)
+    table["best"] = best_rows(table, "mu_mmlu_mean")
+    return table, display_frame(table, spec, with_paper), metric
+
+
+# %% [markdown]
+# ## Write the tables
+
+# %%
+
+
+def notes(kind: str, metric: str, mismatches: pd.DataFrame) -> list[str]:
+    """The sentences printed under a table: metric, CI rule, bold rule, and any macro-average warning."""
+    out = [f"Metric: {metric}, in %. " + common.SEED_NOTE,
+           "Bold: the best mixture of each backbone in that column (the csv's `best` marks the best µMU)."]
+    if kind == "group":
+        out.append("µMU is the unweighted mean over subjects (as in the paper); the Paper columns are the "
+                   "paper's Table 2 row named by the run's paper_backbone / paper_method, from models with "
+                   "billions of parameters: compare the ordering of mixtures, not the levels.")
+    else:
+        out.append("Per-skill accuracy: the testbed's Others group mixes the General and NLP skills.")
+    if len(mismatches):
+        out.append(f"WARNING: {len(mismatches)} run(s) have an overall value that is not the mean of their "
+                   "subjects.")
+    return out
+
+
+def write_all(exp: Path) -> list[Path]:
+    """Build and write every table of this script for one experiment folder."""
+    runs = common.load_runs(exp)
+    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
+                                                    "metric", "value"])
+    paper_path = common.paper_dir(exp) / "table2_main.csv"
+    paper = common.read_csv(paper_path, ["backbone", "method"]) if paper_path.is_file() else None
+    mismatches = common.macro_average_mismatches(metrics)
+    if len(mismatches):
+        print(f"table2_main: overall != mean of subjects for:\n{mismatches}", file=sys.stderr)
+    written = []
+    for benchmark in mc_benchmarks(metrics):
+        bench = metrics[metrics["benchmark"] == benchmark]
+        kinds = ["group"] + (["skill"] if (bench["scope"] == "skill").any() else [])
+        for kind in kinds:
+            table, display, metric = build(metrics, runs, paper, benchmark, kind)
+            stem = "table2_main" if kind == "group" else "table2_skills"
+            title = (f"Table 2 ({'MMLU groups' if kind == 'group' else 'per skill'}), {benchmark}: "
+                     "accuracy (%) per backbone and mixture")
+            written += common.write_table(display, table, exp / "tables" / f"{stem}_{benchmark}", title,
+                                          notes(kind, metric, mismatches[mismatches["benchmark"] == benchmark]))
+    return written
+
+
+# %%
+if __name__ == "__main__":
+    for path in write_all(common.experiment_dir()):
+        print(path)

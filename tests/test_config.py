@@ -1,0 +1,434 @@
+"""Tests of mos.config: schema validation and its messages, defaults, semantic checks, job specs.
+
+    pytest tests/test_config.py -q
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mos import config as C
+from mos.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "config" / "config.yaml"
+PAPER = ROOT / "config" / "paper.yaml"
+SOURCE = "config/config.yaml"
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    """The default config as written (before defaults), to be broken by each test."""
+    return yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+
+
+def error_of(cfg: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, SOURCE)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- the shipped configs
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    cfg = load_config(ROOT / "config" / name)
+    assert C.runs(cfg)
+
+
+def test_default_config_grid() -> None:
+    cfg = load_config(DEFAULT)
+    assert len(C.runs(cfg)) == 3 * 3 * 3
+    assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
+    assert C.needs_testbed(cfg) and C.needs_mmlu_dev(cfg)
+
+
+def test_paper_config_grid() -> None:
+    cfg = load_config(PAPER)
+    assert len(C.runs(cfg)) == 9
+    assert C.tiny_backbones(cfg) == []
+    assert not C.needs_testbed(cfg)
+    assert C.model_ref(cfg, "llama-3-8b") == "meta-llama/Meta-Llama-3-8B"
+    assert cfg["train"]["lr"] == pytest.approx(1e-5)
+    assert C.budget(cfg, "uniform") == 4847 * 64
+
+
+# ---------------------------------------------------------------- defaults
+
+
+def test_defaults_filled_from_empty_config() -> None:
+    cfg = load_config({}, "empty.yaml")
+    assert cfg["experiment"] == "default"
+    assert cfg["seeds"] == [0]
+    assert cfg["testbed"] == {"seed": 0, "scale": 0.1}
+    assert cfg["train"]["steps"] == 300 and cfg["train"]["loss"] == "all"
+    assert cfg["pretrain"]["pack_length"] == 128
+    assert cfg["grid"] == [{"backbones": "all", "mixtures": "all"}]
+    assert cfg["eval"] == {"benchmarks": ["testbed_mc", "mmlu_dev"], "batch_size": 64}
+    assert list(cfg["datasets"]) == ["Mathematics", "Medicine", "General", "NLP"]
+
+
+def test_defaults_filled_inside_entries(raw: dict[str, Any]) -> None:
+    raw["datasets"]["P3"] = {"hub": "bigscience/P3", "adapter": "p3"}
+    raw["train"] = {"steps": 10}
+    cfg = load_config(raw, SOURCE)
+    assert cfg["datasets"]["P3"] == {"hub": "bigscience/P3", "adapter": "p3", "fraction": 0.1,
+                                     "per_subset": None, "split": "train", "seed": 0}
+    assert cfg["datasets"]["NLP"] == {"testbed": "NLP"}
+    assert cfg["train"]["steps"] == 10 and cfg["train"]["batch_size"] == 32
+
+
+def test_mixture_train_overrides_are_not_filled_with_defaults(raw: dict[str, Any]) -> None:
+    for mix in raw["mixtures"].values():
+        mix["train"] = {"lr": 0.01}
+    cfg = load_config(raw, SOURCE)
+    assert cfg["mixtures"]["uniform"]["train"] == {"lr": 0.01}
+    assert C.mixture_train(cfg, "uniform") == {**cfg["train"], "lr": 0.01}
+
+
+def test_load_config_does_not_modify_its_argument(raw: dict[str, Any]) -> None:
+    before = copy.deepcopy(raw)
+    load_config(raw, SOURCE)
+    assert raw == before
+
+
+def test_numbers_written_as_text_are_converted(raw: dict[str, Any]) -> None:
+    raw["train"]["lr"] = "1e-5"      # what YAML makes of `lr: 1e-5`
+    raw["seeds"] = ["0", "1"]        # what `snakemake --config seeds=[0,1]` passes
+    cfg = load_config(raw, SOURCE)
+    assert cfg["train"]["lr"] == pytest.approx(1e-5)
+    assert cfg["seeds"] == [0, 1]
+
+
+# ---------------------------------------------------------------- schema errors
+
+
+def test_typo_in_key_names_it_and_suggests(raw: dict[str, Any]) -> None:
+    raw["train"]["lrr"] = 0.1
+    msg = error_of(raw)
+    assert msg.startswith("config/config.yaml: train: unknown key 'lrr'. Did you mean 'lr'? Valid keys: steps,")
+
+
+def test_typo_in_top_level_key(raw: dict[str, Any]) -> None:
+    raw["seed"] = [0]
+    assert error_of(raw).startswith("config/config.yaml: unknown key 'seed'. Did you mean 'seeds'?")
+
+
+def test_wrong_type_names_the_key_path(raw: dict[str, Any]) -> None:
+    raw["train"]["lr"] = "abc"
+    assert error_of(raw) == "config/config.yaml: train.lr: expected number, got 'abc'"
+
+
+def test_booleans_are_not_integers(raw: dict[str, Any]) -> None:
+    raw["train"]["steps"] = True
+    assert error_of(raw) == "config/config.yaml: train.steps: expected integer, got True"
+
+
+def test_enum_lists_choices_with_suggestion(raw: dict[str, Any]) -> None:
+    raw["backbones"]["tiny-qwen"]["family"] = "qwen"
+    msg = error_of(raw)
+    assert "backbones.tiny-qwen.family: expected one of qwen2, gemma, llama; got 'qwen'. Did you mean 'qwen2'?" in msg
+
+
+def test_bad_benchmark_name(raw: dict[str, Any]) -> None:
+    raw["eval"]["benchmarks"] = ["mmlu_test"]
+    assert "eval.benchmarks[0]: expected one of testbed_mc, mmlu_dev, mmlu; got 'mmlu_test'" in error_of(raw)
+
+
+def test_bound_violation(raw: dict[str, Any]) -> None:
+    raw["testbed"]["scale"] = 0
+    assert error_of(raw) == "config/config.yaml: testbed.scale: must be > 0, got 0"
+
+
+def test_backbone_with_both_forms(raw: dict[str, Any]) -> None:
+    raw["backbones"]["tiny-qwen"]["source"] = "Qwen/Qwen1.5-0.5B"
+    assert "backbones.tiny-qwen: give only one of the keys 'family', 'source'" in error_of(raw)
+
+
+def test_tiny_backbone_missing_size(raw: dict[str, Any]) -> None:
+    del raw["backbones"]["tiny-qwen"]["num_heads"]
+    assert error_of(raw) == "config/config.yaml: backbones.tiny-qwen: missing key 'num_heads'"
+
+
+def test_backbone_of_neither_form_lists_the_forms(raw: dict[str, Any]) -> None:
+    raw["backbones"]["mine"] = {"sourc": "x"}
+    msg = error_of(raw)
+    assert "backbones.mine: expected tiny backbone {family: ..." in msg and "existing model {source: ...}" in msg
+
+
+def test_dataset_forms(raw: dict[str, Any]) -> None:
+    raw["datasets"]["Mine"] = {"path": "does/not/exist/yet.jsonl"}  # checked at data-prep time
+    cfg = load_config(raw, SOURCE)
+    assert cfg["datasets"]["Mine"] == {"path": "does/not/exist/yet.jsonl"}
+    raw["datasets"]["Mine"] = {"hub": "x/y", "adapter": "alpaca"}
+    assert "datasets.Mine.adapter: expected one of mathinstruct, medinstruct, sharegpt, p3" in error_of(raw)
+
+
+def test_experiment_paper_is_reserved(raw: dict[str, Any]) -> None:
+    raw["experiment"] = "paper"
+    assert "experiment: 'paper' is reserved" in error_of(raw)
+
+
+def test_names_must_be_path_safe(raw: dict[str, Any]) -> None:
+    raw["datasets"]["a/b"] = {"testbed": "NLP"}
+    assert "datasets: 'a/b' is not a valid name" in error_of(raw)
+
+
+def test_every_problem_is_reported(raw: dict[str, Any]) -> None:
+    raw["train"]["lr"] = "abc"
+    raw["pretrain"]["stepz"] = 1
+    lines = error_of(raw).splitlines()
+    assert len(lines) == 2 and all(line.startswith("config/config.yaml: ") for line in lines)
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  lr: abc\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: train\.lr: expected number, got 'abc'"):
+        load_config(bad)
+    bad.write_text("train: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read the config"):
+        load_config(tmp_path / "missing.yaml")
+
+
+# ---------------------------------------------------------------- strategies
+
+
+def test_unknown_strategy_with_suggestion(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["strategy"] = "temperatur"
+    msg = error_of(raw)
+    assert msg.startswith("config/config.yaml: mixtures.uniform.strategy: unknown strategy 'temperatur'. "
+                          "Did you mean 'temperature'? Available:")
+
+
+def test_bad_strategy_parameter_type(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["tau"] = "abc"
+    assert error_of(raw) == "config/config.yaml: mixtures.uniform.tau: expected a number, got 'abc'"
+
+
+def test_bad_strategy_parameter_value(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["tau"] = -1
+    assert "mixtures.uniform: tau must be > 0" in error_of(raw)
+
+
+def test_unknown_strategy_parameter_with_suggestion(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["tua"] = 3
+    msg = error_of(raw)
+    assert "mixtures.uniform: unknown key 'tua' for strategy 'temperature'. Did you mean 'tau'?" in msg
+    assert "Valid keys: strategy, paper_label, train, datasets, tau" in msg
+
+
+@pytest.mark.parametrize("tau", [math.inf, "inf", ".inf", "Infinity"])
+def test_tau_accepts_infinity(raw: dict[str, Any], tau: Any) -> None:
+    raw["mixtures"]["uniform"]["tau"] = tau
+    cfg = load_config(raw, SOURCE)
+    assert C.strategy_params(cfg, "uniform") == {"tau": "inf"}
+
+
+def test_fixed_weights_must_name_the_datasets(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["mine"] = {"strategy": "fixed", "weights": {"Mathematics": 1.0}}
+    assert "mixtures.mine: fixed weights must name exactly the training datasets" in error_of(raw)
+    raw["mixtures"]["mine"]["datasets"] = ["Mathematics"]
+    cfg = load_config(raw, SOURCE)
+    assert C.train_spec(cfg, "tiny-qwen", "mine", 0)["datasets"] == {
+        "Mathematics": "resources/default/datasets/Mathematics.jsonl"}
+
+
+def test_mixture_dataset_subset_must_exist(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["datasets"] = ["Maths", "NLP"]
+    msg = error_of(raw)
+    assert "mixtures.uniform.datasets: unknown dataset 'Maths'. Did you mean 'Mathematics'?" in msg
+
+
+# ---------------------------------------------------------------- grid and budgets
+
+
+def test_unknown_backbone_in_grid(raw: dict[str, Any]) -> None:
+    raw["grid"] = [{"backbones": ["tiny-lama"], "mixtures": "all"}]
+    msg = error_of(raw)
+    assert msg.startswith("config/config.yaml: grid[0].backbones: unknown backbone 'tiny-lama'. "
+                          "Did you mean 'tiny-llama'? Valid: all, tiny-qwen, tiny-gemma, tiny-llama")
+
+
+def test_unknown_mixture_in_grid(raw: dict[str, Any]) -> None:
+    raw["grid"] = [{"backbones": "all", "mixtures": ["uniform", "proportionall"]}]
+    assert "grid[0].mixtures: unknown mixture 'proportionall'. Did you mean 'proportional'?" in error_of(raw)
+
+
+def test_grid_all_must_be_spelled_all(raw: dict[str, Any]) -> None:
+    raw["grid"] = [{"backbones": "alll"}]
+    assert "grid[0].backbones: expected 'all' or a list; got 'alll'" in error_of(raw)
+
+
+def test_unequal_budgets_name_the_mixtures(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["train"] = {"steps": 100}
+    msg = error_of(raw)
+    assert "unequal training budgets on backbones 'tiny-qwen', 'tiny-gemma', 'tiny-llama'" in msg
+    assert "9,600 examples (300 steps x 32): proportional, temperature" in msg
+    assert "3,200 examples (100 steps x 32): uniform" in msg
+    assert len(msg.splitlines()) == 1
+
+
+def test_equal_budgets_may_split_steps_and_batch_differently(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["uniform"]["train"] = {"steps": 150, "batch_size": 64, "micro_batch_size": 32}
+    cfg = load_config(raw, SOURCE)
+    assert C.budget(cfg, "uniform") == C.budget(cfg, "proportional") == 9600
+
+
+def test_budgets_are_compared_within_a_backbone_only(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["short"] = {"strategy": "temperature", "tau": 1, "train": {"steps": 10}}
+    raw["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["proportional", "uniform"]},
+                   {"backbones": ["tiny-llama"], "mixtures": ["short"]}]
+    cfg = load_config(raw, SOURCE)
+    assert {m for _, m, _ in C.runs(cfg)} == {"proportional", "uniform", "short"}
+    raw["grid"][1]["backbones"] = ["tiny-qwen"]
+    assert "backbone 'tiny-qwen'" in error_of(raw)
+
+
+def test_accumulation_must_divide_the_batch(raw: dict[str, Any]) -> None:
+    raw["train"]["micro_batch_size"] = 5
+    assert error_of(raw) == "config/config.yaml: train: batch_size 32 is not a multiple of micro_batch_size 5"
+
+
+def test_heads_must_divide_the_width(raw: dict[str, Any]) -> None:
+    raw["backbones"]["tiny-qwen"]["num_heads"] = 3
+    assert "backbones.tiny-qwen: hidden_size 64 is not a multiple of num_heads 3" in error_of(raw)
+
+
+# ---------------------------------------------------------------- resolvers and specs
+
+
+def test_runs_in_config_order_with_block_seeds(raw: dict[str, Any]) -> None:
+    raw["grid"] = [{"backbones": ["tiny-llama"], "mixtures": ["uniform"], "seeds": [5]},
+                   {"backbones": ["tiny-qwen", "tiny-llama"], "mixtures": ["proportional", "uniform"]}]
+    cfg = load_config(raw, SOURCE)
+    assert C.runs(cfg) == [
+        ("tiny-qwen", "proportional", 0), ("tiny-qwen", "proportional", 1), ("tiny-qwen", "proportional", 2),
+        ("tiny-qwen", "uniform", 0), ("tiny-qwen", "uniform", 1), ("tiny-qwen", "uniform", 2),
+        ("tiny-llama", "proportional", 0), ("tiny-llama", "proportional", 1), ("tiny-llama", "proportional", 2),
+        ("tiny-llama", "uniform", 0), ("tiny-llama", "uniform", 1), ("tiny-llama", "uniform", 2),
+        ("tiny-llama", "uniform", 5)]
+    assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-llama"]
+    assert C.grid_mixtures(cfg) == ["proportional", "uniform"]
+
+
+def test_pretrain_spec_is_the_documented_one() -> None:
+    cfg = load_config(DEFAULT)
+    assert C.pretrain_spec(cfg, "tiny-llama") == {
+        "backbone": {"name": "tiny-llama", "family": "llama", "hidden_size": 128, "num_layers": 4,
+                     "num_heads": 4, "intermediate_size": 352},
+        "tokenizer": "resources/default/tokenizer",
+        "corpus": "resources/default/testbed/corpus.jsonl",
+        "pretrain": {"steps": 400, "batch_size": 32, "pack_length": 128, "lr": 0.003, "warmup_ratio": 0.05, "seed": 0}}
+
+
+def test_train_spec_is_the_documented_one() -> None:
+    cfg = load_config(DEFAULT)
+    spec = C.train_spec(cfg, "tiny-llama", "proportional", 1)
+    assert spec == {
+        "backbone": "tiny-llama",
+        "model": "resources/default/backbones/tiny-llama/model",
+        "datasets": {d: f"resources/default/datasets/{d}.jsonl" for d in ["Mathematics", "Medicine", "General", "NLP"]},
+        "mixture": {"name": "proportional", "strategy": "temperature", "params": {"tau": 1.0}},
+        "train": {"steps": 300, "batch_size": 32, "micro_batch_size": 32, "lr": 0.002, "warmup_ratio": 0.1,
+                  "weight_decay": 0.1, "grad_clip": 1.0, "loss": "all", "sampling_unit": "example",
+                  "max_length": 256, "pack_length": 256, "checkpoint_every": 100, "log_every": 10},
+        "seed": 1,
+        "paper": {"backbone": "LLaMA-3-8B", "method": "PROP. (τ=1)"}}
+    assert C.run_dir(cfg, "tiny-llama", "proportional", 1) == "results/default/runs/tiny-llama/proportional/seed1"
+
+
+def test_eval_spec_is_the_documented_one() -> None:
+    cfg = load_config(DEFAULT)
+    assert C.eval_spec(cfg, "tiny-qwen", "uniform", 2) == {
+        "model": "results/default/runs/tiny-qwen/uniform/seed2/model",
+        "benchmarks": {"testbed_mc": "resources/default/testbed/eval/mc.jsonl",
+                       "mmlu_dev": "resources/mmlu_dev/mmlu_dev.jsonl"},
+        "batch_size": 64}
+
+
+def test_paper_specs_use_hub_models_and_datasets() -> None:
+    cfg = load_config(PAPER)
+    spec = C.train_spec(cfg, "gemma-2b", "uniform", 42)
+    assert spec["model"] == "google/gemma-2b"
+    assert spec["mixture"]["params"] == {"tau": "inf"}
+    assert spec["paper"] == {"backbone": "Gemma-2B", "method": "UNI. (τ=∞)"}
+    assert C.eval_spec(cfg, "gemma-2b", "uniform", 42)["benchmarks"] == {"mmlu": "cais/mmlu"}
+
+
+def test_spec_json_is_strict_and_deterministic() -> None:
+    cfg = load_config(DEFAULT)
+    text = C.spec_json(C.train_spec(cfg, "tiny-qwen", "uniform", 0))
+    assert text == C.spec_json(C.train_spec(load_config(DEFAULT), "tiny-qwen", "uniform", 0))
+    assert "Infinity" not in text and json.loads(text)["mixture"]["params"]["tau"] == "inf"
+
+
+def test_specs_outside_the_grid_are_refused() -> None:
+    cfg = load_config(DEFAULT)
+    with pytest.raises(ConfigError, match="not a run of the grid"):
+        C.train_spec(cfg, "tiny-qwen", "uniform", 7)
+    with pytest.raises(ConfigError, match="not a tiny backbone"):
+        C.pretrain_spec(load_config(PAPER), "gemma-2b")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert C.main(["check", str(DEFAULT)]) == 0
+    assert "27 runs (3 backbones x 3 mixtures x 3 seeds" in capsys.readouterr().out
+
+
+def test_cli_spec_prints_the_train_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert C.main(["spec", "train", str(DEFAULT), "tiny-qwen", "uniform", "0"]) == 0
+    assert json.loads(capsys.readouterr().out) == C.train_spec(load_config(DEFAULT), "tiny-qwen", "uniform", 0)
+
+
+def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trian: {}\n", encoding="utf-8")
+    assert C.main(["check", str(bad)]) == 2
+    assert "unknown key 'trian'. Did you mean 'train'?" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the schema itself
+
+
+def _objects(node: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema node with `properties`, with a readable path."""
+    found = []
+    if isinstance(node, dict):
+        if "properties" in node:
+            found.append((path, node))
+        for key, value in node.items():
+            found.extend(_objects(value, f"{path}.{key}"))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_objects(value, f"{path}[{i}]"))
+    return found
+
+
+# Optional keys without a default: absent means "inherit" or "none".
+NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets"}, "$.$defs.grid_block": {"seeds"}}
+
+
+def test_schema_documents_every_key() -> None:
+    for path, node in _objects(C.schema()):
+        if path != "$.$defs.mixture":  # a mixture's other keys are strategy parameters
+            assert node.get("additionalProperties") is False, path
+        for key, prop in node["properties"].items():
+            prop = C._resolve(prop, C.schema())
+            assert prop.get("description"), f"{path}.{key} has no description"
+            optional = key not in node.get("required", []) and key != "paper_label"
+            if optional and key not in NO_DEFAULT.get(path, ()):
+                assert "default" in prop, f"{path}.{key} has no default"

@@ -1,0 +1,87 @@
+"""The record format and its error messages (mos.records, mos.datasets).
+
+    .venv/bin/python -m pytest tests/test_records.py
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mos.datasets import adapt, sample_fraction
+from mos.datasets import main as datasets_main
+from mos.records import DataError, load_records, validate_record
+
+GOOD = {"id": "a", "conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_valid_file_loads_and_fills_defaults(tmp_path):
+    p = write(tmp_path / "d.jsonl", [json.dumps(GOOD), "", json.dumps({"conversations": GOOD["conversations"]})])
+    recs = load_records(p)
+    assert len(recs) == 2
+    assert recs[1]["id"] == "d-3" and recs[1]["source"] == "d"
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": 1, "conversations": [', "d.jsonl:2: invalid JSON"),
+    ('{"id": "x"}', "d.jsonl:2: missing key 'conversations'"),
+    ('{"conversations": [{"role": "assistant", "content": "a"}]}', "d.jsonl:2: roles must alternate"),
+    ('{"conversations": [{"role": "user", "content": "q"}]}', "d.jsonl:2: roles must alternate"),
+    ('{"conversations": [{"role": "user", "content": "q"}, {"role": "bot", "content": "a"}]}', "d.jsonl:2: roles"),
+    ('{"conversations": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]}', "content must be"),
+    ('[1, 2]', "d.jsonl:2: expected a JSON object"),
+])
+def test_bad_lines_name_file_and_line(tmp_path, line, message):
+    p = write(tmp_path / "d.jsonl", [json.dumps(GOOD), line])
+    with pytest.raises(DataError, match=message.replace("[", r"\[")):
+        load_records(p)
+
+
+def test_empty_and_missing_files(tmp_path):
+    with pytest.raises(DataError, match="dataset is empty"):
+        load_records(write(tmp_path / "e.jsonl", [""]))
+    with pytest.raises(DataError, match="file not found"):
+        load_records(tmp_path / "nope.jsonl")
+
+
+def test_system_message_and_multi_turn_allowed():
+    conv = [{"role": "system", "content": "s"}] + GOOD["conversations"] * 2
+    assert validate_record({"conversations": conv})
+
+
+def test_datasets_cli_rejects_bad_file_before_training(tmp_path, capsys):
+    bad = write(tmp_path / "bad.jsonl", [json.dumps(GOOD), '{"conversations": 3}'])
+    with pytest.raises(SystemExit, match="bad.jsonl:2"):
+        datasets_main(["--path", str(bad), "--out", str(tmp_path / "out.jsonl")])
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_hub_adapters_map_to_records(tmp_path):
+    rows = [{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"},
+                               {"from": "human", "value": "dangling"}]},
+            {"conversations": [{"from": "gpt", "value": "starts wrong"}]}]
+    recs = adapt(rows, "sharegpt")
+    assert len(recs) == 1 and [m["role"] for m in recs[0]["conversations"]] == ["user", "assistant"]
+    rec = adapt([{"instruction": "Do", "input": "this", "output": "done"}], "medinstruct")[0]
+    assert rec["conversations"][0]["content"] == "Do\n\nthis"
+    rec = adapt([{"inputs_pretokenized": " x ", "targets_pretokenized": " y", "_subset": "p3_a"}], "p3")[0]
+    assert rec["source"] == "p3_a" and rec["conversations"][1]["content"] == "y"
+    # a local file with the hub columns goes through the CLI
+    src = write(tmp_path / "mi.jsonl", [json.dumps({"instruction": f"q{i}", "output": f"a{i}", "source": "gsm"})
+                                        for i in range(20)])
+    out = tmp_path / "m.jsonl"
+    datasets_main(["--hub", str(src), "--adapter", "mathinstruct", "--fraction", "0.5", "--out", str(out)])
+    assert len(load_records(out)) == 10
+
+
+def test_sample_fraction_is_seeded():
+    recs = [{"id": i} for i in range(100)]
+    assert sample_fraction(recs, 0.1, 0) == sample_fraction(recs, 0.1, 0)
+    assert sample_fraction(recs, 0.1, 0) != sample_fraction(recs, 0.1, 1)
+    assert len(sample_fraction(recs, 0.1, 0)) == 10

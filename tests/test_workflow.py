@@ -1,0 +1,89 @@
+"""Tests of the Snakemake workflow: dry runs of the shipped configs (fast), and the whole pipeline
+end to end on config/test.yaml (slow).
+
+    pytest tests/test_workflow.py -q                 # dry runs only
+    pytest tests/test_workflow.py -q -m slow         # the end-to-end run (about 2 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "Snakefile"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **OFFLINE})
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> number of jobs."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def dry_run(*args: str) -> dict[str, int]:
+    proc = snakemake("-n", "--cores", "1", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return job_counts(proc.stdout)
+
+
+def test_dry_run_default_config() -> None:
+    jobs = dry_run()
+    assert jobs["train"] == jobs["evaluate"] == 27  # 3 tiny backbones x 3 mixtures x 3 seeds
+    assert jobs["pretrain"] == 3 and jobs["dataset"] == 4
+    assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
+
+
+def test_dry_run_paper_config_shows_the_real_grid() -> None:
+    jobs = dry_run("--configfile", str(ROOT / "config" / "paper.yaml"))
+    assert jobs["train"] == jobs["evaluate"] == 9  # 3 hub backbones x 3 mixtures x 1 seed
+    assert jobs["dataset"] == 4
+    assert "pretrain" not in jobs and "testbed" not in jobs  # nothing of the default config leaks in
+
+
+def test_dry_run_config_override_from_the_command_line() -> None:
+    jobs = dry_run("--config", "seeds=[0]")
+    assert jobs["train"] == 9
+
+
+def test_invalid_config_stops_before_any_job(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "config" / "test.yaml").read_text(encoding="utf-8").replace("lr: 2.0e-3", "lr: abc"),
+                   encoding="utf-8")
+    proc = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    assert proc.returncode != 0
+    assert "train.lr: expected number, got 'abc'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
+    """The whole pipeline in a scratch folder, then a second run that has nothing to do."""
+    shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")  # the paper's reference rows
+    args = ("--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), "--directory", str(tmp_path))
+    start = time.monotonic()
+    proc = snakemake(*args, timeout=600)
+    seconds = time.monotonic() - start
+    logs = "\n".join(f"== {p}\n{p.read_text(errors='replace')[-2000:]}" for p in (tmp_path / "logs").rglob("*.log"))
+    assert proc.returncode == 0, proc.stderr[-5000:] + logs
+    exp = tmp_path / "results" / "test"
+    for name in ("runs", "metrics", "train_log", "trajectory"):
+        assert (exp / "summary" / f"{name}.csv").stat().st_size > 0
+    assert (exp / "tables" / "table2_main_testbed_mc.md").exists()
+    assert (exp / "figures" / "fig3_loss.png").exists() and (exp / "figures" / "fig3_loss.pdf").exists()
+    assert len(list((exp / "runs").glob("*/*/seed0/model"))) == 4
+    again = snakemake("-n", *args)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
+    assert seconds < 180, f"the test pipeline took {seconds:.0f} s; keep config/test.yaml under 3 minutes"

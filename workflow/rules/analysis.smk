@@ -1,0 +1,60 @@
+# Results: collect every run into results/<exp>/summary/*.csv, then regenerate the paper's tables
+# and figures from those CSVs only (analysis/*.py also run by hand: python analysis/X.py results/<exp>).
+
+SUMMARY = C.summary_dir(CFG)
+
+
+rule aggregate:
+    input:
+        run_json=run_paths("run.json"),
+        train_log=run_paths("train_log.csv"),
+        trajectory=run_paths("trajectory.csv"),
+        metrics=run_paths("eval/metrics.csv"),
+    output:
+        runs=f"{SUMMARY}/runs.csv",
+        metrics=f"{SUMMARY}/metrics.csv",
+        train_log=f"{SUMMARY}/train_log.csv",
+        trajectory=f"{SUMMARY}/trajectory.csv",
+    params:
+        out=folder_of("runs"),
+        run_dirs=run_folders,
+    log:
+        f"{LOGS}/aggregate.log",
+    threads: 1
+    shell:
+        "python -m mos.aggregate --out {params.out:q} {params.run_dirs:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- Table 2 (MMLU part), per benchmark
+rule table2_main:
+    input:
+        script=ROOT / "analysis/table2_main.py",
+        runs=rules.aggregate.output.runs,
+        metrics=rules.aggregate.output.metrics,
+    output:
+        tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md", benchmark=CFG["eval"]["benchmarks"]),
+    params:
+        exp=experiment_folder,
+    log:
+        f"{LOGS}/analysis/table2_main.log",
+    threads: 1
+    shell:
+        "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- Figure 3: training loss
+rule fig3_loss:
+    input:
+        script=ROOT / "analysis/fig3_loss.py",
+        runs=rules.aggregate.output.runs,
+        train_log=rules.aggregate.output.train_log,
+    output:
+        png=f"{RESULTS}/figures/fig3_loss.png",
+        pdf=f"{RESULTS}/figures/fig3_loss.pdf",
+    params:
+        exp=experiment_folder,
+    log:
+        f"{LOGS}/analysis/fig3_loss.log",
+    threads: 1
+    shell:
+        "python {input.script:q} {params.exp:q} > {log:q} 2>&1"

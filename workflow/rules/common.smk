@@ -1,0 +1,119 @@
+# Helpers shared by the workflow: the validated config, and the functions that give each job its
+# inputs and its resolved spec. All logic lives in mos/config.py (testable without Snakemake);
+# this file only adapts it to wildcards. Included by Snakefile.
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+import mos.config as C
+
+
+def _config_source():
+    """How error messages name the config: the --configfile(s), else the default file."""
+    names = [os.path.relpath(f) if Path(f).is_relative_to(Path.cwd()) else str(f)
+             for f in map(Path, workflow.overwrite_configfiles)]
+    return ", ".join(names) or "config/config.yaml"
+
+
+try:
+    CFG = C.load_config(config, source_name=_config_source())
+except C.ConfigError as e:
+    raise WorkflowError(f"invalid config:\n{e}") from None
+
+# Jobs run `python -m ...` with the interpreter that runs Snakemake first on PATH, so they see the
+# same packages even when its environment is not activated (e.g. `.venv/bin/snakemake`). Setting
+# a prefix replaces Snakemake's default one, so bash's strict mode is restated.
+shell.prefix(f'set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; ')
+
+ROOT = Path(workflow.basedir)  # repository root, for the analysis scripts (also under --directory)
+RESULTS = C.results_dir(CFG)
+LOGS = C.logs_dir(CFG)
+RUNS = C.runs(CFG)
+RUN = C.run_dir(CFG, "{backbone}", "{mixture}", "{seed}")  # a path pattern with wildcards
+
+
+def alternatives(names):
+    """A wildcard regex matching exactly the given names (and nothing if there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def run_paths(filename):
+    """`filename` inside every run folder of the grid."""
+    return [f"{C.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in RUNS]
+
+
+def dataset_args(wildcards):
+    """Command-line arguments of `python -m mos.datasets` for one dataset of the config."""
+    ds = CFG["datasets"][wildcards.dataset]
+    if "testbed" in ds:
+        args = ["--testbed", C.testbed_dir(CFG), "--skill", ds["testbed"]]
+    elif "path" in ds:
+        args = ["--path", ds["path"]]
+    else:
+        args = ["--hub", ds["hub"], "--adapter", ds["adapter"], "--fraction", str(ds["fraction"]),
+                "--split", ds["split"], "--seed", str(ds["seed"])]
+        if ds["per_subset"] is not None:
+            args += ["--per-subset", str(ds["per_subset"])]
+    return shlex.join(args)
+
+
+def dataset_inputs(wildcards):
+    """The testbed folder or the user's file a dataset is made from (hub datasets: nothing)."""
+    ds = CFG["datasets"][wildcards.dataset]
+    if "testbed" in ds:
+        return {"testbed": C.testbed_dir(CFG)}
+    return {"file": ds["path"]} if "path" in ds else {}
+
+
+def train_inputs(wildcards):
+    """A run's training datasets, and the pretrained tiny backbone it starts from."""
+    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.mixture_datasets(CFG, wildcards.mixture)}
+    if C.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    return inputs
+
+
+def eval_inputs(wildcards):
+    """The fine-tuned model and the local files of the configured benchmarks."""
+    inputs = {"model": f"{C.run_dir(CFG, wildcards.backbone, wildcards.mixture, wildcards.seed)}/model"}
+    if "testbed_mc" in CFG["eval"]["benchmarks"]:
+        inputs["testbed"] = C.testbed_dir(CFG)
+    if C.needs_mmlu_dev(CFG):
+        inputs["mmlu_dev"] = C.MMLU_DEV_PATH
+    return inputs
+
+
+def folder_of(output_key):
+    """A params function: the folder that holds the job's output `output_key`."""
+
+    def folder(wildcards, output):
+        return os.path.dirname(output[output_key])
+
+    return folder
+
+
+def run_folders(wildcards, input):
+    """The run folders of the grid, from the aggregate job's run.json inputs (config order)."""
+    return [os.path.dirname(p) for p in input.run_json]
+
+
+def experiment_folder(wildcards, input):
+    """results/<experiment>, from the summary CSV an analysis job reads."""
+    return os.path.dirname(os.path.dirname(input.runs))
+
+
+def pretrain_spec(wildcards):
+    return C.spec_json(C.pretrain_spec(CFG, wildcards.backbone))
+
+
+def train_spec(wildcards):
+    return C.spec_json(C.train_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
+
+
+def eval_spec(wildcards):
+    return C.spec_json(C.eval_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))

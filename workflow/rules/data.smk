@@ -1,0 +1,60 @@
+# Data rules: the generated skills testbed, the training datasets in the record format, the MMLU
+# dev questions shipped with lm-eval, and the tiny backbones' tokenizer (docs/interfaces.md).
+# Run only this stage with e.g. `snakemake --cores all resources/default/datasets/NLP.jsonl`.
+
+
+# ---------------------------------------------------------------- generated skills testbed
+rule testbed:
+    output:
+        dir=directory(C.testbed_dir(CFG)),
+    params:
+        seed=CFG["testbed"]["seed"],
+        scale=CFG["testbed"]["scale"],
+    log:
+        f"{LOGS}/testbed.log",
+    threads: 1
+    shell:
+        "python -m mos.testbed --seed {params.seed} --scale {params.scale} --out {output.dir:q}"
+        " > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- one training dataset
+rule dataset:
+    input:
+        unpack(dataset_inputs),
+    output:
+        jsonl=C.dataset_path(CFG, "{dataset}"),
+    params:
+        args=dataset_args,
+    log:
+        f"{LOGS}/datasets/{{dataset}}.log",
+    threads: 1
+    shell:
+        "python -m mos.datasets {params.args} --out {output.jsonl:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- MMLU dev set (shared by experiments)
+rule mmlu_dev:
+    output:
+        jsonl=C.MMLU_DEV_PATH,
+    log:
+        f"{LOGS}/mmlu_dev.log",
+    threads: 1
+    shell:
+        "python -m mos.eval.mmlu_dev --out {output.jsonl:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- tokenizer of the tiny backbones
+rule tokenizer:
+    input:
+        testbed=rules.testbed.output.dir,
+    output:
+        dir=directory(C.tokenizer_dir(CFG)),
+    params:
+        vocab_size=CFG["tokenizer"]["vocab_size"],
+    log:
+        f"{LOGS}/tokenizer.log",
+    threads: 1
+    shell:
+        "python -m mos.tokenizer --testbed {input.testbed:q} --vocab-size {params.vocab_size}"
+        " --out {output.dir:q} > {log:q} 2>&1"
