@@ -21,6 +21,10 @@ class Fixed(MixingStrategy):
     name = "fixed"
     weights: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def contract_params(cls, sizes: Mapping[str, int]) -> dict:
+        return {"weights": {name: float(k + 1) for k, name in enumerate(sizes)}}
+
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         missing = sorted(set(sizes) - set(self.weights))
         extra = sorted(set(self.weights) - set(sizes))

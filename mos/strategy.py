@@ -61,6 +61,11 @@ class MixingStrategy:
     def is_dynamic(self) -> bool:
         return bool(self.update_every)
 
+    @classmethod
+    def contract_params(cls, sizes: Mapping[str, int]) -> dict[str, Any]:
+        """Parameters the shared contract tests build this strategy with (defaults: none)."""
+        return {}
+
 
 def normalize(weights: Mapping[str, float]) -> Weights:
     """Scale non-negative weights to sum to 1, keeping the key order."""

@@ -1,0 +1,108 @@
+"""The training loop (mos.train), its outputs, the loss masks, and exact resumption after a kill.
+
+    .venv/bin/python -m pytest tests/test_train.py
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from mos.data import tokenize_records
+from mos.tokenizer import load_tokenizer_dir
+from mos.train import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda, train
+from tests.conftest import train_spec
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_writes_a_loadable_model_and_logs(tiny_model_dir, testbed_dir, tmp_path):
+    spec = train_spec(tiny_model_dir, testbed_dir, steps=30, checkpoint_every=0, log_every=5)
+    info = train(spec, tmp_path / "run")
+    run = tmp_path / "run"
+    model = AutoModelForCausalLM.from_pretrained(run / "model")
+    tok = AutoTokenizer.from_pretrained(run / "model")
+    assert tok.chat_template and model.config.model_type == "llama"
+    log = read_csv(run / "train_log.csv")
+    assert list(log[0]) == TRAIN_LOG_COLUMNS and [int(r["step"]) for r in log] == list(range(5, 31, 5))
+    assert float(log[-1]["loss"]) < float(log[0]["loss"]) - 0.5  # it learns
+    traj = read_csv(run / "trajectory.csv")
+    assert list(traj[0]) == TRAJECTORY_COLUMNS
+    assert [int(r["step"]) for r in traj] == [0] * 4 + [30] * 4
+    assert sum(int(r["drawn"]) for r in traj) == 30 * 8
+    saved = json.loads((run / "run.json").read_text())
+    assert saved["spec"] == spec and saved["final_weights"] == pytest.approx({k: 0.25 for k in spec["datasets"]})
+    assert saved["provenance"]["versions"]["torch"] and saved["provenance"]["git_commit"]
+    assert 0 <= info["padding_fraction"] < 0.10
+    assert not (run / "checkpoint").exists()
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    s = TrainSettings(steps=100, batch_size=1, micro_batch_size=1, lr=1.0, warmup_ratio=0.1)
+    f = lr_lambda(s)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(99) == pytest.approx(1 / 90)
+
+
+def test_response_mask_marks_exactly_the_assistant_replies(tokenizer_dir):
+    tok = load_tokenizer_dir(tokenizer_dir)
+    rec = {"conversations": [{"role": "user", "content": "Reverse: a, b"}, {"role": "assistant", "content": "b, a"},
+                             {"role": "user", "content": "Now add c."}, {"role": "assistant", "content": "c, b, a"}]}
+    resp = tokenize_records("x", [rec], tok, "response")
+    allm = tokenize_records("x", [rec], tok, "all")
+    ids, mask = resp.ids[0], resp.mask[0]
+    assert tok.decode(ids[mask]) == "b, a<|eos|>c, b, a<|eos|>"
+    assert allm.mask[0].sum() == len(ids) - 1 and not allm.mask[0][0]
+
+
+def test_micro_batches_must_divide_the_batch(tiny_model_dir, testbed_dir, tmp_path):
+    with pytest.raises(ValueError, match="not a multiple of micro_batch_size"):
+        train(train_spec(tiny_model_dir, testbed_dir, batch_size=6, micro_batch_size=4), tmp_path / "r")
+
+
+def _run(spec_path, out):
+    cmd = [sys.executable, "-m", "mos.train", "--spec", f"@{spec_path}", "--out", str(out), "--threads", "1"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+
+
+def test_killed_run_resumes_to_the_same_weights_and_logs(tiny_model_dir, testbed_dir, tmp_path):
+    spec = train_spec(tiny_model_dir, testbed_dir, steps=200, checkpoint_every=10, log_every=10)
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    reference = _run(spec_path, tmp_path / "ref")
+    assert reference.wait(timeout=300) == 0, reference.stderr.read().decode()
+
+    killed = _run(spec_path, tmp_path / "res")
+    state = tmp_path / "res" / "checkpoint" / "state.pt"
+    deadline = time.time() + 120
+    while not state.exists() and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.005)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "res" / "run.json").exists(), "the run finished before it could be killed"
+    assert state.exists()
+    resumed = _run(spec_path, tmp_path / "res")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+
+    a = load_file(tmp_path / "ref" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "res" / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("trajectory.csv", "train_log.csv"):
+        ra, rb = read_csv(tmp_path / "ref" / name), read_csv(tmp_path / "res" / name)
+        for row in ra + rb:
+            row.pop("seconds", None)
+        assert ra == rb, name
+    assert json.loads((tmp_path / "res" / "run.json").read_text())["timing"]["resumed"] is True
