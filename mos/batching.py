@@ -26,6 +26,7 @@ class Batch:
     labels: torch.Tensor         # (rows, length), IGNORE where no loss
     n_tokens: int                # real (non-padding) tokens
     n_targets: int               # positions that carry a loss
+    spans: list[tuple[int, int, int]] | None = None  # per input example: (row, start, end)
 
     @property
     def n_padding(self) -> int:
@@ -53,6 +54,7 @@ def pack(ids: Sequence[np.ndarray], masks: Sequence[np.ndarray], pack_length: in
     input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     labels = np.full((len(rows), width), IGNORE, dtype=np.int64)
     positions = np.zeros((len(rows), width), dtype=np.int64)
+    spans: list[tuple[int, int, int]] = [(0, 0, 0)] * len(ids)
     for r, row in enumerate(rows):
         at = 0
         for i in row:
@@ -60,7 +62,8 @@ def pack(ids: Sequence[np.ndarray], masks: Sequence[np.ndarray], pack_length: in
             input_ids[r, at:at + n] = ids[i]
             labels[r, at:at + n] = np.where(masks[i], ids[i], IGNORE)
             positions[r, at:at + n] = np.arange(n)
+            spans[i] = (r, at, at + n)
             at += n
     n_tokens = sum(lengths)
     return Batch(torch.from_numpy(input_ids), torch.from_numpy(positions), torch.from_numpy(labels),
-                 n_tokens, int(sum(int(m.sum()) for m in masks)))
+                 n_tokens, int(sum(int(m.sum()) for m in masks)), spans)

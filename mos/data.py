@@ -23,14 +23,22 @@ LOSS_MODES = ("all", "response")
 
 @dataclass
 class TokenizedDataset:
-    """One dataset as token id arrays plus boolean target masks (same lengths)."""
+    """One dataset as token id arrays plus boolean target masks (same lengths): `mask` marks the
+    training targets (per the loss mode), `response` the assistant tokens (for response-only
+    perplexities; all tokens for plain documents)."""
 
     name: str
     ids: list[np.ndarray]
     mask: list[np.ndarray]
+    response: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, indices: Sequence[int]) -> TokenizedDataset:
+        pick = list(indices)
+        return TokenizedDataset(self.name, [self.ids[i] for i in pick], [self.mask[i] for i in pick],
+                                None if self.response is None else [self.response[i] for i in pick])
 
     @property
     def lengths(self) -> np.ndarray:
@@ -63,20 +71,18 @@ def tokenize_records(name: str, records: Sequence[Record], tokenizer: PreTrained
     if loss not in LOSS_MODES:
         raise ValueError(f"loss must be one of {LOSS_MODES}, got {loss!r}")
     rendered = [assistant_spans(r["conversations"], tokenizer) for r in records]
-    enc = tokenizer([t for t, _ in rendered], add_special_tokens=False,
-                    return_offsets_mapping=loss == "response")
-    ids, masks = [], []
+    enc = tokenizer([t for t, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
+    ids, masks, responses = [], [], []
     for k, (_, spans) in enumerate(rendered):
         row = np.asarray(enc["input_ids"][k][:max_length], dtype=np.int64)
-        if loss == "all":
-            mask = np.ones(len(row), dtype=bool)
-        else:
-            offsets = enc["offset_mapping"][k][:max_length]
-            mask = np.array([any(s <= a and b <= e for s, e in spans) and b > a for a, b in offsets], dtype=bool)
-        mask[0] = False  # the first token has no context to be predicted from
+        offsets = enc["offset_mapping"][k][:max_length]
+        response = np.array([b > a and any(s <= a and b <= e for s, e in spans) for a, b in offsets], dtype=bool)
+        response[0] = False  # the first token has no context to be predicted from
+        mask = response if loss == "response" else np.arange(len(row)) > 0
         ids.append(row)
         masks.append(mask)
-    return TokenizedDataset(name, ids, masks)
+        responses.append(response)
+    return TokenizedDataset(name, ids, masks, responses)
 
 
 def tokenize_documents(name: str, texts: Sequence[str], tokenizer: PreTrainedTokenizerBase,
@@ -86,12 +92,8 @@ def tokenize_documents(name: str, texts: Sequence[str], tokenizer: PreTrainedTok
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     enc = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     ids = [np.asarray((bos + row + eos)[:max_length], dtype=np.int64) for row in enc]
-    masks = []
-    for row in ids:
-        mask = np.ones(len(row), dtype=bool)
-        mask[0] = False
-        masks.append(mask)
-    return TokenizedDataset(name, ids, masks)
+    masks = [np.arange(len(row)) > 0 for row in ids]
+    return TokenizedDataset(name, ids, masks, masks)
 
 
 def load_dataset_file(name: str, path: str | Path, tokenizer: PreTrainedTokenizerBase, loss: str,

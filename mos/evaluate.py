@@ -1,40 +1,62 @@
-"""Evaluate one model on multiple-choice benchmarks with lm-eval, and write tidy metrics.
+"""Evaluate models on the suite's benchmarks with lm-eval, and write tidy metrics.
 
     python -m mos.evaluate --spec '{"model": "results/default/runs/tiny-llama/uniform/seed0/model",
         "benchmarks": {"testbed_mc": "resources/default/testbed/eval/mc.jsonl",
-                       "mmlu_dev": "resources/mmlu_dev/mmlu_dev.jsonl"},
+                       "mmlu_dev": "resources/mmlu_dev/mmlu_dev.jsonl",
+                       "testbed_math": "resources/default/testbed/eval/math.jsonl"},
         "batch_size": 64}' --out results/default/runs/tiny-llama/uniform/seed0/eval [--threads 2]
 
-`--spec @file.json` reads the spec from a file. Benchmarks (docs/interfaces.md):
+    python -m mos.evaluate --spec @a/spec.json --out a/eval --spec @b/spec.json --out b/eval ...
+
+`--spec @file.json` reads the spec from a file. Repeated `--spec … --out …` pairs evaluate several
+models in one process (paying the imports once); each pair is an independent evaluation, written
+exactly as alone. Every spec and data file is checked before the first model is loaded (exit 2);
+a pair that fails later is reported and skipped, the others still run (exit 1), and a failed pair
+leaves no `metrics.csv`.
+
+Spec keys: `model` (a local folder or hub id), `benchmarks` ({name: data path}), and optional
+`batch_size` (rows per batch, default 64), `batch_tokens` (padded tokens per log-likelihood batch,
+default 4096; see `mos.eval.lm`), `testbed_math_fewshot` (solved problems before each question,
+default 0; the paper's GSM8K/MATH are 5-shot, the tiny models are trained zero-shot) and
+`testbed_math_max_gen_toks` (default 32). Benchmarks (docs/interfaces.md, `mos.eval.tasks`):
 
 - `testbed_mc` (path to the testbed's `mc.jsonl`): each prompt is the model's own chat template
   applied to the item's messages, each choice is the reply followed by the end token.
 - `mmlu_dev` (path to `mmlu_dev.jsonl` from `python -m mos.eval.mmlu_dev`): zero-shot, lm-eval's
   standard MMLU prompt, one task over all questions.
+- `testbed_math` (path to the testbed's `math.jsonl`, the GSM8K/MATH analogue of MoSpec, paper
+  Table 5): greedy generation from the chat-template prompt of the question until the end token;
+  exact match of the reply's last integer with `answer`. Raw generations are in the samples file.
 - `mmlu` (the hub dataset id, `cais/mmlu`): lm-eval's built-in `mmlu_<subject>` tasks, zero-shot.
   It needs the dataset from the Hugging Face hub (or its local cache); offline it stops with a
   message saying so.
 
-All benchmarks run in one `lm_eval.simple_evaluate` call (backend `hf`, float32, CUDA when
-available, else CPU). Outputs in `--out`: `metrics.csv` (`benchmark, scope, name, metric, value,
-n_items`; per benchmark an overall row, group rows (paper Table 7 groups), skill rows (testbed_mc
-only), all unweighted means over subjects, then one row per subject), and `lm_eval/` with the
-rendered data, `results.json` and one `samples_<task>.jsonl` per task. The model is told to add
-its BOS token to plain prompts when its chat template starts with one (see `wants_bos`); prompts
-that already start with it are not given a second one. Every file is written atomically and
-`metrics.csv` last, so its presence marks a finished run. An unknown benchmark, a missing data file
-or a missing model folder stops the command before the model is loaded.
+All benchmarks of a model run in one `lm_eval.simple_evaluate` call (lm-eval's `hf` model with
+token-budget batches, `mos.eval.lm.ScoringHFLM`; float32, CUDA when available, else CPU). Outputs
+in `--out`: `metrics.csv` (`benchmark, scope, name, metric, value, n_items`; per benchmark an
+overall row, group rows (paper Table 7 groups), skill rows (testbed_mc only), all unweighted means
+over subjects, then one row per subject; testbed_math's subjects are its levels, one_step and
+two_step), and `lm_eval/` with the rendered data, `results.json` and one `samples_<task>.jsonl` per
+task. The model is told to add its BOS token to plain prompts when its chat template starts with
+one (see `wants_bos`); prompts that already start with it are not given a second one. Every file is
+written atomically and `metrics.csv` last, so its presence marks a finished run. An unknown
+benchmark, a missing data file or a missing model folder stops the command before any model is
+loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,26 +65,35 @@ from mos.eval.metrics import COLUMNS, metric_rows
 from mos.eval.mmlu_dev import subject_groups
 from mos.eval.tasks import (
     MMLU_HUB_DATASET,
-    mmlu_dev_task,
+    mmlu_dev_prompt_task,
     mmlu_task_names,
+    render_mmlu_dev,
+    render_testbed_math,
     render_testbed_mc,
+    testbed_math_task,
     testbed_mc_task,
     write_docs,
 )
 from mos.io import atomic_write_text, write_csv
 from mos.records import DataError, read_jsonl
 
-BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")
+BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu", "testbed_math")
 # Per benchmark: the metrics reported and the scopes between overall and subject.
 REPORTED = {
     "testbed_mc": (("acc", "acc_norm"), ("group", "skill")),
     "mmlu_dev": (("acc",), ("group",)),
     "mmlu": (("acc",), ("group",)),
+    "testbed_math": (("exact_match",), ()),
 }
 DATA_KEYS = {
     "testbed_mc": ("id", "skill", "subject", "group", "messages", "choices", "answer"),
     "mmlu_dev": ("id", "subject", "group", "question", "choices", "answer"),
+    "testbed_math": ("id", "question", "answer", "solution"),
 }
+# Optional spec keys: default and smallest valid value.
+OPTIONS = {"batch_size": (64, 1), "batch_tokens": (4096, 1), "testbed_math_fewshot": (0, 0),
+           "testbed_math_max_gen_toks": (32, 1)}
+_INTEGER = re.compile(r"-?\d+")
 
 
 class SpecError(ValueError):
@@ -78,31 +109,56 @@ def load_spec(arg: str) -> dict[str, Any]:
     return spec
 
 
-def read_items(path: Path, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """A benchmark JSONL file, every line checked for the keys the evaluation needs."""
+def check_mc_item(obj: Mapping[str, Any], where: str) -> None:
+    """`choices` is a list of at least two strings and `answer` an index into it."""
+    choices, answer = obj["choices"], obj["answer"]
+    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        raise DataError(f"{where}: 'choices' must be a list of at least two strings")
+    if not isinstance(answer, int) or not 0 <= answer < len(choices):
+        raise DataError(f"{where}: 'answer' {answer!r} is not an index into its {len(choices)} choices")
+
+
+def check_math_item(obj: Mapping[str, Any], where: str) -> None:
+    """`question` and `solution` are strings and `answer` an integer (or a string holding one)."""
+    if not isinstance(obj["question"], str) or not isinstance(obj["solution"], str):
+        raise DataError(f"{where}: 'question' and 'solution' must be strings")
+    answer = obj["answer"]
+    if isinstance(answer, bool) or not isinstance(answer, int | str) or not _INTEGER.fullmatch(str(answer)):
+        raise DataError(f"{where}: 'answer' {answer!r} is not an integer")
+
+
+def read_items(path: Path, benchmark: str) -> list[dict[str, Any]]:
+    """A benchmark JSONL file, every line checked for what the evaluation needs."""
+    keys, check = DATA_KEYS[benchmark], check_math_item if benchmark == "testbed_math" else check_mc_item
     items = []
     for lineno, obj in read_jsonl(path):
         missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
         if missing:
             raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-        choices, answer = obj["choices"], obj["answer"]
-        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-            raise DataError(f"{path}:{lineno}: 'choices' must be a list of at least two strings")
-        if not isinstance(answer, int) or not 0 <= answer < len(choices):
-            raise DataError(f"{path}:{lineno}: 'answer' {answer!r} is not an index into its {len(choices)} choices")
+        check(obj, f"{path}:{lineno}")
         items.append(obj)
     if not items:
         raise DataError(f"{path}: no items")
     return items
 
 
-def check_data(spec: Mapping[str, Any]) -> None:
-    """Read every benchmark's data once (and reach the MMLU hub dataset) before the model loads."""
+def load_data(spec: Mapping[str, Any], cache: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
+    """Every benchmark's checked items (None for the hub MMLU, whose dataset is only reached).
+
+    `cache` (shared between the specs of one command) reads each file once.
+    """
+    cache = {} if cache is None else cache
+    data: dict[str, Any] = {}
     for name, path in spec["benchmarks"].items():
-        if name == "mmlu":
-            check_mmlu_hub(str(path))
-        else:
-            read_items(Path(path), DATA_KEYS[name])
+        key = (name, str(Path(path).resolve()) if name != "mmlu" else str(path))
+        if key not in cache:
+            cache[key] = check_mmlu_hub(str(path)) if name == "mmlu" else read_items(Path(path), name)
+        data[name] = cache[key]
+    math = data.get("testbed_math")
+    if math is not None and spec["testbed_math_fewshot"] >= len(math):
+        raise SpecError(f"spec.testbed_math_fewshot: {spec['testbed_math_fewshot']} shots need more than "
+                        f"{len(math)} problems")
+    return data
 
 
 def check_mmlu_hub(dataset: str) -> None:

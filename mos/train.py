@@ -2,7 +2,9 @@
 
     python -m mos.train --spec @job.json --out results/default/runs/tiny-llama/uniform/seed0
     python -m mos.train --spec "$(python -m mos.config spec train config/config.yaml tiny-llama uniform 0)" --out DIR
-    accelerate launch --cpu --num_processes 2 -m mos.train --spec @job.json --out DIR   # data parallel
+    accelerate launch --multi_gpu --num_processes 2 -m mos.train --spec @job.json --out DIR   # data parallel
+    (on a machine without CUDA this runs two gloo processes on the CPU; accelerate 1.15's --cpu flag
+    spawns several processes only under mpirun)
 
 Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
 uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
@@ -132,6 +134,19 @@ def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -
     return out
 
 
+def hold_out(datasets: Mapping[str, TokenizedDataset], n: int) -> tuple[dict, dict]:
+    """Split `n` validation examples off every dataset (a fixed split, the same for every seed)."""
+    if n <= 0:
+        return dict(datasets), {}
+    train, val = {}, {}
+    for name, data in datasets.items():
+        if n > len(data) // 2:
+            raise ValueError(f"validation_size {n} is more than half of dataset {name!r} ({len(data)} examples)")
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(sum(map(ord, name)))).tolist()
+        val[name], train[name] = data.subset(sorted(order[:n])), data.subset(sorted(order[n:]))
+    return train, val
+
+
 class Run:
     """The state of one training run and the loop over it."""
 
@@ -148,10 +163,14 @@ class Run:
         self.seed = int(spec.get("seed", 0))
         torch.manual_seed(self.seed)
         self.tokenizer = load_tokenizer(spec["model"])
-        self.datasets = load_datasets(spec, self.tokenizer, s)
-        self.sizes = {n: len(d) for n, d in self.datasets.items()}
         mixture = spec["mixture"]
         self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
+        if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
+            raise ValueError(f"strategy {mixture['strategy']!r} needs base-model perplexities: add 'base_ppl' "
+                             "(a CSV from `python -m mos.base_ppl`) to the job spec")
+        self.datasets, self.validation = hold_out(load_datasets(spec, self.tokenizer, s),
+                                                  int(getattr(self.strategy, "validation_size", 0)))
+        self.sizes = {n: len(d) for n, d in self.datasets.items()}
         self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
         model = load_pretrained(spec["model"])
         self.n_params = count_parameters(model)
@@ -161,6 +180,8 @@ class Run:
         self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
         self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
+        self.rank_weight_spread = 0.0   # largest disagreement between ranks' updates (data parallel)
+        self.sample_fingerprint = 0     # a checksum of this rank's draws (ranks must differ)
         self.train_log: list[dict[str, Any]] = []
         self.trajectory: list[dict[str, Any]] = []
         self._pending_loss: list[float] = []
@@ -178,6 +199,9 @@ class Run:
 
     def _log_weights(self, reward=None, smoothed=None) -> None:
         counts = self.sampler.take_counts()
+        if self.acc.num_processes > 1:  # examples drawn by all ranks together
+            total = self.acc.reduce(torch.tensor(list(counts.values()), device=self.acc.device), reduction="sum")
+            counts = dict(zip(counts, total.tolist(), strict=True))
         for name in self.sizes:
             self.trajectory.append({
                 "step": self.step, "dataset": name, "weight": self.weights[name],
@@ -193,6 +217,8 @@ class Run:
         weights = normalize(update.weights)
         if self.acc.num_processes > 1:  # every rank computes the same update; rank 0's is the truth
             vec = torch.tensor([weights[n] for n in self.sizes], dtype=torch.float64, device=self.acc.device)
+            spread = self.acc.gather(vec[None]).amax(0) - self.acc.gather(vec[None]).amin(0)
+            self.rank_weight_spread = max(self.rank_weight_spread, float(spread.max()))
             torch.distributed.broadcast(vec, src=0)
             weights = {n: float(v) for n, v in zip(self.sizes, vec.tolist(), strict=True)}
         self.weights = weights
@@ -204,20 +230,36 @@ class Run:
         return self.out / "checkpoint"
 
     def save_checkpoint(self) -> None:
-        state = {
-            "spec": self.spec, "step": self.step, "tokens": self.tokens, "padding": self.padding,
-            "elapsed": self.elapsed, "weights": self.weights,
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
-            "strategy": self.strategy.state_dict(),
-            "probe": self.probe.state_dict() if self.probe else {},
-            "torch_rng": torch.get_rng_state(),
-            "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
-        }
+        """Write model, optimizer, scheduler, strategy, generators and logs; each rank adds its own
+        sampler state. The folder replaces the previous checkpoint only once complete."""
+        staging = self.out / ".checkpoint.tmp"
         if self.acc.is_main_process:
-            with atomic_dir(self.checkpoint_dir) as tmp:
-                save_model(self.hf_model, str(tmp / "model.safetensors"))
-                torch.save(state, tmp / "state.pt")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        torch.save({"sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
+                    "sample_fingerprint": self.sample_fingerprint},
+                   staging / f"rank{self.acc.process_index}.pt")
+        self.acc.wait_for_everyone()
+        if self.acc.is_main_process:
+            state = {
+                "spec": self.spec, "world_size": self.acc.num_processes, "step": self.step, "tokens": self.tokens,
+                "padding": self.padding, "elapsed": self.elapsed, "weights": self.weights,
+                "rank_weight_spread": self.rank_weight_spread,
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "strategy": self.strategy.state_dict(),
+                "probe": self.probe.state_dict() if self.probe else {},
+                "torch_rng": torch.get_rng_state(),
+                "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
+            }
+            save_model(self.hf_model, str(staging / "model.safetensors"))
+            torch.save(state, staging / "state.pt")
+            old = self.out / ".checkpoint.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if self.checkpoint_dir.exists():
+                os.replace(self.checkpoint_dir, old)
+            os.replace(staging, self.checkpoint_dir)
+            shutil.rmtree(old, ignore_errors=True)
         self.acc.wait_for_everyone()
 
     def try_resume(self) -> bool:
@@ -227,15 +269,19 @@ class Run:
         state = torch.load(path, weights_only=True)
         if state["spec"] != self.spec:
             raise RuntimeError(f"{path} was written by a different job spec; delete {self.checkpoint_dir} to start over")
+        if state["world_size"] != self.acc.num_processes:
+            raise RuntimeError(f"{path} was written by {state['world_size']} processes, not {self.acc.num_processes}")
+        rank = torch.load(self.checkpoint_dir / f"rank{self.acc.process_index}.pt", weights_only=True)
         load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.sampler.load_state_dict(state["sampler"])
+        self.sampler.load_state_dict(rank["sampler"])
+        self.sample_fingerprint = rank["sample_fingerprint"]
         self.strategy.load_state_dict(state["strategy"])
         if self.probe:
             self.probe.load_state_dict(state["probe"])
         torch.set_rng_state(state["torch_rng"])
-        for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory"):
+        for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread"):
             setattr(self, key, state[key])
         self._pending_loss = state["pending_loss"]
         return True
@@ -245,6 +291,7 @@ class Run:
         s = self.settings
         local = s.batch_size // self.acc.num_processes
         which, index = self.sampler.draw(self.weights, local)
+        self.sample_fingerprint = (self.sample_fingerprint * 1_000_003 + int((which * 7919 + index).sum())) % (2**61 - 1)
         data = list(self.datasets.values())
         ids = [data[d].ids[i] for d, i in zip(which, index, strict=True)]
         masks = [data[d].mask[i] for d, i in zip(which, index, strict=True)]
@@ -326,7 +373,12 @@ class Run:
             "final_weights": self.weights,
             "final_loss": self.train_log[-1]["loss"] if self.train_log else None,
             "world_size": self.acc.num_processes,
+            "validation_sizes": {n: len(d) for n, d in self.validation.items()},
         }
+        if self.acc.num_processes > 1:
+            prints = self.acc.gather(torch.tensor([self.sample_fingerprint], device=self.acc.device))
+            info["data_parallel"] = {"rank_sample_fingerprints": prints.tolist(),
+                                     "rank_weight_max_spread": self.rank_weight_spread}
         if self.acc.is_main_process:
             with atomic_dir(self.out / "model") as tmp:
                 self.hf_model.save_pretrained(tmp, safe_serialization=True)

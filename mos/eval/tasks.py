@@ -1,4 +1,4 @@
-"""lm-eval task configurations (plain dicts) for the suite's multiple-choice benchmarks.
+"""lm-eval task configurations (plain dicts) for the suite's benchmarks, and the data rendering they need.
 
 - `testbed_mc`: the testbed's MC items rendered with the evaluated model's own chat template. Each
   item becomes `{"prompt", "choices", ...}` where `prompt` is `apply_chat_template(messages,
@@ -6,7 +6,16 @@
   token; the task scores `prompt + choice` with an empty target delimiter, so any backbone's
   template works unchanged.
 - `mmlu_dev`: the MMLU dev questions parsed from lm-eval (`mos.eval.mmlu_dev`) in lm-eval's
-  standard zero-shot MMLU prompt, as one task over all subjects.
+  standard zero-shot MMLU prompt, as one task over all subjects. `mmlu_dev_task` keeps lm-eval's
+  Jinja templates (for the `lm-eval run` CLI); `render_mmlu_dev` + `mmlu_dev_prompt_task` give the
+  same prompts rendered once into a `prompt` column (lm-eval compiles the templates for every
+  question, which costs more than scoring them with a tiny model).
+- `testbed_math`: the testbed's math word problems (the GSM8K analogue), generated greedily.
+  `prompt` is the chat template applied to the question as a user turn (after `num_fewshot` solved
+  problems as earlier user/assistant turns: the next problems of the file, cyclically, never the
+  item itself), with the generation prompt. Generation stops at the end token or after
+  `max_gen_toks` tokens; the last integer of the reply (regex filter, then take_first) is compared
+  with `answer` (exact_match).
 - `mmlu`: lm-eval's built-in `mmlu_<subject>` tasks (hub dataset cais/mmlu).
 
 The dicts go to `lm_eval.simple_evaluate(tasks=[...])`; `write_task_yaml` writes the same config as
@@ -16,7 +25,7 @@ a YAML file for the `lm-eval run` CLI (see `mos.eval.export_task`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +40,8 @@ MMLU_DOC_TO_TEXT = (
     "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
 )
 MMLU_HUB_DATASET = "cais/mmlu"
+MATH_FIELDS = ("id", "level", "question", "answer")
+LAST_INTEGER = r"-?\d+"
 
 
 def _metric(name: str) -> dict[str, Any]:
@@ -94,6 +105,69 @@ def mmlu_dev_task(data_file: str | Path, name: str = "mmlu_dev",
         "num_fewshot": 0,
         "metric_list": [_metric("acc")],
         "metadata": {"version": 1.0},
+    }
+
+
+def render_mmlu_dev(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """MMLU dev items with their zero-shot prompt (`mmlu_dev_task`'s description + question) as `prompt`."""
+    from lm_eval.utils import env  # lm-eval's own Jinja environment, so the text is identical
+
+    description, question = env.from_string(MMLU_DESCRIPTION), env.from_string(MMLU_DOC_TO_TEXT)
+    return [{**item, "prompt": description.render(**item) + question.render(**item)} for item in items]
+
+
+def mmlu_dev_prompt_task(data_file: str | Path, name: str = "mmlu_dev",
+                         cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """`mmlu_dev_task` over a file rendered by `render_mmlu_dev` (the `prompt` column is the context)."""
+    config = mmlu_dev_task(data_file, name=name, cache_dir=cache_dir)
+    del config["description"]
+    config["doc_to_text"] = "prompt"
+    return config
+
+
+def render_math_item(item: Mapping[str, Any], tokenizer: Any,
+                     shots: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """One word problem as lm-eval generates from it: solved `shots` as earlier turns, then the question."""
+    messages: list[dict[str, str]] = []
+    for shot in shots:
+        messages += [{"role": "user", "content": str(shot["question"])},
+                     {"role": "assistant", "content": str(shot["solution"])}]
+    messages.append({"role": "user", "content": str(item["question"])})
+    doc = {k: str(item[k]) for k in MATH_FIELDS if k in item}
+    doc["prompt"] = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return doc
+
+
+def render_testbed_math(items: Sequence[Mapping[str, Any]], tokenizer: Any, num_fewshot: int = 0) -> list[dict[str, Any]]:
+    """All word problems rendered for `tokenizer`; item i's shots are items i+1 … i+num_fewshot (cyclic)."""
+    if not 0 <= num_fewshot < len(items):
+        raise ValueError(f"num_fewshot must be in [0, {len(items) - 1}] for {len(items)} problems, got {num_fewshot}")
+    n = len(items)
+    return [render_math_item(item, tokenizer, [items[(i + j) % n] for j in range(1, num_fewshot + 1)])
+            for i, item in enumerate(items)]
+
+
+def testbed_math_task(data_file: str | Path, stop: Sequence[str], max_gen_toks: int = 32, name: str = "testbed_math",
+                      cache_dir: str | Path | None = None, num_fewshot: int = 0) -> dict[str, Any]:
+    """Greedy generation from `prompt` until a `stop` string; exact match of the reply's last integer.
+
+    `num_fewshot` only records how many solved problems the rendered prompts hold (lm-eval itself
+    adds none: its `num_fewshot` is 0).
+    """
+    return {
+        "task": name,
+        **_json_dataset(data_file, cache_dir),
+        "output_type": "generate_until",
+        "doc_to_text": "prompt",
+        "doc_to_target": "answer",
+        "target_delimiter": "",
+        "num_fewshot": 0,
+        "generation_kwargs": {"until": list(stop), "max_gen_toks": int(max_gen_toks), "do_sample": False},
+        "filter_list": [{"name": "last_integer", "filter": [
+            {"function": "regex", "regex_pattern": LAST_INTEGER, "group_select": -1},
+            {"function": "take_first"}]}],
+        "metric_list": [{**_metric("exact_match"), "ignore_case": False, "ignore_punctuation": False}],
+        "metadata": {"version": 1.0, "shots_in_prompt": int(num_fewshot)},
     }
 
 

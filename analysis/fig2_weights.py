@@ -1,0 +1,340 @@
+"""Figure 2 of the paper: the sampling probability of each dataset against training step, for MoS.
+
+    python analysis/fig2_weights.py results/<exp>
+
+Reads results/<exp>/summary/{runs,trajectory}.csv and the paper's digitized curves
+results/paper/fig2a_mos_cossim_ema_probs.csv and fig2b_mos_diff_ema_probs.csv. One panel per backbone
+x mixture whose paper_method starts with "MoS +" (MoSpec has its own figure, analysis/fig4_mospec_weights.py),
+in runs.csv order, then one panel per paper curve. Each panel has one line per dataset in the paper's
+colours (Mathematics red, Medicine blue, General green, NLP orange): the weight logged in
+trajectory.csv, averaged over seeds at each step, with a shaded 95% confidence band across seeds. All
+panels share one y-axis. Writes results/<exp>/figures/fig2_weights.{png,pdf} and .csv (the plotted
+values, ours and the paper's), and results/<exp>/tables/fig2_final_weights.{md,csv,tex}: each dataset's
+weight at the first and last logged step and the change, mean ± CI over seeds, beside the paper's for
+the LLaMA-3-8B runs with the same paper_method. A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analysis import common, table3_priors  # noqa: E402
+
+DATASET_COLORS = {"Mathematics": "tab:red", "Medicine": "tab:blue", "General": "tab:green", "NLP": "tab:orange"}
+OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+MAX_COLUMNS = 4
+PAPER_BACKBONE = "LLaMA-3-8B"
+TRAJECTORY_COLUMNS = ["backbone", "mixture", "seed", "step", "dataset", "weight"]
+
+
+@dataclass(frozen=True)
+class PaperPanel:
+    """One digitized curve file of the paper: file name in results/paper/, its method label, its name."""
+
+    file: str
+    method: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """What one weights figure draws: mixtures whose paper_method key starts with `prefix`, and paper panels."""
+
+    prefix: str
+    panels: tuple[PaperPanel, ...]
+    figure_stem: str
+    table_stem: str
+    title: str
+
+
+FIG2 = FigureSpec(prefix="mos+",
+                  panels=(PaperPanel("fig2a_mos_cossim_ema_probs.csv", "MoS + COSSIM + EMA", "Fig. 2a"),
+                          PaperPanel("fig2b_mos_diff_ema_probs.csv", "MoS + DIFF + EMA", "Fig. 2b")),
+                  figure_stem="fig2_weights", table_stem="fig2_final_weights",
+                  title="Figure 2: learned sampling probabilities of MoS")
+
+# %% [markdown]
+# ## Which runs, and the mean weight over seeds per step
+
+# %%
+
+
+def select_mixtures(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """backbone, mixture, paper_backbone, paper_method of the mixtures whose label key starts with `prefix`.
+
+    common.label_key turns 'MoS + DIFF' into 'mos+diff' and 'MoSpec + DIFF' into 'mospec+diff', so the
+    prefix 'mos+' keeps MoS and leaves MoSpec out.
+    """
+    labels = common.paper_labels(runs)
+    return labels[labels["paper_method"].map(lambda m: common.label_key(m).startswith(prefix))].reset_index(drop=True)
+
+
+def dataset_order(names: Sequence[str]) -> list[str]:
+    """The paper's four datasets first, in its order, then any others in order of appearance."""
+    found = list(dict.fromkeys(names))
+    return [d for d in DATASET_COLORS if d in found] + [d for d in found if d not in DATASET_COLORS]
+
+
+def dataset_colors(datasets: Sequence[str]) -> dict[str, str]:
+    """The paper's colour for its four datasets, fixed others for the rest."""
+    others = itertools.cycle(OTHER_COLORS)
+    return {d: DATASET_COLORS.get(d) or next(others) for d in datasets}
+
+
+def weight_curves(trajectory: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
+    """backbone, mixture, step, dataset, mean, ci, n: each dataset's weight averaged over seeds per step.
+
+    Rows follow `selected` (runs.csv order), then step, then the dataset order of dataset_order().
+    """
+    traj = trajectory.merge(selected[["backbone", "mixture"]], on=["backbone", "mixture"])
+    stats = common.seed_stats(traj, ["backbone", "mixture", "step", "dataset"], value="weight")
+    if stats.empty:
+        return stats
+    rank_pair = {(b, m): i for i, (b, m) in enumerate(zip(selected["backbone"], selected["mixture"], strict=True))}
+    rank_data = {d: i for i, d in enumerate(dataset_order(trajectory["dataset"]))}
+    stats["_pair"] = [rank_pair[k] for k in zip(stats["backbone"], stats["mixture"], strict=True)]
+    stats["_data"] = stats["dataset"].map(rank_data)
+    return stats.sort_values(["_pair", "step", "_data"], kind="stable").drop(columns=["_pair", "_data"]).reset_index(
+        drop=True)
+
+
+# %% [markdown]
+# ## Start, end and change of each dataset's weight
+
+# %%
+
+
+def start_end(trajectory: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
+    """backbone, mixture, seed, dataset, start, end: each run's weight at its first and last logged step."""
+    traj = trajectory.merge(selected[["backbone", "mixture"]], on=["backbone", "mixture"])
+    traj = traj.sort_values("step", kind="stable")
+    keys = ["backbone", "mixture", "seed", "dataset"]
+    grouped = traj.groupby(keys, sort=False)["weight"]
+    return pd.concat([grouped.first().rename("start"), grouped.last().rename("end")], axis=1).reset_index()
+
+
+def paper_start_end(curves: pd.DataFrame) -> pd.DataFrame:
+    """dataset, start, end of one digitized paper curve."""
+    curves = curves.sort_values("step")
+    return pd.DataFrame({"dataset": [c for c in curves.columns if c != "step"]}).assign(
+        start=lambda d: [float(curves[c].iloc[0]) for c in d["dataset"]],
+        end=lambda d: [float(curves[c].iloc[-1]) for c in d["dataset"]])
+
+
+def final_table(trajectory: pd.DataFrame, selected: pd.DataFrame,
+                paper: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Numeric and display tables: start, end and change (end − start, per seed) mean ± CI per dataset.
+
+    `paper` maps label_key(method) -> the paper's curves; they fill paper_* on LLaMA-3-8B rows.
+    """
+    runs = start_end(trajectory, selected).assign(change=lambda d: d["end"] - d["start"])
+    rows = []
+    for (backbone, mixture, dataset), g in runs.groupby(["backbone", "mixture", "dataset"], sort=False):
+        row = {"backbone": backbone, "mixture": mixture, "dataset": dataset, "n_seeds": len(g)}
+        for col in ("start", "end", "change"):
+            row[f"{col}_mean"], row[f"{col}_ci"], _ = common.mean_ci(g[col])
+        rows.append(row)
+    cols = ["backbone", "mixture", "dataset", "n_seeds"] + [f"{c}_{s}" for c in ("start", "end", "change")
+                                                           for s in ("mean", "ci")]
+    table = pd.DataFrame(rows, columns=cols).merge(selected, on=["backbone", "mixture"], how="left")
+    table = order_rows(table, selected, trajectory)
+    table = add_paper(table, paper)
+    return table, display_table(table)
+
+
+def order_rows(table: pd.DataFrame, selected: pd.DataFrame, trajectory: pd.DataFrame) -> pd.DataFrame:
+    """Rows in `selected` order, datasets in the paper's order."""
+    rank_pair = {(b, m): i for i, (b, m) in enumerate(zip(selected["backbone"], selected["mixture"], strict=True))}
+    rank_data = {d: i for i, d in enumerate(dataset_order(trajectory["dataset"]))}
+    table = table.assign(_pair=[rank_pair[k] for k in zip(table["backbone"], table["mixture"], strict=True)],
+                         _data=table["dataset"].map(rank_data))
+    return table.sort_values(["_pair", "_data"], kind="stable").drop(columns=["_pair", "_data"]).reset_index(drop=True)
+
+
+def add_paper(table: pd.DataFrame, paper: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """paper_start / paper_end / paper_change on rows of the paper's backbone with a plotted method."""
+    out = table.copy()
+    ends = {k: paper_start_end(c).set_index("dataset") for k, c in paper.items()}
+    for col in ("start", "end"):
+        out[f"paper_{col}"] = [
+            ends[common.label_key(m)][col].get(d, math.nan)
+            if common.label_key(b) == common.label_key(PAPER_BACKBONE) and common.label_key(m) in ends else math.nan
+            for b, m, d in zip(out["paper_backbone"], out["paper_method"], out["dataset"], strict=True)]
+    out["paper_change"] = out["paper_end"] - out["paper_start"]
+    return out
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Strings for Markdown and LaTeX (weights to 3 decimals)."""
+    def cells(col: str) -> list[str]:
+        return [common.fmt_mean_ci(m, c, 3) for m, c in zip(table[f"{col}_mean"], table[f"{col}_ci"], strict=True)]
+
+    out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Method": table["paper_method"],
+                        "Dataset": table["dataset"], "Seeds": table["n_seeds"], "Start": cells("start"),
+                        "End": cells("end")})
+    out["Change"] = [table3_priors.fmt_signed(m, c, 3) for m, c in zip(table["change_mean"], table["change_ci"],
+                                                                        strict=True)]
+    for col in ("start", "end"):
+        out[f"Paper {col}"] = table[f"paper_{col}"].map(lambda v: common.fmt_number(v, 3))
+    out["Paper change"] = table["paper_change"].map(lambda v: table3_priors.fmt_signed(v, math.nan, 3))
+    return out
+
+
+# %% [markdown]
+# ## The figure
+
+# %%
+
+
+def load_paper_curves(exp: Path, panels: Sequence[PaperPanel]) -> list[tuple[PaperPanel, pd.DataFrame]]:
+    """The paper panels whose file exists in results/paper/."""
+    out = []
+    for panel in panels:
+        path = common.paper_dir(exp) / panel.file
+        if path.is_file():
+            out.append((panel, common.read_csv(path, ["step"])))
+    return out
+
+
+def y_limits(curves: pd.DataFrame, paper: Sequence[tuple[PaperPanel, pd.DataFrame]]) -> tuple[float, float]:
+    """A common y-range over our bands and the paper's curves, padded by 5%."""
+    lows = [(curves["mean"] - curves["ci"].fillna(0)).min()] if len(curves) else []
+    highs = [(curves["mean"] + curves["ci"].fillna(0)).max()] if len(curves) else []
+    for _, c in paper:
+        values = c.drop(columns="step")
+        lows.append(values.min().min())
+        highs.append(values.max().max())
+    lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05
+    return max(0.0, lo - pad), min(1.0, hi + pad)
+
+
+def plot_ours(ax: plt.Axes, curves: pd.DataFrame, colors: dict[str, str], title: str) -> None:
+    """One run group: a mean line and a CI band (where there are several seeds) per dataset."""
+    for dataset, c in curves.groupby("dataset", sort=False):
+        ax.plot(c["step"], c["mean"], color=colors[dataset], lw=1.4, label=dataset)
+        band = c.dropna(subset=["ci"])
+        ax.fill_between(band["step"], band["mean"] - band["ci"], band["mean"] + band["ci"],
+                        color=colors[dataset], alpha=0.2, lw=0)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_paper(ax: plt.Axes, panel: PaperPanel, curves: pd.DataFrame, colors: dict[str, str]) -> None:
+    """One digitized paper panel, in the paper's colours."""
+    for dataset in curves.columns.drop("step"):
+        ax.plot(curves["step"], curves[dataset], color=colors.get(dataset, "black"), lw=1.2, label=dataset)
+    ax.set_title(f"Paper {panel.name}: {PAPER_BACKBONE}\n{panel.method}", fontsize=9)
+
+
+def panel_title(row: pd.Series) -> str:
+    """'tiny-llama: mos_diff_ema' over '≈ LLaMA-3-8B, MoS + DIFF + EMA'."""
+    paper = ", ".join(x for x in (row["paper_backbone"] and f"≈ {row['paper_backbone']}", row["paper_method"]) if x)
+    return f"{row['backbone']}: {row['mixture']}" + (f"\n{paper}" if paper else "")
+
+
+def make_figure(curves: pd.DataFrame, selected: pd.DataFrame, paper: Sequence[tuple[PaperPanel, pd.DataFrame]],
+                title: str) -> plt.Figure:
+    """Our panels (selected order) then the paper's, MAX_COLUMNS per row, one shared y-range and legend."""
+    pairs = [(b, m) for b, m in zip(selected["backbone"], selected["mixture"], strict=True)
+             if ((curves["backbone"] == b) & (curves["mixture"] == m)).any()] if len(curves) else []
+    n = max(1, len(pairs) + len(paper))
+    ncols = min(n, MAX_COLUMNS)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.9 * nrows + 0.6), squeeze=False)
+    flat = list(axes.flat)
+    names = list(curves["dataset"]) if len(curves) else []
+    for _, c in paper:
+        names += [d for d in c.columns if d != "step"]
+    colors = dataset_colors(dataset_order(names))
+    labels = selected.set_index(["backbone", "mixture"])
+    for ax, (backbone, mixture) in zip(flat, pairs, strict=False):
+        row = labels.loc[(backbone, mixture)]
+        row = pd.Series({"backbone": backbone, "mixture": mixture, "paper_backbone": row["paper_backbone"],
+                         "paper_method": row["paper_method"]})
+        plot_ours(ax, curves[(curves["backbone"] == backbone) & (curves["mixture"] == mixture)], colors,
+                  panel_title(row))
+    for ax, (panel, c) in zip(flat[len(pairs):], paper, strict=False):
+        plot_paper(ax, panel, c, colors)
+    if not pairs and not paper:
+        flat[0].text(0.5, 0.5, "no matching runs", ha="center", va="center", transform=flat[0].transAxes)
+    ylim = y_limits(curves, paper)
+    for i, ax in enumerate(flat):
+        if i >= max(len(pairs) + len(paper), 1):
+            ax.set_visible(False)
+            continue
+        ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("Training steps", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if i % ncols == 0:
+            ax.set_ylabel("Samp. prob.", fontsize=8)
+    handles = [plt.Line2D([], [], color=colors[d], lw=1.6) for d in colors]
+    fig.legend(handles, list(colors), loc="lower center", ncol=max(1, len(colors)), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(title, fontsize=10)
+    fig.text(0.01, 0.0, "Lines: mean over seeds; bands: 95% confidence interval across seeds.", fontsize=7,
+             va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def plotted_values(curves: pd.DataFrame, selected: pd.DataFrame,
+                   paper: Sequence[tuple[PaperPanel, pd.DataFrame]]) -> pd.DataFrame:
+    """The figure's data: source (ours / the paper panel), backbone, mixture, paper_method, step, dataset, ..."""
+    ours = curves.merge(selected, on=["backbone", "mixture"], how="left").rename(
+        columns={"mean": "weight_mean", "ci": "weight_ci", "n": "n_seeds"}).assign(source="ours")
+    parts = [ours]
+    for panel, c in paper:
+        long = c.melt(id_vars="step", var_name="dataset", value_name="weight_mean")
+        parts.append(long.assign(source=f"paper {panel.name}", backbone=PAPER_BACKBONE, mixture="",
+                                 paper_backbone=PAPER_BACKBONE, paper_method=panel.method))
+    cols = ["source", "backbone", "mixture", "paper_backbone", "paper_method", "step", "dataset", "weight_mean",
+            "weight_ci", "n_seeds"]
+    return pd.concat([p.reindex(columns=cols) for p in parts if len(p)], ignore_index=True).reindex(columns=cols)
+
+
+# %% [markdown]
+# ## Write everything
+
+# %%
+
+
+def write_all(exp: Path, spec: FigureSpec = FIG2) -> list[Path]:
+    """Draw the figure and write its data and the start/end table for one experiment folder."""
+    runs = common.load_runs(exp)
+    trajectory = common.load_summary(exp, "trajectory", TRAJECTORY_COLUMNS)
+    selected = select_mixtures(runs, spec.prefix)
+    paper = load_paper_curves(exp, spec.panels)
+    curves = weight_curves(trajectory, selected)
+    fig = make_figure(curves, selected, paper, spec.title)
+    written = common.save_figure(fig, exp / "figures" / spec.figure_stem)
+    plt.close(fig)
+    written.append(common.write_frame_csv(plotted_values(curves, selected, paper),
+                                          exp / "figures" / f"{spec.figure_stem}.csv"))
+    table, display = final_table(trajectory, selected, {common.label_key(p.method): c for p, c in paper})
+    notes = ["Weight at the first and the last logged step of each run (trajectory.csv), and the change "
+             "end − start computed per seed. " + common.SEED_NOTE,
+             f"The Paper columns are the paper's digitized curves ({', '.join(p.name for p, _ in paper) or 'none'}, "
+             f"{PAPER_BACKBONE}), filled on runs standing in for {PAPER_BACKBONE} with the same paper_method."]
+    if selected.empty:
+        notes.append(f"No run has a paper_method starting with '{spec.prefix}' (label key): nothing of ours to show.")
+    written += common.write_table(display, table, exp / "tables" / spec.table_stem,
+                                  f"{spec.title}: start and end of training", notes)
+    return written
+
+
+# %%
+if __name__ == "__main__":
+    for path in write_all(common.experiment_dir()):
+        print(path)

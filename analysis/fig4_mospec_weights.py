@@ -1,0 +1,38 @@
+"""Figure 4 of the paper: the sampling probability of each dataset against training step, for MoSpec.
+
+    python analysis/fig4_mospec_weights.py results/<exp>
+
+The same figure as analysis/fig2_weights.py (see there), for the mixtures whose paper_method starts
+with "MoSpec +" (the math specialist, MoSpec + COSSIM + EMA and MoSpec + DIFF + EMA), beside the paper's
+digitized Figure 4 curves results/paper/fig4a_mospec_cossim_ema_probs.csv and
+fig4b_mospec_diff_ema_probs.csv. Reads results/<exp>/summary/{runs,trajectory}.csv. Writes
+results/<exp>/figures/fig4_mospec_weights.{png,pdf,csv} and
+results/<exp>/tables/fig4_final_weights.{md,csv,tex} (each dataset's weight at the first and last
+logged step and the change, mean ± CI over seeds, beside the paper's).
+A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis import common, fig2_weights
+from analysis.fig2_weights import FigureSpec, PaperPanel
+
+FIG4 = FigureSpec(prefix="mospec+",
+                  panels=(PaperPanel("fig4a_mospec_cossim_ema_probs.csv", "MoSpec + COSSIM + EMA", "Fig. 4 left"),
+                          PaperPanel("fig4b_mospec_diff_ema_probs.csv", "MoSpec + DIFF + EMA", "Fig. 4 right")),
+                  figure_stem="fig4_mospec_weights", table_stem="fig4_final_weights",
+                  title="Figure 4: learned sampling probabilities of MoSpec")
+
+
+def write_all(exp: Path) -> list[Path]:
+    """Draw Figure 4 and write its data and start/end table for one experiment folder."""
+    return fig2_weights.write_all(exp, FIG4)
+
+
+# %%
+if __name__ == "__main__":
+    for path in write_all(common.experiment_dir()):
+        print(path)

@@ -1,0 +1,237 @@
+"""Table 5 of the paper: generalist mixtures against math specialists (MoSpec and a math-only model).
+
+    python analysis/table5_mospec.py results/<exp>
+
+Reads results/<exp>/summary/{runs,metrics}.csv and results/paper/table5_mospec_llama3_8b.csv. For
+every backbone with a specialist run (paper_method "MoSpec + COSSIM + EMA", "MoSpec + DIFF + EMA" or
+a math-only label "MATH…", e.g. "MATHLLAMA-3-8B") it lists the paper's six rows:
+Generalist TEMP. (τ = 10), MoS + COSSIM + EMA, MoS + DIFF + EMA; Math Specialist MATH…, MoSpec + COSSIM
++ EMA, MoSpec + DIFF + EMA. Columns, in % as mean ± 95% CI over seeds:
+
+* GSM8K-an. — testbed_math, subject one_step, exact match (the GSM8K analogue);
+* MATH-an. — testbed_math, subject two_step, exact match (the MATH analogue);
+* M-math — testbed_mc, group Mathematics, accuracy (MMLU's math subjects);
+* µALL — the mean of the three, computed per seed (as the paper's µALL), then averaged over seeds;
+
+then the paper's four numbers. A benchmark missing from metrics.csv leaves its columns (and µALL)
+empty and says so under the table. Writes results/<exp>/tables/table5_mospec.{md,csv,tex}.
+A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import common, table2_main
+
+PAPER_FILE = "table5_mospec_llama3_8b.csv"
+GENERALIST, SPECIALIST = "Generalist", "Math Specialist"
+MATH_ONLY = "MATH<backbone>"  # placeholder row label: "MATH" + the run's paper_backbone, e.g. MATHLLAMA-3-8B
+# The paper's rows in its order: (group, model label). MATH_ONLY is matched through the paper backbone.
+ROWS = ((GENERALIST, "TEMP. (τ = 10)"), (GENERALIST, "MoS + COSSIM + EMA"), (GENERALIST, "MoS + DIFF + EMA"),
+        (SPECIALIST, MATH_ONLY), (SPECIALIST, "MoSpec + COSSIM + EMA"), (SPECIALIST, "MoSpec + DIFF + EMA"))
+# column key -> (benchmark, scope, name, preferred metric, header, paper column)
+COMPONENTS = {
+    "gsm8k": ("testbed_math", "subject", "one_step", "exact_match", "GSM8K-an.", "gsm8k_5shot"),
+    "math": ("testbed_math", "subject", "two_step", "exact_match", "MATH-an.", "math_5shot"),
+    "mmlu_math": ("testbed_mc", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),
+}
+MU_ALL = ("mu_all", "µALL", "mu_all")
+
+# %% [markdown]
+# ## Which runs are the paper's rows
+
+# %%
+
+
+def model_label(model: str, paper_backbone: str) -> str:
+    """The label of a row not run: MATH_ONLY becomes 'MATH' + the paper backbone (when known)."""
+    return f"MATH{paper_backbone.upper()}" if model == MATH_ONLY and paper_backbone else model
+
+
+def is_math_only(label: str) -> bool:
+    """True for a math-only model label such as 'MATHLLAMA-3-8B' (any 'MATH…' label without a '+')."""
+    key = common.label_key(label)
+    return key.startswith("math") and "+" not in key
+
+
+def is_specialist(label: str) -> bool:
+    """True for a MoSpec run or a math-only run."""
+    return common.label_key(label).startswith("mospec+") or is_math_only(label)
+
+
+def specialist_backbones(runs: pd.DataFrame) -> list[str]:
+    """Backbones (runs.csv order) with at least one specialist run."""
+    labels = common.paper_labels(runs)
+    return list(dict.fromkeys(labels.loc[labels["paper_method"].map(is_specialist), "backbone"]))
+
+
+def row_matches(model: str, labels: pd.Series) -> pd.Series:
+    """Which run labels stand for the paper row `model` (MATH_ONLY: any math-only label)."""
+    if model == MATH_ONLY:
+        return labels.map(is_math_only)
+    return labels.map(common.label_key) == common.label_key(model)
+
+
+def match_rows(runs: pd.DataFrame, backbones: list[str]) -> pd.DataFrame:
+    """backbone, paper_backbone, mixture ('' when not run), group, model, paper_row: six rows per backbone.
+
+    `model` is the label on this backbone, `paper_row` the paper's row (MATH_ONLY for the math-only model).
+    """
+    labels = common.paper_labels(runs)
+    rows = []
+    for backbone in backbones:
+        mine = labels[labels["backbone"] == backbone]
+        paper_backbone = mine["paper_backbone"].iloc[0] if len(mine) else ""
+        for group, model in ROWS:
+            hit = mine[row_matches(model, mine["paper_method"])]
+            label = hit["paper_method"].iloc[0] if len(hit) else model_label(model, paper_backbone)
+            rows.append({"backbone": backbone, "paper_backbone": paper_backbone,
+                         "mixture": hit["mixture"].iloc[0] if len(hit) else "", "group": group, "model": label,
+                         "paper_row": model})
+    return pd.DataFrame(rows, columns=["backbone", "paper_backbone", "mixture", "group", "model", "paper_row"])
+
+
+# %% [markdown]
+# ## Per-seed values and µALL
+
+# %%
+
+
+def component_values(metrics: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per-seed frame backbone, mixture, seed, gsm8k, math, mmlu_math, mu_all (in %), and the metrics used.
+
+    One row per run of runs.csv; µALL is NaN for a run missing any of the three components.
+    """
+    parts, used = [], {}
+    for key, (benchmark, scope, name, preferred, _, _) in COMPONENTS.items():
+        bench = metrics[metrics["benchmark"] == benchmark]
+        found = list(dict.fromkeys(bench["metric"]))
+        if not found:
+            continue
+        used[key] = preferred if preferred in found else found[0]
+        sel = bench[(bench["scope"] == scope) & (bench["name"] == name) & (bench["metric"] == used[key])]
+        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=100 * sel["value"]))
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["backbone", "mixture", "seed", "column", "value"])
+    wide = long.groupby(["backbone", "mixture", "seed", "column"], sort=False)["value"].first().unstack("column")
+    wide = runs[["backbone", "mixture", "seed"]].drop_duplicates().merge(
+        wide.reset_index(), on=["backbone", "mixture", "seed"], how="left")
+    for key in COMPONENTS:
+        if key not in wide.columns:
+            wide[key] = math.nan
+    wide[MU_ALL[0]] = wide[list(COMPONENTS)].mean(axis=1, skipna=False)
+    return wide[["backbone", "mixture", "seed", *COMPONENTS, MU_ALL[0]]], used
+
+
+def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
+          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object]]:
+    """The numeric table, its display form and facts for the notes."""
+    backbones = specialist_backbones(runs)
+    table = match_rows(runs, backbones or [""])
+    values, used = component_values(metrics, runs)
+    keys = [MU_ALL[0], *COMPONENTS]
+    table["n_seeds"] = 0
+    for key in keys:
+        table[f"{key}_mean"], table[f"{key}_ci"] = math.nan, math.nan
+    for i, row in table.iterrows():
+        mine = values[(values["backbone"] == row["backbone"]) & (values["mixture"] == row["mixture"])]
+        table.loc[i, "n_seeds"] = len(mine)
+        for key in keys:
+            table.loc[i, [f"{key}_mean", f"{key}_ci"]] = common.mean_ci(mine[key])[:2]
+    table = add_paper(table, paper)
+    ran = values.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]], on=["backbone", "mixture"])
+    facts = {"backbones": backbones, "metrics": used,
+             "absent": [k for k in COMPONENTS if k not in used],
+             "incomplete": [k for k in COMPONENTS if k in used and ran[k].isna().any()],
+             "missing": [f"{r.backbone}: {r.model}" for r in table.itertuples() if r.backbone and not r.mixture]}
+    return table, display_frame(table), facts
+
+
+def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFrame:
+    """paper_<key> for µALL and the three components: the paper's Table 5 row with the same model label.
+
+    The math-only row matches the paper's MATHLLAMA-3-8B whatever the backbone's paper label.
+    """
+    out = table.copy()
+    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in COMPONENTS.items()]]
+    if paper is None:
+        for key, _, _ in specs:
+            out[f"paper_{key}"] = math.nan
+        return out
+    ref = paper.assign(_k=paper["model"].map(common.label_key))
+    ref["_k"] = [common.label_key(MATH_ONLY) if is_math_only(m) else k for m, k in zip(ref["model"], ref["_k"],
+                                                                                         strict=True)]
+    ref = ref.drop_duplicates("_k").set_index("_k")
+    index = out["paper_row"].map(common.label_key)
+    for key, _, column in specs:
+        out[f"paper_{key}"] = ref[column].reindex(index).to_numpy() if column in ref.columns else math.nan
+    return out
+
+
+# %% [markdown]
+# ## Display and notes
+
+# %%
+
+
+def display_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± CI cells, the best row of each backbone in bold per column, then the paper's numbers."""
+    out = pd.DataFrame({"Backbone": table["backbone"], "Group": table["group"], "Model": table["model"],
+                        "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
+    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in COMPONENTS.items()]]
+    for key, header, _ in specs:
+        cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        bold = table2_main.best_rows(table, f"{key}_mean")
+        out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
+    for key, header, _ in specs:
+        out[f"Paper {header}"] = table[f"paper_{key}"].map(common.fmt_number)
+    return out
+
+
+def notes(facts: dict[str, object]) -> list[str]:
+    """The sentences under the table, including what is missing."""
+    def where(key: str) -> str:
+        benchmark, scope, name, _, header, _ = COMPONENTS[key]
+        return f"{header} = {benchmark} {scope} {name}"
+
+    metrics = ", ".join(f"{where(k)} ({m})" for k, m in facts["metrics"].items())
+    out = [f"In %: {metrics or 'no component benchmark found'}; µALL = their mean per seed. " + common.SEED_NOTE,
+           "Bold: the best row of each backbone in that column. The Paper columns are the paper's Table 5 "
+           "(LLaMA-3-8B; GSM8K and MATH 5-shot, MMLU math subjects 0-shot): compare orderings, not levels."]
+    absent: dict[str, list[str]] = {}
+    for key in facts["absent"]:
+        absent.setdefault(COMPONENTS[key][0], []).append(COMPONENTS[key][4])
+    for benchmark, headers in absent.items():
+        out.append(f"NOTE: {benchmark} is not in summary/metrics.csv, so {' and '.join(headers)} and µALL are "
+                   f"empty: add {benchmark} to eval.benchmarks to fill them.")
+    for key in facts["incomplete"]:
+        out.append(f"NOTE: some runs lack {where(key)}; their µALL is empty.")
+    if not facts["backbones"]:
+        out.append("No run of this experiment is a math specialist (paper_method 'MoSpec + …' or "
+                   "'MATH…', e.g. MATHLLAMA-3-8B): only the paper's rows are shown.")
+    if facts["missing"]:
+        out.append("Not run: " + "; ".join(facts["missing"]) + ".")
+    return out
+
+
+def write_all(exp: Path) -> list[Path]:
+    """Build and write table5_mospec.{md,csv,tex} for one experiment folder."""
+    runs = common.load_runs(exp)
+    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
+                                                    "metric", "value"])
+    paper_path = common.paper_dir(exp) / PAPER_FILE
+    paper = common.read_csv(paper_path, ["group", "model"]) if paper_path.is_file() else None
+    table, display, facts = build(metrics, runs, paper)
+    title = "Table 5: generalists and math specialists, math benchmarks (%)"
+    return common.write_table(display, table, exp / "tables" / "table5_mospec", title, notes(facts))
+
+
+# %%
+if __name__ == "__main__":
+    for path in write_all(common.experiment_dir()):
+        print(path)

@@ -1,0 +1,73 @@
+"""Base-model perplexities for the DIFF reward, computed once per (backbone, dataset pool).
+
+    python -m mos.base_ppl --spec @spec.json --out resources/default/base_ppl/tiny-llama.csv
+
+The spec names the base model θ0, the training datasets, `max_length` and the probe pool
+(`pool_size` examples per dataset drawn with `seed`, or every example when null, as the
+authors' code precomputes one for every record). For every pool example the CSV holds the
+perplexity over the whole chat-templated sequence (the code) and over the response only (Eq. 9):
+    dataset, index, ppl_sequence, ppl_response, n_sequence, n_response
+Every DIFF run of that backbone reads this file instead of running θ0 again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mos.backbones import load_model, load_tokenizer
+from mos.data import load_dataset_file
+from mos.io import write_csv
+from mos.probe import Probe
+from mos.spec import read_spec
+
+COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_response"]
+
+
+def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[int]:
+    if pool_size is None or pool_size >= n:
+        return list(range(n))
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + sum(map(ord, name)))
+    return sorted(torch.randperm(n, generator=gen)[:pool_size].tolist())
+
+
+def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tokenizer = load_tokenizer(spec["model"])
+    model = load_model(spec["model"]).eval()
+    datasets = {name: load_dataset_file(name, path, tokenizer, "response", int(spec.get("max_length", 2048)))
+                for name, path in spec["datasets"].items()}
+    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0)
+    rows = []
+    for name, data in datasets.items():
+        idx = pool_indices(len(data), spec.get("pool_size"), int(spec.get("seed", 0)), name)
+        seq = probe.token_stats(name, idx, "sequence")
+        resp = probe.token_stats(name, idx, "response")
+        for k, i in enumerate(idx):
+            rows.append({"dataset": name, "index": i,
+                         "ppl_sequence": float(torch.exp(seq["nll"][k] / max(1, int(seq["count"][k])))),
+                         "ppl_response": float(torch.exp(resp["nll"][k] / max(1, int(resp["count"][k])))),
+                         "n_sequence": int(seq["count"][k]), "n_response": int(resp["count"][k])})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="JSON or @file.json")
+    ap.add_argument("--out", required=True, help="CSV file")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    rows = base_perplexities(read_spec(args.spec))
+    write_csv(Path(args.out), rows, COLUMNS)
+    print(f"{args.out}: {len(rows)} examples in {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
