@@ -43,3 +43,4 @@ rule all:
         rules.aggregate.output,
         rules.table2_main.output,
         rules.fig3_loss.output,
+        [getattr(rules, name).output for name in ANALYSIS_OUTPUTS],

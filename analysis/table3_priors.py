@@ -218,11 +218,11 @@ def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[
         bold = table2_main.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
     is_ref = table["method"].map(common.label_key) == common.label_key(REFERENCE)
-    out["Δ µMU vs TEMP."] = ["ref." if r else fmt_signed(m, c)
+    out["µMU − TEMP."] = ["ref." if r else fmt_signed(m, c)
                              for m, c, r in zip(table["delta_temp_mean"], table["delta_temp_ci"], is_ref, strict=True)]
     for key, header in PAPER_COLUMNS.items():
         out[f"Paper {header}"] = table[f"paper_{key}"].map(common.fmt_number)
-    out["Paper Δ µMU vs TEMP."] = ["ref." if r else fmt_signed(v, math.nan)
+    out["Paper µMU − TEMP."] = ["ref." if r else fmt_signed(v, math.nan)
                                    for v, r in zip(table["paper_delta_temp"], is_ref, strict=True)]
     return out
 
@@ -238,7 +238,7 @@ def fmt_signed(mean: float, ci: float, digits: int = 2) -> str:
 def notes(facts: dict[str, object]) -> list[str]:
     """The sentences under the table."""
     out = [f"Benchmark: {facts['benchmark'] or 'none'}, metric {facts['metric'] or '–'}, in %. " + common.SEED_NOTE,
-           "Δ µMU vs TEMP.: difference of the seed means with the half-width of its 95% Welch interval. "
+           "µMU − TEMP.: difference of the seed means with the half-width of its 95% Welch interval. "
            "Bold: the best run of each backbone in that column.",
            "The τ = ∞ rows are the runs labelled 'MoS + COSSIM + EMA' / 'MoS + DIFF + EMA' (uniform prior, as in "
            "the paper's Table 2). The Paper columns are the paper's Table 3 (LLaMA-3-8B; µMB on MT-Bench's 1–10 "

@@ -568,23 +568,60 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             "datasets": {d: dataset_path(cfg, d) for d in mixture_datasets(cfg, mixture)},
             "mixture": {"name": mixture, "strategy": mix["strategy"], "params": strategy_params(cfg, mixture)},
             "train": mixture_train(cfg, mixture),
+            **({"base_ppl": base_ppl_path(cfg, backbone)} if needs_base_ppl(cfg, mixture) else {}),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
 
 
-def benchmark_files(cfg: Mapping[str, Any]) -> dict[str, str]:
+def run_benchmarks(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> list[str]:
+    """eval.benchmarks plus the extra `benchmarks` of every grid block the run belongs to."""
+    names = list(cfg["eval"]["benchmarks"])
+    for block in cfg["grid"]:
+        if (backbone in _block_names(cfg, block, "backbones") and mixture in _block_names(cfg, block, "mixtures")
+                and int(seed) in block.get("seeds", cfg["seeds"])):
+            names += [b for b in block.get("benchmarks", []) if b not in names]
+    return names
+
+
+def benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
     """Benchmark name -> its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
-    files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB}
-    return {b: files[b] for b in cfg["eval"]["benchmarks"]}
+    files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "testbed_math": f"{testbed_dir(cfg)}/eval/math.jsonl",
+             "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB}
+    return {b: files[b] for b in (cfg["eval"]["benchmarks"] if names is None else names)}
 
 
 def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
     """Spec of `python -m mos.evaluate` for one trained run."""
     _check_run(cfg, backbone, mixture, seed)
     return {"model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
-            "benchmarks": benchmark_files(cfg),
+            "benchmarks": benchmark_files(cfg, run_benchmarks(cfg, backbone, mixture, seed)),
             "batch_size": cfg["eval"]["batch_size"]}
+
+
+def needs_base_ppl(cfg: Mapping[str, Any], mixture: str) -> bool:
+    """Whether the mixture's strategy reads base-model perplexities (MoS / MoSpec with DIFF)."""
+    return bool(getattr(_build_strategy(cfg, mixture), "needs_base_ppl", False))
+
+
+def base_ppl_path(cfg: Mapping[str, Any], backbone: str) -> str:
+    return f"{resources_dir(cfg)}/base_ppl/{backbone}.csv"
+
+
+def base_ppl_backbones(cfg: Mapping[str, Any]) -> list[str]:
+    """Backbones with at least one run whose strategy needs base perplexities."""
+    return _in_config_order({b for b, m, _ in runs(cfg) if needs_base_ppl(cfg, m)}, cfg["backbones"])
+
+
+def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
+    """Spec of `python -m mos.base_ppl`: θ0 of the backbone over the probe pool of every dataset."""
+    if backbone not in base_ppl_backbones(cfg):
+        raise ConfigError(f"no run of {backbone!r} needs base perplexities")
+    return {"model": model_ref(cfg, backbone),
+            "datasets": {d: dataset_path(cfg, d) for d in grid_datasets(cfg)},
+            "max_length": cfg["train"]["max_length"],
+            "pool_size": cfg["base_ppl"]["pool_size"],
+            "seed": cfg["base_ppl"]["seed"]}
 
 
 def spec_json(spec: Mapping[str, Any]) -> str:
@@ -611,7 +648,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate a config and print the grid size").add_argument("config")
     sub.add_parser("runs", help="list the runs of the grid").add_argument("config")
     spec = sub.add_parser("spec", help="print a job's JSON spec (pass it to the stage with --spec)")
-    spec.add_argument("stage", choices=["pretrain", "train", "eval"])
+    spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval"])
     spec.add_argument("config")
     spec.add_argument("backbone")
     spec.add_argument("mixture", nargs="?")
@@ -622,6 +659,8 @@ def _parser() -> argparse.ArgumentParser:
 def _spec_for(args: argparse.Namespace, cfg: Mapping[str, Any]) -> dict[str, Any]:
     if args.stage == "pretrain":
         return pretrain_spec(cfg, args.backbone)
+    if args.stage == "base_ppl":
+        return base_ppl_spec(cfg, args.backbone)
     if args.mixture is None or args.seed is None:
         raise ConfigError(f"spec {args.stage} needs BACKBONE MIXTURE SEED")
     make = train_spec if args.stage == "train" else eval_spec

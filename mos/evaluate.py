@@ -16,7 +16,7 @@ leaves no `metrics.csv`.
 
 Spec keys: `model` (a local folder or hub id), `benchmarks` ({name: data path}), and optional
 `batch_size` (rows per batch, default 64), `batch_tokens` (padded tokens per log-likelihood batch,
-default 4096; see `mos.eval.lm`), `testbed_math_fewshot` (solved problems before each question,
+default 2048; see `mos.eval.lm`), `testbed_math_fewshot` (solved problems before each question,
 default 0; the paper's GSM8K/MATH are 5-shot, the tiny models are trained zero-shot) and
 `testbed_math_max_gen_toks` (default 32). Benchmarks (docs/interfaces.md, `mos.eval.tasks`):
 
@@ -91,7 +91,7 @@ DATA_KEYS = {
     "testbed_math": ("id", "question", "answer", "solution"),
 }
 # Optional spec keys: default and smallest valid value.
-OPTIONS = {"batch_size": (64, 1), "batch_tokens": (4096, 1), "testbed_math_fewshot": (0, 0),
+OPTIONS = {"batch_size": (64, 1), "batch_tokens": (2048, 1), "testbed_math_fewshot": (0, 0),
            "testbed_math_max_gen_toks": (32, 1)}
 _INTEGER = re.compile(r"-?\d+")
 
@@ -202,10 +202,13 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         model = str(Path(model).resolve())
     elif looks_local(model) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise SpecError(f"spec.model: model folder {model!r} not found")
-    batch_size = spec.get("batch_size", 64)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise SpecError(f"spec.batch_size must be a positive integer, got {batch_size!r}")
-    return {"model": model, "benchmarks": dict(benchmarks), "batch_size": batch_size}
+    resolved = {"model": model, "benchmarks": dict(benchmarks)}
+    for key, (default, least) in OPTIONS.items():
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise SpecError(f"spec.{key} must be an integer >= {least}, got {value!r}")
+        resolved[key] = value
+    return resolved
 
 
 def wants_bos(tokenizer: Any) -> bool | None:
@@ -219,38 +222,61 @@ def wants_bos(tokenizer: Any) -> bool | None:
     return True if tokenizer.bos_token and "bos_token" in template else None
 
 
-def build_tasks(spec: Mapping[str, Any], tokenizer: Any, data_dir: Path, cache_dir: Path) -> list[Any]:
+def build_tasks(spec: Mapping[str, Any], data: Mapping[str, Any], tokenizer: Any, data_dir: Path,
+                cache_dir: Path) -> list[Any]:
     """lm-eval task specs (dicts or built-in names) of every benchmark, rendering data as needed."""
     tasks: list[Any] = []
-    for name, path in spec["benchmarks"].items():
+    for name, items in data.items():
         if name == "testbed_mc":
-            docs = render_testbed_mc(read_items(Path(path), DATA_KEYS[name]), tokenizer)
-            tasks.append(testbed_mc_task(write_docs(data_dir / "testbed_mc.jsonl", docs), cache_dir=cache_dir))
+            docs = write_docs(data_dir / f"{name}.jsonl", render_testbed_mc(items, tokenizer))
+            tasks.append(testbed_mc_task(docs, cache_dir=cache_dir))
         elif name == "mmlu_dev":
-            data = data_dir / "mmlu_dev.jsonl"
-            data.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, data)
-            tasks.append(mmlu_dev_task(data, cache_dir=cache_dir))
+            docs = write_docs(data_dir / f"{name}.jsonl", render_mmlu_dev(items))
+            tasks.append(mmlu_dev_prompt_task(docs, cache_dir=cache_dir))
+        elif name == "testbed_math":
+            shots = spec["testbed_math_fewshot"]
+            docs = write_docs(data_dir / f"{name}.jsonl", render_testbed_math(items, tokenizer, shots))
+            stop = [tokenizer.eos_token] if tokenizer.eos_token else []
+            tasks.append(testbed_math_task(docs, stop, spec["testbed_math_max_gen_toks"], cache_dir=cache_dir,
+                                           num_fewshot=shots))
         else:
             tasks += list(mmlu_task_names())
     return tasks
 
 
-def run_lm_eval(model: str, tasks: list[Any], batch_size: int, add_bos: bool | None) -> dict[str, Any]:
+@functools.cache
+def task_manager(include_defaults: bool) -> Any:
+    """lm-eval's task index, built once per process (the built-in one takes seconds)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=include_defaults)
+
+
+def run_lm_eval(spec: Mapping[str, Any], tasks: list[Any], add_bos: bool | None) -> dict[str, Any]:
     """One `simple_evaluate` call over all tasks (float32; CUDA if available, else CPU)."""
     import lm_eval
     import torch
-    from lm_eval.tasks import TaskManager
 
-    needs_defaults = any(isinstance(t, str) for t in tasks)
-    model_args: dict[str, Any] = {"pretrained": model, "dtype": "float32"}
+    from mos.eval.lm import ScoringHFLM, quiet_env_info
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model_args: dict[str, Any] = {"pretrained": spec["model"], "dtype": "float32"}
     if add_bos is not None:
         model_args["add_bos_token"] = add_bos
-    return lm_eval.simple_evaluate(
-        model="hf", model_args=model_args, tasks=tasks, batch_size=batch_size,
-        device="cuda" if torch.cuda.is_available() else "cpu", log_samples=True,
-        task_manager=TaskManager(include_defaults=needs_defaults),
-    )
+    lm = ScoringHFLM(**model_args, device=device, batch_size=spec["batch_size"], batch_tokens=spec["batch_tokens"])
+    try:
+        with quiet_env_info():
+            results = lm_eval.simple_evaluate(
+                model=lm, tasks=tasks, batch_size=spec["batch_size"], device=device, log_samples=True,
+                task_manager=task_manager(any(isinstance(t, str) for t in tasks)),
+            )
+    finally:
+        del lm
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    results["config"]["model_args"] = {**model_args, "batch_tokens": spec["batch_tokens"]}
+    return results
 
 
 def write_raw(out: Path, results: Mapping[str, Any]) -> None:
@@ -263,32 +289,42 @@ def write_raw(out: Path, results: Mapping[str, Any]) -> None:
 
 
 def scored_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    """Per-item scores with their subject/group (and skill) labels, from lm-eval's logged samples."""
+    """Per-item scores with their subject/group (and skill) labels, from lm-eval's logged samples.
+
+    testbed_math's subjects are its levels (one_step, two_step; "all" for items without one).
+    """
     metrics, _ = REPORTED[benchmark]
     if benchmark == "mmlu":
         groups = subject_groups()
         return [{"subject": subject, "group": groups[subject], **{m: s[m] for m in metrics}}
                 for task, subject in mmlu_task_names().items() for s in samples[task]]
+    if benchmark == "testbed_math":
+        return [{"subject": s["doc"].get("level") or "all", **{m: s[m] for m in metrics}} for s in samples[benchmark]]
     return [{**{k: s["doc"][k] for k in ("subject", "group", "skill") if k in s["doc"]},
              **{m: s[m] for m in metrics}} for s in samples[benchmark]]
 
 
-def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = None) -> list[dict[str, Any]]:
-    """Run every benchmark of a validated spec; write outputs to `out`; return the metric rows."""
+def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = None,
+             data: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run every benchmark of a validated spec; write outputs to `out`; return the metric rows.
+
+    `data` is `load_data(spec)` when already read.
+    """
     import torch
 
     from mos.backbones import load_tokenizer
 
     if threads:
         torch.set_num_threads(threads)
+    data = load_data(spec) if data is None else data
     out = Path(out)
     (out / "metrics.csv").unlink(missing_ok=True)
     raw = out / "lm_eval"
     shutil.rmtree(raw, ignore_errors=True)  # no stale raw outputs from an earlier run
     tokenizer = load_tokenizer(spec["model"])
     with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
-        tasks = build_tasks(spec, tokenizer, raw / "data", Path(cache_dir))
-        results = run_lm_eval(spec["model"], tasks, spec["batch_size"], wants_bos(tokenizer))
+        tasks = build_tasks(spec, data, tokenizer, raw / "data", Path(cache_dir))
+        results = run_lm_eval(spec, tasks, wants_bos(tokenizer))
     write_raw(raw, results)
     rows = []
     for benchmark in spec["benchmarks"]:
@@ -298,26 +334,68 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     return rows
 
 
+def prepare(spec_args: Sequence[str], outs: Sequence[str]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(resolved spec, output folder, data) per pair; raises on the first invalid spec or data file."""
+    if len(spec_args) != len(outs):
+        raise SpecError(f"got {len(spec_args)} --spec but {len(outs)} --out: give them in pairs")
+    folders = [str(Path(o).resolve()) for o in outs]
+    if len(set(folders)) != len(folders):
+        raise SpecError("two pairs write to the same --out folder")
+    jobs, cache = [], {}
+    for k, (arg, out) in enumerate(zip(spec_args, outs, strict=True)):
+        try:
+            spec = validate_spec(load_spec(arg))
+            jobs.append((spec, out, load_data(spec, cache)))
+        except (SpecError, DataError, json.JSONDecodeError, OSError) as e:
+            label = f"--spec #{k + 1} (--out {out}): " if len(outs) > 1 else ""
+            raise SpecError(f"{label}{e}") from e
+    return jobs
+
+
+def report(rows: Sequence[Mapping[str, Any]], out: str, seconds: float) -> None:
+    """Print the non-subject rows and where they went."""
+    for row in rows:
+        if row["scope"] != "subject":
+            print(f"{row['benchmark']:12s} {row['scope']:8s} {row['name']:14s} {row['metric']:11s} "
+                  f"{row['value']:.4f}  (n={row['n_items']})")
+    print(f"mos.evaluate: {len(rows)} rows -> {Path(out) / 'metrics.csv'} ({seconds:.1f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spec", required=True, help="JSON spec, or @file.json")
-    ap.add_argument("--out", required=True, help="output folder (metrics.csv, lm_eval/)")
+    ap.add_argument("--spec", action="append", required=True, help="JSON spec, or @file.json (repeatable)")
+    ap.add_argument("--out", action="append", required=True,
+                    help="output folder (metrics.csv, lm_eval/) of the --spec at the same position")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--combined", default=None,
+                    help="also write every evaluation's metrics into this one CSV (column `run` = its --out)")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     try:
-        spec = validate_spec(load_spec(args.spec))
-        check_data(spec)
-    except (SpecError, DataError, json.JSONDecodeError, OSError) as e:
+        jobs = prepare(args.spec, args.out)
+    except SpecError as e:
         print(f"mos.evaluate: {e}", file=sys.stderr)
         return 2
-    rows = evaluate(spec, args.out, args.threads)
-    for row in rows:
-        if row["scope"] != "subject":
-            print(f"{row['benchmark']:12s} {row['scope']:8s} {row['name']:14s} {row['metric']:9s} "
-                  f"{row['value']:.4f}  (n={row['n_items']})")
-    print(f"mos.evaluate: {len(rows)} rows -> {Path(args.out) / 'metrics.csv'} "
-          f"({time.perf_counter() - start:.1f} s)")
+    failed, combined = [], []
+    for spec, out, data in jobs:
+        began = time.perf_counter()
+        try:
+            rows = evaluate(spec, out, args.threads, data)
+            combined += [{"run": str(out), **row} for row in rows]
+        except Exception as e:  # noqa: BLE001 - one model's failure must not stop the others
+            traceback.print_exc()
+            print(f"mos.evaluate: {out}: failed ({type(e).__name__}: {e})", file=sys.stderr)
+            failed.append(out)
+            continue
+        report(rows, out, time.perf_counter() - began)
+    if len(jobs) > 1:
+        print(f"mos.evaluate: {len(jobs) - len(failed)}/{len(jobs)} evaluations done "
+              f"({time.perf_counter() - start:.1f} s in all)")
+    if failed:
+        print(f"mos.evaluate: failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    if args.combined:
+        write_csv(args.combined, combined, ["run", *COLUMNS])
     return 0
 
 

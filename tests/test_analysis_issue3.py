@@ -141,7 +141,7 @@ def test_table3_rows_values_and_paper(exp: Path) -> None:
     assert facts["missing"] == ["tiny-llama: MoS + COSSIM + EMA, prior τ = 10",
                                 "tiny-llama: MoS + DIFF + EMA, prior τ = 1"]
     assert display.loc[5, "µMU"].startswith("**39.00 ± ")  # prior τ = 10 DIFF is the best µMU
-    assert display.loc[1, "Δ µMU vs TEMP."].startswith("+1.00 ± ")
+    assert display.loc[1, "µMU − TEMP."].startswith("+1.00 ± ")
     assert list(display.columns[4:9]) == ["µMU", "Mathematics", "Medicine", "General", "NLP"]
 
 
@@ -246,3 +246,62 @@ def test_fig4_selects_mospec(exp: Path) -> None:
     assert math_row["change_mean"] == pytest.approx(0.06)  # doubled slope, mean 0.0015 x 20 steps x 2
     assert math_row["paper_end"] == pytest.approx(0.3933)
     assert (exp / "figures" / "fig4_mospec_weights.pdf").stat().st_size > 0
+
+
+def test_fig4_without_mospec_runs_draws_paper_only(exp: Path) -> None:
+    runs = pd.read_csv(exp / "summary" / "runs.csv")
+    runs[~runs["mixture"].str.startswith("mospec")].to_csv(exp / "summary" / "runs.csv", index=False)
+    fig4_mospec_weights.write_all(exp)
+    assert set(pd.read_csv(exp / "figures" / "fig4_mospec_weights.csv")["source"]) == {
+        "paper Fig. 4 left", "paper Fig. 4 right"}
+    assert "No run has a paper_method starting with 'mospec+'" in (exp / "tables" / "fig4_final_weights.md").read_text()
+
+
+# ---------------------------------------------------------------- scorecard
+
+
+def test_scorecard_verdicts(exp: Path) -> None:
+    from analysis import scorecard
+
+    table = scorecard.build(scorecard.load(exp)).set_index(["claim", "scope"])
+    ema = table.loc[("EMA helps (MoS + X + EMA vs MoS + X, µMU)", "tiny-llama COSSIM")]
+    assert ema["reproduced"] == "no" and ema["beyond_ci"] == "yes"  # the decoy MoS + COSSIM is 16 points better
+    assert ema["ours"].startswith("MoS + COSSIM + EMA vs MoS + COSSIM: Δ = −16.00 ± ")
+    assert table.loc[("EMA helps (MoS + X + EMA vs MoS + X, µMU)", "tiny-qwen DIFF"), "reproduced"] == "n/a"
+    best = table.loc[("Best MoS variant beats the best heuristic (µMU)", "tiny-llama")]
+    assert best["ours"].startswith("MoS + COSSIM vs TEMP. (τ=10): Δ = +20.00")
+    spec = table.loc[("MoSpec beats the math-only model (µALL)", "tiny-llama DIFF")]
+    assert spec["reproduced"] == "no" and "Δ = +4.87" in spec["paper"]  # math_only's µALL is 33.33 here
+    assert table.loc[("MoS + DIFF + EMA down-weights NLP (Fig. 2b)", "all"), "ours"] == (
+        "2 of 2 hold (2 beyond the 95% CI)")
+    priors = table.loc[("Every MoS prior beats TEMP. (τ = 10) (Table 3, µMU)", "all")]
+    assert priors["ours"].startswith("4 of 4 hold") and priors["reproduced"] == "yes"
+
+
+def test_scorecard_without_math_benchmark(exp: Path) -> None:
+    from analysis import scorecard
+
+    metrics = pd.read_csv(exp / "summary" / "metrics.csv")
+    metrics[metrics["benchmark"] != "testbed_math"].to_csv(exp / "summary" / "metrics.csv", index=False)
+    written = scorecard.write_all(exp)
+    assert [p.name for p in written] == ["scorecard.md", "scorecard.csv"]
+    md = (exp / "tables" / "scorecard.md").read_text()
+    assert "testbed_math not evaluated" in md
+    table = pd.read_csv(exp / "tables" / "scorecard.csv", keep_default_na=False)
+    mospec = table[table["claim"] == "MoSpec beats the math-only model (µALL)"]
+    assert set(mospec["reproduced"]) == {"n/a"}
+
+
+def test_scripts_read_what_aggregate_writes(tmp_path: Path) -> None:
+    """Run folders as mos.train / mos.evaluate write them, without any MoS, MoSpec or testbed_math run."""
+    from test_aggregate import make_run  # the run-folder fixture of tests/test_aggregate.py
+
+    from analysis import scorecard
+    from mos.aggregate import aggregate
+
+    exp = tmp_path / "results" / "demo"
+    shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")
+    aggregate([make_run(tmp_path, "tiny-llama", m, s) for m in ("uniform", "other") for s in (0, 1)], exp / "summary")
+    for module in (table3_priors, table5_mospec, fig2_weights, scorecard):
+        assert all(p.stat().st_size > 0 for p in module.write_all(exp))
+    assert "testbed_math is not in summary/metrics.csv" in (exp / "tables" / "table5_mospec.md").read_text()

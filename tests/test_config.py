@@ -19,6 +19,7 @@ from mos.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "config" / "config.yaml"
+FIXTURE = ROOT / "tests" / "fixtures" / "config.yaml"  # frozen: independent of default tuning
 PAPER = ROOT / "config" / "paper.yaml"
 SOURCE = "config/config.yaml"
 
@@ -26,7 +27,7 @@ SOURCE = "config/config.yaml"
 @pytest.fixture
 def raw() -> dict[str, Any]:
     """The default config as written (before defaults), to be broken by each test."""
-    return yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+    return yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
 
 
 def error_of(cfg: dict[str, Any]) -> str:
@@ -46,9 +47,19 @@ def test_shipped_configs_are_valid(name: str) -> None:
 
 def test_default_config_grid() -> None:
     cfg = load_config(DEFAULT)
-    assert len(C.runs(cfg)) == 3 * 3 * 3
+    # Table 2: 3 backbones x 9 mixtures; Table 3: 4 priors and Table 5: 3 specialists on tiny-llama
+    assert len(C.runs(cfg)) == (3 * 9 + 4 + 3) * 3
     assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
     assert C.needs_testbed(cfg) and C.needs_mmlu_dev(cfg)
+    assert C.base_ppl_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
+    assert C.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "mmlu_dev", "testbed_math"]
+    assert C.run_benchmarks(cfg, "tiny-llama", "temperature", 0)[-1] == "testbed_math"
+    assert C.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev"]
+    spec = C.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
+    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma.csv"
+    assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
+    assert "base_ppl" not in C.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 1)
+    assert list(C.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
 
 
 def test_paper_config_grid() -> None:
@@ -71,8 +82,9 @@ def test_defaults_filled_from_empty_config() -> None:
     assert cfg["testbed"] == {"seed": 0, "scale": 0.1}
     assert cfg["train"]["steps"] == 300 and cfg["train"]["loss"] == "all"
     assert cfg["pretrain"]["pack_length"] == 128
-    assert cfg["grid"] == [{"backbones": "all", "mixtures": "all"}]
+    assert cfg["grid"] == [{"backbones": "all", "mixtures": "all", "benchmarks": []}]
     assert cfg["eval"] == {"benchmarks": ["testbed_mc", "mmlu_dev"], "batch_size": 64}
+    assert cfg["base_ppl"] == {"pool_size": None, "seed": 0}
     assert list(cfg["datasets"]) == ["Mathematics", "Medicine", "General", "NLP"]
 
 
@@ -140,7 +152,8 @@ def test_enum_lists_choices_with_suggestion(raw: dict[str, Any]) -> None:
 
 def test_bad_benchmark_name(raw: dict[str, Any]) -> None:
     raw["eval"]["benchmarks"] = ["mmlu_test"]
-    assert "eval.benchmarks[0]: expected one of testbed_mc, mmlu_dev, mmlu; got 'mmlu_test'" in error_of(raw)
+    assert ("eval.benchmarks[0]: expected one of testbed_mc, testbed_math, mmlu_dev, mmlu; got 'mmlu_test'"
+            in error_of(raw))
 
 
 def test_bound_violation(raw: dict[str, Any]) -> None:
@@ -323,17 +336,18 @@ def test_runs_in_config_order_with_block_seeds(raw: dict[str, Any]) -> None:
 
 
 def test_pretrain_spec_is_the_documented_one() -> None:
-    cfg = load_config(DEFAULT)
+    cfg = load_config(FIXTURE)
     assert C.pretrain_spec(cfg, "tiny-llama") == {
         "backbone": {"name": "tiny-llama", "family": "llama", "hidden_size": 128, "num_layers": 4,
                      "num_heads": 4, "intermediate_size": 352},
         "tokenizer": "resources/default/tokenizer",
         "corpus": "resources/default/testbed/corpus.jsonl",
-        "pretrain": {"steps": 400, "batch_size": 32, "pack_length": 128, "lr": 0.003, "warmup_ratio": 0.05, "seed": 0}}
+        "pretrain": {"steps": 400, "batch_size": 32, "pack_length": 128, "lr": 0.003, "warmup_ratio": 0.05,
+                     "seed": 0}}
 
 
 def test_train_spec_is_the_documented_one() -> None:
-    cfg = load_config(DEFAULT)
+    cfg = load_config(FIXTURE)
     spec = C.train_spec(cfg, "tiny-llama", "proportional", 1)
     assert spec == {
         "backbone": "tiny-llama",
@@ -341,7 +355,8 @@ def test_train_spec_is_the_documented_one() -> None:
         "datasets": {d: f"resources/default/datasets/{d}.jsonl" for d in ["Mathematics", "Medicine", "General", "NLP"]},
         "mixture": {"name": "proportional", "strategy": "temperature", "params": {"tau": 1.0}},
         "train": {"steps": 300, "batch_size": 32, "micro_batch_size": 32, "lr": 0.002, "warmup_ratio": 0.1,
-                  "weight_decay": 0.1, "grad_clip": 1.0, "loss": "all", "sampling_unit": "example",
+                  "weight_decay": 0.1, "adam_betas": [0.9, 0.999], "precision": "fp32", "grad_clip": 1.0,
+                  "loss": "all", "sampling_unit": "example",
                   "max_length": 256, "pack_length": 256, "checkpoint_every": 100, "log_every": 10},
         "seed": 1,
         "paper": {"backbone": "LLaMA-3-8B", "method": "PROP. (τ=1)"}}
@@ -349,7 +364,7 @@ def test_train_spec_is_the_documented_one() -> None:
 
 
 def test_eval_spec_is_the_documented_one() -> None:
-    cfg = load_config(DEFAULT)
+    cfg = load_config(FIXTURE)
     assert C.eval_spec(cfg, "tiny-qwen", "uniform", 2) == {
         "model": "results/default/runs/tiny-qwen/uniform/seed2/model",
         "benchmarks": {"testbed_mc": "resources/default/testbed/eval/mc.jsonl",
@@ -367,14 +382,14 @@ def test_paper_specs_use_hub_models_and_datasets() -> None:
 
 
 def test_spec_json_is_strict_and_deterministic() -> None:
-    cfg = load_config(DEFAULT)
+    cfg = load_config(FIXTURE)
     text = C.spec_json(C.train_spec(cfg, "tiny-qwen", "uniform", 0))
-    assert text == C.spec_json(C.train_spec(load_config(DEFAULT), "tiny-qwen", "uniform", 0))
+    assert text == C.spec_json(C.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0))
     assert "Infinity" not in text and json.loads(text)["mixture"]["params"]["tau"] == "inf"
 
 
 def test_specs_outside_the_grid_are_refused() -> None:
-    cfg = load_config(DEFAULT)
+    cfg = load_config(FIXTURE)
     with pytest.raises(ConfigError, match="not a run of the grid"):
         C.train_spec(cfg, "tiny-qwen", "uniform", 7)
     with pytest.raises(ConfigError, match="not a tiny backbone"):
@@ -385,13 +400,13 @@ def test_specs_outside_the_grid_are_refused() -> None:
 
 
 def test_cli_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert C.main(["check", str(DEFAULT)]) == 0
+    assert C.main(["check", str(FIXTURE)]) == 0
     assert "27 runs (3 backbones x 3 mixtures x 3 seeds" in capsys.readouterr().out
 
 
 def test_cli_spec_prints_the_train_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    assert C.main(["spec", "train", str(DEFAULT), "tiny-qwen", "uniform", "0"]) == 0
-    assert json.loads(capsys.readouterr().out) == C.train_spec(load_config(DEFAULT), "tiny-qwen", "uniform", 0)
+    assert C.main(["spec", "train", str(FIXTURE), "tiny-qwen", "uniform", "0"]) == 0
+    assert json.loads(capsys.readouterr().out) == C.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0)
 
 
 def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

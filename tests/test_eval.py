@@ -3,9 +3,11 @@
 A tiny real Llama (tokenizer trained here, model overfit for a few steps on three Q/A pairs) is
 evaluated once through `mos.evaluate`; the tests check the metric arithmetic, the rendered prompts
 and their BOS token, that lm-eval's per-choice log-likelihoods equal a direct transformers forward
-pass, that the trained answers win, and that bad specs fail before the model is loaded.
+pass, that the trained answers win, that bad specs fail before the model is loaded, and that
+several --spec/--out pairs in one command give the same files as separate commands, a failing pair
+leaving the others intact.
 
-    .venv/bin/python -m pytest tests/test_eval.py             # ~8 s
+    .venv/bin/python -m pytest tests/test_eval.py             # ~15 s
     .venv/bin/python -m pytest tests/test_eval.py -m slow     # the `lm-eval run` CLI round trip (~15 s)
 """
 
@@ -25,9 +27,10 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from mos.eval.lm import plan_batch  # noqa: E402
 from mos.eval.metrics import COLUMNS, macro_average, metric_rows  # noqa: E402
 from mos.eval.mmlu_dev import parse_mmlu_dev, subject_groups  # noqa: E402
-from mos.eval.tasks import render_testbed_item  # noqa: E402
+from mos.eval.tasks import mmlu_dev_task, render_mmlu_dev, render_testbed_item  # noqa: E402
 from mos.evaluate import SpecError, check_mmlu_hub, main, scored_items, validate_spec, wants_bos  # noqa: E402
 
 torch.set_num_threads(1)
@@ -183,6 +186,28 @@ def test_rendered_prompt_is_the_chat_template_with_one_bos(model_dir):
     assert plain[0] == tok.bos_token_id and plain.count(tok.bos_token_id) == 1
 
 
+def test_prerendered_mmlu_prompts_equal_lm_evals_own(data):
+    from lm_eval.tasks import TaskManager
+
+    (task,) = TaskManager(include_defaults=False).load([mmlu_dev_task(data["mmlu_dev"])])["tasks"].values()
+    docs = list(task.test_docs())
+    rendered = render_mmlu_dev(docs)
+    assert len(docs) == 15
+    assert [d["prompt"] for d in rendered] == [task.fewshot_context(d, num_fewshot=0) for d in docs]
+
+
+def test_token_budget_batches_keep_every_continuation():
+    # (strings, context ids, continuation ids), sorted longest first as lm-eval does
+    reqs = [(None, [1] * 99, [2]), (None, [1] * 60, [2] * 5), (None, [1] * 40, [2] * 3), (None, [1] * 9, [2])]
+    rows, keep = plan_batch(reqs, 0, max_rows=64, batch_tokens=300, max_length=1024)
+    assert rows == 3                       # 300 // 99 padded tokens per row
+    assert keep == 99 - 42 + 3             # row 3's continuation starts 60 positions before the end
+    assert plan_batch(reqs, 3, 64, 300, 1024) == (1, 1)
+    assert plan_batch(reqs, 0, 2, 10**6, 1024)[0] == 2
+    assert plan_batch(reqs, 0, 64, 10, 1024)[0] == 1                   # a long request still gets a batch
+    assert plan_batch([(None, [1] * 2000, [2])] * 5, 0, 64, 4096, 1024) == (4, 1)  # truncated to max_length
+
+
 # --- end to end through lm-eval -----------------------------------------------------------------
 
 def test_metrics_csv_rows(evaluated):
@@ -262,6 +287,41 @@ def test_bad_spec_fails_before_loading_the_model(data, model_dir, tmp_path, monk
     with pytest.raises(SpecError, match="model"):
         validate_spec({"benchmarks": {"mmlu_dev": str(data["mmlu_dev"])}})
     assert not (tmp_path / "o").exists()
+
+
+def test_several_pairs_in_one_command(evaluated, model_dir, data, tmp_path, capsys):
+    spec = {"model": str(model_dir), "benchmarks": {k: str(v) for k, v in data.items()}, "batch_size": 8}
+    broken = tmp_path / "broken_model"  # exists, so the spec is valid, but there is no model in it
+    broken.mkdir()
+    outs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    argv = ["--spec", json.dumps(spec), "--out", str(outs[0]),
+            "--spec", json.dumps({**spec, "model": str(broken)}), "--out", str(outs[1]),
+            "--spec", json.dumps({**spec, "benchmarks": {"mmlu_dev": str(data["mmlu_dev"])}}), "--out", str(outs[2]),
+            "--threads", "1"]
+    assert main(argv) == 1
+    assert "failed" in capsys.readouterr().err
+    alone = _read_csv(evaluated / "metrics.csv")
+    assert _read_csv(outs[0] / "metrics.csv") == alone   # the same numbers as a command of its own
+    assert not (outs[1] / "metrics.csv").exists()
+    assert _read_csv(outs[2] / "metrics.csv") == [r for r in alone if r["benchmark"] == "mmlu_dev"]
+    for name in ("results.json", "samples_mmlu_dev.jsonl"):
+        assert (outs[2] / "lm_eval" / name).is_file()
+
+
+def test_a_bad_pair_stops_all_before_loading(model_dir, data, tmp_path, monkeypatch, capsys):
+    import mos.evaluate as ev
+
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
+    good = {"model": str(model_dir), "benchmarks": {"mmlu_dev": str(data["mmlu_dev"])}}
+    bad = {**good, "batch_tokens": 0}
+    argv = ["--spec", json.dumps(good), "--out", str(tmp_path / "a"), "--spec", json.dumps(bad), "--out", str(tmp_path / "b")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--spec #2" in err and "batch_tokens" in err
+    assert main(["--spec", json.dumps(good), "--out", str(tmp_path / "a"), "--spec", json.dumps(good)]) == 2
+    assert main(["--spec", json.dumps(good), "--out", str(tmp_path / "a"),
+                 "--spec", json.dumps(good), "--out", str(tmp_path / "a")]) == 2
+    assert not (tmp_path / "a").exists()
 
 
 def test_mmlu_without_the_hub_fails_clearly(monkeypatch):

@@ -42,8 +42,9 @@ def dry_run(*args: str) -> dict[str, int]:
 
 def test_dry_run_default_config() -> None:
     jobs = dry_run()
-    assert jobs["train"] == jobs["evaluate"] == 27  # 3 tiny backbones x 3 mixtures x 3 seeds
-    assert jobs["pretrain"] == 3 and jobs["dataset"] == 4
+    assert jobs["train"] == 102  # Table 2: 3 backbones x 9 mixtures, Tables 3 + 5: 7 more on one; x 3 seeds
+    assert jobs["evaluate"] == 34  # one evaluation job per backbone x mixture cell (all its seeds)
+    assert jobs["pretrain"] == jobs["base_ppl"] == 3 and jobs["dataset"] == 4
     assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
 
 
@@ -56,7 +57,7 @@ def test_dry_run_paper_config_shows_the_real_grid() -> None:
 
 def test_dry_run_config_override_from_the_command_line() -> None:
     jobs = dry_run("--config", "seeds=[0]")
-    assert jobs["train"] == 9
+    assert jobs["train"] == 34
 
 
 def test_invalid_config_stops_before_any_job(tmp_path: Path) -> None:
@@ -83,7 +84,9 @@ def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
         assert (exp / "summary" / f"{name}.csv").stat().st_size > 0
     assert (exp / "tables" / "table2_main_testbed_mc.md").exists()
     assert (exp / "figures" / "fig3_loss.png").exists() and (exp / "figures" / "fig3_loss.pdf").exists()
-    assert len(list((exp / "runs").glob("*/*/seed0/model"))) == 4
+    assert len(list((exp / "runs").glob("*/*/seed0/model"))) == 6
+    assert (tmp_path / "resources" / "test" / "base_ppl" / "tiny-llama.csv").exists()
+    assert (exp / "figures" / "fig2_weights.png").exists()
     again = snakemake("-n", *args)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
     assert seconds < 180, f"the test pipeline took {seconds:.0f} s; keep config/test.yaml under 3 minutes"

@@ -1,1 +1,1 @@
-"""Evaluation helpers: MMLU dev parsing, lm-eval task configs, metric aggregation (see mos.evaluate)."""
+"""Evaluation helpers: MMLU dev parsing, lm-eval task configs and model wrapper, metric aggregation (see mos.evaluate)."""

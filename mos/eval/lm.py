@@ -16,7 +16,7 @@ Generation (`generate_until`) is lm-eval's, with fixed `batch_size` batches. Sco
 `HFLM`'s up to float rounding (tests/test_eval.py compares them with a direct forward pass).
 
     lm = ScoringHFLM(pretrained="path/to/model", dtype="float32", device="cpu", batch_size=64,
-                     batch_tokens=4096)
+                     batch_tokens=2048)
     lm_eval.simple_evaluate(model=lm, tasks=[...])
 
 `quiet_env_info()` replaces lm-eval's environment report (`torch.utils.collect_env`, which runs
@@ -38,7 +38,7 @@ import lm_eval.evaluator
 import torch
 from lm_eval.models.huggingface import HFLM
 
-DEFAULT_BATCH_TOKENS = 4096
+DEFAULT_BATCH_TOKENS = 2048
 
 
 def padded_length(request: Sequence[Any], max_length: int) -> int:

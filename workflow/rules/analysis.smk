@@ -9,7 +9,7 @@ rule aggregate:
         run_json=run_paths("run.json"),
         train_log=run_paths("train_log.csv"),
         trajectory=run_paths("trajectory.csv"),
-        metrics=run_paths("eval/metrics.csv"),
+        cell_metrics=cell_metrics(),
     output:
         runs=f"{SUMMARY}/runs.csv",
         metrics=f"{SUMMARY}/metrics.csv",
@@ -58,3 +58,34 @@ rule fig3_loss:
     threads: 1
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- Table 3, Table 5, Figures 2 and 4, scorecard
+ANALYSIS_OUTPUTS = {
+    "table3_priors": ["tables/table3_priors.md"],
+    "table5_mospec": ["tables/table5_mospec.md"],
+    "fig2_weights": ["figures/fig2_weights.png", "figures/fig2_weights.pdf"],
+    "fig4_mospec_weights": ["figures/fig4_mospec_weights.png", "figures/fig4_mospec_weights.pdf"],
+    "scorecard": ["tables/scorecard.md"],
+}
+
+
+for _script, _outputs in ANALYSIS_OUTPUTS.items():
+
+    rule:
+        name:
+            _script
+        input:
+            script=ROOT / f"analysis/{_script}.py",
+            runs=rules.aggregate.output.runs,
+            metrics=rules.aggregate.output.metrics,
+            trajectory=rules.aggregate.output.trajectory,
+        output:
+            [f"{RESULTS}/{o}" for o in _outputs],
+        params:
+            exp=experiment_folder,
+        log:
+            f"{LOGS}/analysis/{_script}.log",
+        threads: 1
+        shell:
+            "python {input.script:q} {params.exp:q} > {log:q} 2>&1"

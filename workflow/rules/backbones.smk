@@ -22,3 +22,21 @@ rule pretrain:
     shell:
         "python -m mos.pretrain --spec {params.spec:q} --out {params.out:q} --threads {threads}"
         " > {log:q} 2>&1"
+
+
+# Base-model perplexities for the DIFF reward: θ0 over the probe pool of every dataset, once per
+# backbone, reused by every DIFF run of that backbone (never hidden inside the data files).
+rule base_ppl:
+    input:
+        unpack(base_ppl_inputs),
+    output:
+        csv=C.base_ppl_path(CFG, "{backbone}"),
+    params:
+        spec=base_ppl_spec,
+    log:
+        f"{LOGS}/base_ppl/{{backbone}}.log",
+    threads: 1
+    wildcard_constraints:
+        backbone=alternatives(C.base_ppl_backbones(CFG)),
+    shell:
+        "python -m mos.base_ppl --spec {params.spec:q} --out {output.csv:q} --threads {threads} > {log:q} 2>&1"

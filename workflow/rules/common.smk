@@ -75,17 +75,53 @@ def train_inputs(wildcards):
     inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.mixture_datasets(CFG, wildcards.mixture)}
     if C.is_tiny(CFG, wildcards.backbone):
         inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    if C.needs_base_ppl(CFG, wildcards.mixture):
+        inputs["base_ppl"] = C.base_ppl_path(CFG, wildcards.backbone)
     return inputs
 
 
-def eval_inputs(wildcards):
-    """The fine-tuned model and the local files of the configured benchmarks."""
-    inputs = {"model": f"{C.run_dir(CFG, wildcards.backbone, wildcards.mixture, wildcards.seed)}/model"}
-    if "testbed_mc" in CFG["eval"]["benchmarks"]:
+def base_ppl_inputs(wildcards):
+    """θ0 of the backbone (when built here) and every training dataset of the grid."""
+    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
+    if C.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    return inputs
+
+
+def base_ppl_spec(wildcards):
+    return C.spec_json(C.base_ppl_spec(CFG, wildcards.backbone))
+
+
+def cell_seeds(wildcards):
+    """Seeds of one backbone x mixture cell of the grid."""
+    return [s for b, m, s in RUNS if (b, m) == (wildcards.backbone, wildcards.mixture)]
+
+
+def cell_eval_inputs(wildcards):
+    """The fine-tuned models of a cell's seeds and the local files of their benchmarks."""
+    inputs = {f"model_seed{s}": f"{C.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
+              for s in cell_seeds(wildcards)}
+    names = {n for s in cell_seeds(wildcards) for n in C.run_benchmarks(CFG, wildcards.backbone, wildcards.mixture, s)}
+    if {"testbed_mc", "testbed_math"} & names:
         inputs["testbed"] = C.testbed_dir(CFG)
-    if C.needs_mmlu_dev(CFG):
+    if "mmlu_dev" in names:
         inputs["mmlu_dev"] = C.MMLU_DEV_PATH
     return inputs
+
+
+def cell_eval_args(wildcards):
+    """`--spec <json> --out <run>/eval` for every seed of the cell."""
+    args = []
+    for s in cell_seeds(wildcards):
+        args += ["--spec", C.spec_json(C.eval_spec(CFG, wildcards.backbone, wildcards.mixture, s)),
+                 "--out", C.eval_dir(CFG, wildcards.backbone, wildcards.mixture, s)]
+    return shlex.join(args)
+
+
+def cell_metrics():
+    """The combined metrics.csv of every cell of the grid."""
+    cells = dict.fromkeys((b, m) for b, m, _ in RUNS)
+    return [f"{RESULTS}/runs/{b}/{m}/metrics.csv" for b, m in cells]
 
 
 def folder_of(output_key):

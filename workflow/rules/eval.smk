@@ -1,18 +1,19 @@
-# Evaluation of every fine-tuned model on the configured benchmarks (eval.benchmarks);
-# writes eval/metrics.csv and lm-eval's raw outputs beside it.
+# Evaluation of the fine-tuned models on the configured benchmarks (eval.benchmarks plus a grid
+# block's extra `benchmarks`). One job per backbone x mixture evaluates all its seeds in one
+# process, so the ~5 s of imports are paid once per cell; every run still gets its own
+# eval/metrics.csv and lm-eval's raw outputs, and the cell's metrics.csv combines them.
 
 
 rule evaluate:
     input:
-        unpack(eval_inputs),
+        unpack(cell_eval_inputs),
     output:
-        metrics=f"{RUN}/eval/metrics.csv",
+        metrics=f"{RESULTS}/runs/{{backbone}}/{{mixture}}/metrics.csv",
     params:
-        spec=eval_spec,
-        out=folder_of("metrics"),
+        args=cell_eval_args,
     log:
-        f"{LOGS}/eval/{{backbone}}/{{mixture}}/seed{{seed}}.log",
-    threads: 4
+        f"{LOGS}/eval/{{backbone}}/{{mixture}}.log",
+    threads: 1
     shell:
-        "python -m mos.evaluate --spec {params.spec:q} --out {params.out:q} --threads {threads}"
+        "python -m mos.evaluate {params.args} --combined {output.metrics:q} --threads {threads}"
         " > {log:q} 2>&1"

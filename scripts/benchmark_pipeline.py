@@ -1,0 +1,74 @@
+"""Benchmark: wall time of the whole default pipeline (`snakemake --cores all`) from empty results,
+in a scratch working directory, with the installed environment.
+
+    python scripts/benchmark_pipeline.py --grid static   # issue 2's grid: 3 backbones x 3 static x 3 seeds
+    python scripts/benchmark_pipeline.py --grid full     # the whole default config (102 runs)
+
+`static` takes config/config.yaml and keeps only the first grid block's proportional,
+temperature and uniform mixtures. The report (results/benchmarks/pipeline_<grid>.json) has the
+wall time, the jobs per rule, and the summed training seconds of the runs. Targets: static
+<= 15 min, full <= 30 min on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ["proportional", "temperature", "uniform"]
+
+
+def config_for(grid: str) -> dict:
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    if grid == "static":
+        cfg["grid"] = [{"backbones": "all", "mixtures": STATIC}]
+        cfg["mixtures"] = {m: cfg["mixtures"][m] for m in STATIC}
+    return cfg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--grid", choices=["static", "full"], default="static")
+    ap.add_argument("--cores", default="all")
+    ap.add_argument("--keep", help="run in this folder instead of a temporary one (kept afterwards)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        cfg_path = work / "config.yaml"
+        cfg_path.write_text(yaml.safe_dump(config_for(args.grid), sort_keys=False, allow_unicode=True))
+        snakemake = Path(sys.executable).parent / "snakemake"
+        cmd = [str(snakemake), "--cores", args.cores, "--snakefile", str(ROOT / "Snakefile"),
+               "--configfile", str(cfg_path), "--directory", str(work), "--quiet", "rules"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if proc.returncode:
+            sys.exit(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        runs = list((work / "results" / "default" / "runs").glob("*/*/seed*/run.json"))
+        train_seconds = sum(json.loads(p.read_text())["timing"]["train_seconds"] for p in runs)
+        per_rule = collections.Counter(line.split()[0] for line in proc.stdout.splitlines()
+                                       if line.strip() and line.split()[0].isidentifier())
+        report = {"grid": args.grid, "cores": os.cpu_count(), "wall_seconds": round(wall, 1),
+                  "wall_minutes": round(wall / 60, 2), "runs": len(runs),
+                  "summed_train_seconds": round(train_seconds, 1), "snakemake_stdout_tail": proc.stdout[-2000:],
+                  "jobs": dict(per_rule)}
+        out = ROOT / "results" / "benchmarks" / f"pipeline_{args.grid}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{args.grid}: {len(runs)} runs, {wall / 60:.1f} min wall ({train_seconds / 60:.1f} min of training)")
+
+
+if __name__ == "__main__":
+    main()
