@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from mos.backbones import load_model, load_tokenizer
-from mos.data import load_dataset_file
+from mos.data import load_dataset_file, load_tokenized
 from mos.io import write_csv
 from mos.probe import Probe
 from mos.spec import read_spec
@@ -39,8 +39,15 @@ def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[in
 def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     tokenizer = load_tokenizer(spec["model"])
     model = load_model(spec["model"]).eval()
-    datasets = {name: load_dataset_file(name, path, tokenizer, "response", int(spec.get("max_length", 2048)))
-                for name, path in spec["datasets"].items()}
+    max_length = int(spec.get("max_length", 2048))
+    datasets = None
+    if spec.get("tokenized"):
+        cached, meta = load_tokenized(spec["tokenized"], "response")
+        if meta["max_length"] == max_length and all(meta["datasets"].get(n) == p for n, p in spec["datasets"].items()):
+            datasets = {n: cached[n] for n in spec["datasets"]}
+    if datasets is None:
+        datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
+                    for name, path in spec["datasets"].items()}
     probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0)
     rows = []
     for name, data in datasets.items():

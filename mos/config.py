@@ -568,6 +568,7 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             "datasets": {d: dataset_path(cfg, d) for d in mixture_datasets(cfg, mixture)},
             "mixture": {"name": mixture, "strategy": mix["strategy"], "params": strategy_params(cfg, mixture)},
             "train": mixture_train(cfg, mixture),
+            "tokenized": tokenized_path(cfg, backbone),
             **({"base_ppl": base_ppl_path(cfg, backbone)} if needs_base_ppl(cfg, mixture) else {}),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
@@ -599,6 +600,19 @@ def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) ->
             "batch_size": cfg["eval"]["batch_size"]}
 
 
+def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
+    """The backbone's tokenization cache of every dataset of the grid (`python -m mos.data`)."""
+    return f"{resources_dir(cfg)}/tokenized/{backbone}.npz"
+
+
+def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
+    """Arguments of `python -m mos.data` for a backbone."""
+    args = ["--model", model_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
+    for d in grid_datasets(cfg):
+        args += ["--dataset", f"{d}={dataset_path(cfg, d)}"]
+    return args
+
+
 def needs_base_ppl(cfg: Mapping[str, Any], mixture: str) -> bool:
     """Whether the mixture's strategy reads base-model perplexities (MoS / MoSpec with DIFF)."""
     return bool(getattr(_build_strategy(cfg, mixture), "needs_base_ppl", False))
@@ -619,6 +633,7 @@ def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
         raise ConfigError(f"no run of {backbone!r} needs base perplexities")
     return {"model": model_ref(cfg, backbone),
             "datasets": {d: dataset_path(cfg, d) for d in grid_datasets(cfg)},
+            "tokenized": tokenized_path(cfg, backbone),
             "max_length": cfg["train"]["max_length"],
             "pool_size": cfg["base_ppl"]["pool_size"],
             "seed": cfg["base_ppl"]["seed"]}

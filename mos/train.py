@@ -38,7 +38,7 @@ from mos import registry
 from mos.backbones import count_parameters, load_tokenizer
 from mos.backbones import load_model as load_pretrained
 from mos.batching import IGNORE, Batch, pack
-from mos.data import TokenizedDataset, load_dataset_file
+from mos.data import TokenizedDataset, load_dataset_file, load_tokenized
 from mos.io import atomic_dir, write_csv, write_json
 from mos.provenance import provenance
 from mos.sampler import MixtureSampler
@@ -126,6 +126,13 @@ def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.opt
 
 
 def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -> dict[str, TokenizedDataset]:
+    """The spec's datasets, from the tokenization cache when the spec names a matching one."""
+    cache = spec.get("tokenized")
+    if cache:
+        data, meta = load_tokenized(cache, settings.loss)
+        wanted = {n: (e if isinstance(e, str) else e["path"]) for n, e in spec["datasets"].items()}
+        if meta["max_length"] == settings.max_length and all(meta["datasets"].get(n) == p for n, p in wanted.items()):
+            return {n: data[n] for n in wanted}
     out = {}
     for name, entry in spec["datasets"].items():
         entry = {"path": entry} if isinstance(entry, str) else entry

@@ -358,6 +358,7 @@ def test_train_spec_is_the_documented_one() -> None:
                   "weight_decay": 0.1, "adam_betas": [0.9, 0.999], "precision": "fp32", "grad_clip": 1.0,
                   "loss": "all", "sampling_unit": "example",
                   "max_length": 256, "pack_length": 256, "checkpoint_every": 100, "log_every": 10},
+        "tokenized": "resources/default/tokenized/tiny-llama.npz",
         "seed": 1,
         "paper": {"backbone": "LLaMA-3-8B", "method": "PROP. (τ=1)"}}
     assert C.run_dir(cfg, "tiny-llama", "proportional", 1) == "results/default/runs/tiny-llama/proportional/seed1"

@@ -106,3 +106,26 @@ def test_killed_run_resumes_to_the_same_weights_and_logs(tiny_model_dir, testbed
             row.pop("seconds", None)
         assert ra == rb, name
     assert json.loads((tmp_path / "res" / "run.json").read_text())["timing"]["resumed"] is True
+
+
+def test_tokenization_cache_round_trips_and_is_used(tiny_model_dir, testbed_dir, tmp_path):
+    from mos.data import load_dataset_file, load_tokenized
+    from mos.data import main as tokenize_main
+
+    files = {s: str(testbed_dir / "train" / f"{s}.jsonl") for s in ("Mathematics", "Medicine", "General", "NLP")}
+    out = tmp_path / "tok.npz"
+    tokenize_main(["--model", str(tiny_model_dir), "--max-length", "128", "--out", str(out),
+                   *[a for n, p in files.items() for a in ("--dataset", f"{n}={p}")]])
+    tok = load_tokenizer_dir(tiny_model_dir)
+    for loss in ("all", "response"):
+        cached, meta = load_tokenized(out, loss)
+        assert meta["max_length"] == 128 and meta["datasets"] == files
+        for name, path in files.items():
+            direct = load_dataset_file(name, path, tok, loss, 128)
+            assert len(cached[name]) == len(direct)
+            for a, b, m, n in zip(cached[name].ids, direct.ids, cached[name].mask, direct.mask, strict=True):
+                assert (a == b).all() and (m == n).all()
+    spec = train_spec(tiny_model_dir, testbed_dir, steps=4, checkpoint_every=0)
+    plain = train(spec, tmp_path / "plain")
+    cached_run = train({**spec, "tokenized": str(out)}, tmp_path / "cached")
+    assert plain["final_loss"] == cached_run["final_loss"]

@@ -34,29 +34,32 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-def dry_run(*args: str) -> dict[str, int]:
-    proc = snakemake("-n", "--cores", "1", *args)
+def dry_run(*args: str, workdir: Path) -> dict[str, int]:
+    """Dry run in an empty working directory (so outputs of a real run in the repo don't count)."""
+    if "--configfile" not in args:
+        args = ("--configfile", str(ROOT / "config" / "config.yaml"), *args)
+    proc = snakemake("-n", "--cores", "1", "--directory", str(workdir), *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return job_counts(proc.stdout)
 
 
-def test_dry_run_default_config() -> None:
-    jobs = dry_run()
+def test_dry_run_default_config(tmp_path: Path) -> None:
+    jobs = dry_run(workdir=tmp_path)
     assert jobs["train"] == 102  # Table 2: 3 backbones x 9 mixtures, Tables 3 + 5: 7 more on one; x 3 seeds
     assert jobs["evaluate"] == 34  # one evaluation job per backbone x mixture cell (all its seeds)
-    assert jobs["pretrain"] == jobs["base_ppl"] == 3 and jobs["dataset"] == 4
+    assert jobs["pretrain"] == jobs["base_ppl"] == jobs["tokenize"] == 3 and jobs["dataset"] == 4
     assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
 
 
-def test_dry_run_paper_config_shows_the_real_grid() -> None:
-    jobs = dry_run("--configfile", str(ROOT / "config" / "paper.yaml"))
+def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
+    jobs = dry_run("--configfile", str(ROOT / "config" / "paper.yaml"), workdir=tmp_path)
     assert jobs["train"] == jobs["evaluate"] == 9  # 3 hub backbones x 3 mixtures x 1 seed
     assert jobs["dataset"] == 4
     assert "pretrain" not in jobs and "testbed" not in jobs  # nothing of the default config leaks in
 
 
-def test_dry_run_config_override_from_the_command_line() -> None:
-    jobs = dry_run("--config", "seeds=[0]")
+def test_dry_run_config_override_from_the_command_line(tmp_path: Path) -> None:
+    jobs = dry_run("--config", "seeds=[0]", workdir=tmp_path)
     assert jobs["train"] == 34
 
 

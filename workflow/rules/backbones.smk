@@ -24,6 +24,21 @@ rule pretrain:
         " > {log:q} 2>&1"
 
 
+# Tokenization cache: every dataset through the backbone's tokenizer once, read by all its runs.
+rule tokenize:
+    input:
+        unpack(tokenize_inputs),
+    output:
+        npz=C.tokenized_path(CFG, "{backbone}"),
+    params:
+        args=tokenize_args,
+    log:
+        f"{LOGS}/tokenize/{{backbone}}.log",
+    threads: 1
+    shell:
+        "python -m mos.data {params.args} --out {output.npz:q} > {log:q} 2>&1"
+
+
 # Base-model perplexities for the DIFF reward: θ0 over the probe pool of every dataset, once per
 # backbone, reused by every DIFF run of that backbone (never hidden inside the data files).
 rule base_ppl:

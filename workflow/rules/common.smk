@@ -75,14 +75,28 @@ def train_inputs(wildcards):
     inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.mixture_datasets(CFG, wildcards.mixture)}
     if C.is_tiny(CFG, wildcards.backbone):
         inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    inputs["tokenized"] = C.tokenized_path(CFG, wildcards.backbone)
     if C.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = C.base_ppl_path(CFG, wildcards.backbone)
     return inputs
 
 
+def tokenize_inputs(wildcards):
+    """The backbone's tokenizer (with the model when built here) and every dataset of the grid."""
+    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
+    if C.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    return inputs
+
+
+def tokenize_args(wildcards):
+    return shlex.join(C.tokenize_args(CFG, wildcards.backbone))
+
+
 def base_ppl_inputs(wildcards):
     """θ0 of the backbone (when built here) and every training dataset of the grid."""
     inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
+    inputs["tokenized"] = C.tokenized_path(CFG, wildcards.backbone)
     if C.is_tiny(CFG, wildcards.backbone):
         inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
     return inputs
