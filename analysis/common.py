@@ -47,9 +47,14 @@ def experiment_dir(argv: Sequence[str] | None = None) -> Path:
     return path
 
 
+REPO_PAPER_DIR = Path(__file__).resolve().parents[1] / "results" / "paper"
+
+
 def paper_dir(exp: Path) -> Path:
-    """results/paper/, beside results/<exp>/."""
-    return Path(exp).parent / "paper"
+    """results/paper/ beside results/<exp>/, else the repository's copy (runs in another
+    working directory, e.g. `snakemake --directory`, still find the paper's numbers)."""
+    beside = Path(exp).parent / "paper"
+    return beside if beside.is_dir() else REPO_PAPER_DIR
 
 
 def read_csv(path: Path, columns: Iterable[str] = ()) -> pd.DataFrame:

@@ -8,7 +8,7 @@ several --spec/--out pairs in one command give the same files as separate comman
 leaving the others intact.
 
     .venv/bin/python -m pytest tests/test_eval.py             # ~15 s
-    .venv/bin/python -m pytest tests/test_eval.py -m slow     # the `lm-eval run` CLI round trip (~15 s)
+    (includes the `lm-eval run` CLI round trip on an exported task, ~15 s)
 """
 
 from __future__ import annotations
@@ -338,7 +338,6 @@ def test_mmlu_without_the_hub_fails_clearly(monkeypatch):
 
 # --- the stock lm-eval command line -------------------------------------------------------------
 
-@pytest.mark.slow  # 13-19 s (CLI start-up + lm-eval's 7 s task index); keeps the default run < 30 s
 def test_exported_task_runs_in_the_lm_eval_cli(evaluated, model_dir, data, tmp_path):
     from mos.eval.export_task import export_testbed_mc
 

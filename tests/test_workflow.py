@@ -1,21 +1,17 @@
-"""Tests of the Snakemake workflow: dry runs of the shipped configs (fast), and the whole pipeline
-end to end on config/test.yaml (slow).
+"""Tests of the Snakemake workflow: dry runs of the shipped configs, and the whole pipeline end to
+end on config/test.yaml (about a minute on 2 cores) followed by a rerun that must have nothing to do.
 
-    pytest tests/test_workflow.py -q                 # dry runs only
-    pytest tests/test_workflow.py -q -m slow         # the end-to-end run (about 2 minutes on 2 cores)
+    pytest tests/test_workflow.py -q
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
@@ -72,10 +68,8 @@ def test_invalid_config_stops_before_any_job(tmp_path: Path) -> None:
     assert "train.lr: expected number, got 'abc'" in proc.stdout + proc.stderr
 
 
-@pytest.mark.slow
 def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
     """The whole pipeline in a scratch folder, then a second run that has nothing to do."""
-    shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")  # the paper's reference rows
     args = ("--cores", "2", "--configfile", str(ROOT / "config" / "test.yaml"), "--directory", str(tmp_path))
     start = time.monotonic()
     proc = snakemake(*args, timeout=600)
