@@ -92,3 +92,20 @@ def test_chat_and_math_eval_sets(testbed_dir):
     problems = [json.loads(x) for x in (testbed_dir / "eval" / "math.jsonl").read_text().splitlines()]
     assert {p["level"] for p in problems} == {"one_step", "two_step"}
     assert all(p["solution"].rstrip(".").endswith(p["answer"]) for p in problems)
+
+
+def test_generation_does_not_depend_on_the_process_hash_seed(tmp_path):
+    """Two processes with different PYTHONHASHSEED (set iteration order) give identical files."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"tb{hash_seed}"
+        subprocess.run([sys.executable, "-m", "mos.testbed", "--seed", "0", "--scale", "0.01", "--out", str(out)],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        outs.append(out)
+    for rel in ["train/NLP.jsonl", "train/Medicine.jsonl", "eval/mc.jsonl", "eval/chat.jsonl", "eval/math.jsonl",
+                "corpus.jsonl"]:
+        assert filecmp.cmp(outs[0] / rel, outs[1] / rel, shallow=False), rel

@@ -71,7 +71,7 @@ def antonym(rng: random.Random, world: World) -> Instance:
         "Passage: {s}\nGive the antonym of \"{w}\".",
         "Which word means the opposite of \"{w}\"?",
     ]).format(s=passage(rng), w=word)
-    return prompt, pairs[word], rng.sample([v for v in set(pairs.values()) if v not in (pairs[word], word)], 3)
+    return prompt, pairs[word], rng.sample(sorted({v for v in pairs.values() if v not in (pairs[word], word)}), 3)
 
 
 def animal_sound(rng: random.Random, world: World) -> Instance:
