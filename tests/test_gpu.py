@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mos.train import train
-from tests.conftest import train_spec
+from tests.helpers import train_spec
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

@@ -29,7 +29,7 @@ from mos.probe import Probe
 from mos.scorer import ScorerPolicy
 from mos.strategy import temperature_weights
 from mos.train import train
-from tests.conftest import train_spec
+from tests.helpers import train_spec
 
 PAPER_SIZES = {"Mathematics": 26_200, "Medicine": 5_200, "General": 9_300, "NLP": 62_600}
 SKILLS = list(PAPER_SIZES)

@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from mos.data import tokenize_records
 from mos.tokenizer import load_tokenizer_dir
 from mos.train import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda, train
-from tests.conftest import train_spec
+from tests.helpers import train_spec
 
 
 def read_csv(path):
