@@ -1,4 +1,4 @@
-"""Table 2 of the paper, MMLU part: µMU and the Math / Med. / Others groups per backbone x mixture.
+"""Table 2 of the paper: µBOTH, µMU with its Math / Med. / Others groups, and µMB with its two turns.
 
     python analysis/table2_main.py results/<exp>
 
@@ -8,7 +8,11 @@ MMLU dev questions) it writes results/<exp>/tables/table2_main_<benchmark>.{md,c
 in % as mean ± 95% CI over seeds, the best mixture of each backbone marked, and the paper's row
 for the run's paper_backbone / paper_method beside it. For benchmarks with per-skill rows
 (testbed_mc: its "Others" group mixes the General and NLP skills) it also writes
-table2_skills_<benchmark>.{md,csv,tex}. A jupytext percent script: it also opens as a notebook.
+table2_skills_<benchmark>.{md,csv,tex}. When metrics.csv also holds a judged two-turn benchmark
+(mt_bench, else testbed_chat — the MT-Bench analogue graded by `python -m mos.judge`), the group
+tables gain its columns, on MT-Bench's 1-10 scale: µMB (the mean of the turn scores), Turn 1 and
+Turn 2, and µBOTH = (µMU + 10 · µMB) / 2 computed per seed, exactly as the paper combines them.
+A jupytext percent script: it also opens as a notebook.
 """
 
 # %%
@@ -31,11 +35,39 @@ GROUP_COLUMNS = {
     ("group", "Others"): ("mmlu_others", "Others"),
 }
 SKILL_ORDER = ("Mathematics", "Medicine", "General", "NLP")
+CHAT_BENCHMARKS = ("mt_bench", "testbed_chat")  # the MT-Bench column's source, in order of preference
+# (scope, name) of the judged benchmark -> (column key, header); values stay on the 1-10 scale.
+CHAT_COLUMNS = {("overall", "all"): ("mu_mtbench", "µMB"), ("turn", "turn1"): ("mtbench_turn1", "Turn 1"),
+                ("turn", "turn2"): ("mtbench_turn2", "Turn 2")}
+MU_BOTH = ("mu_both", "µBOTH")
 
 # %% [markdown]
 # ## Select the benchmark rows and average over seeds
 
 # %%
+
+
+def chat_benchmark(metrics: pd.DataFrame) -> str | None:
+    """The judged two-turn benchmark whose score fills the MT-Bench columns (None if there is none)."""
+    found = set(metrics.loc[metrics["metric"] == "score", "benchmark"])
+    return next((b for b in CHAT_BENCHMARKS if b in found), None)
+
+
+def chat_values(metrics: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """Rows backbone, mixture, seed, column, value for µMB and the two turns (1-10 scale)."""
+    rows = metrics[(metrics["benchmark"] == benchmark) & (metrics["metric"] == "score")]
+    parts = []
+    for (scope, name), (key, _) in CHAT_COLUMNS.items():
+        sel = rows[(rows["scope"] == scope) & (rows["name"] == name)]
+        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=sel["value"].astype(float)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def mu_both_values(values: pd.DataFrame) -> pd.DataFrame:
+    """µBOTH = (µMU + 10 · µMB) / 2 per run (µMU in %, µMB on 1-10), as the paper computes it."""
+    wide = values.pivot_table(index=["backbone", "mixture", "seed"], columns="column", values="value", sort=False)
+    both = ((wide["mu_mmlu"] + 10 * wide["mu_mtbench"]) / 2).dropna()
+    return both.rename("value").reset_index().assign(column=MU_BOTH[0])
 
 
 def mc_benchmarks(metrics: pd.DataFrame) -> list[str]:
@@ -135,8 +167,14 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     """The numeric table, its display form, and the metric used, for one benchmark."""
     metric = pick_metric(metrics, benchmark)
     spec = column_spec(metrics[metrics["benchmark"] == benchmark], kind)
+    values = long_values(metrics, benchmark, metric, spec)
+    chat = chat_benchmark(metrics) if kind == "group" else None
+    if chat is not None:
+        values = pd.concat([values, chat_values(metrics, chat)], ignore_index=True)
+        values = pd.concat([values, mu_both_values(values)], ignore_index=True)
+        spec = {("both", None): MU_BOTH, **spec, **{("chat", k): v for k, v in CHAT_COLUMNS.items()}}
     keys = [key for key, _ in spec.values()]
-    table = seed_table(long_values(metrics, benchmark, metric, spec), keys, runs)
+    table = seed_table(values, keys, runs)
     with_paper = kind == "group" and paper is not None
     if with_paper:
         table = add_paper(table, runs, paper, keys)
@@ -152,9 +190,11 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
 
 def notes(kind: str, metric: str, mismatches: pd.DataFrame) -> list[str]:
     """The sentences printed under a table: metric, CI rule, bold rule, and any macro-average warning."""
-    out = [f"Metric: {metric}, in %. " + common.SEED_NOTE,
+    out = [f"Metric: {metric}, in % (µMB and its turns: the judge's 1-10 scale). " + common.SEED_NOTE,
            "Bold: the best mixture of each backbone in that column (the csv's `best` marks the best µMU)."]
     if kind == "group":
+        out.append("µBOTH = (µMU + 10 · µMB) / 2 per seed, when a judged two-turn benchmark was run "
+                   "(mt_bench, else testbed_chat).")
         out.append("µMU is the unweighted mean over subjects (as in the paper); the Paper columns are the "
                    "paper's Table 2 row named by the run's paper_backbone / paper_method, from models with "
                    "billions of parameters: compare the ordering of mixtures, not the levels.")

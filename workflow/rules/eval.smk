@@ -17,3 +17,37 @@ rule evaluate:
     shell:
         "python -m mos.evaluate {params.args} --combined {output.metrics:q} --threads {threads}"
         " > {log:q} 2>&1"
+
+
+# Single-answer grading of the two-turn benchmarks (testbed_chat, mt_bench) by eval.judge: one job
+# per cell, after its evaluation wrote the answers. Cached judges make no call for a judgment they
+# made before, so rerunning this rule is free; the judge's API key is read from the environment.
+rule judge:
+    input:
+        answers=f"{RESULTS}/runs/{{backbone}}/{{mixture}}/metrics.csv",
+    output:
+        metrics=f"{RESULTS}/runs/{{backbone}}/{{mixture}}/judge_metrics.csv",
+    params:
+        spec=judge_spec,
+    log:
+        f"{LOGS}/judge/{{backbone}}/{{mixture}}.log",
+    threads: 1
+    shell:
+        "python -m mos.judge grade --spec {params.spec:q} --combined {output.metrics:q} > {log:q} 2>&1"
+
+
+# AlpacaEval-style win rates of every run against eval.winrate.reference (same backbone and seed).
+if WINRATE:
+
+    rule winrate:
+        input:
+            winrate_inputs,
+        output:
+            csv=f"{C.summary_dir(CFG)}/winrate.csv",
+        params:
+            spec=winrate_spec,
+        log:
+            f"{LOGS}/winrate.log",
+        threads: 1
+        shell:
+            "python -m mos.judge winrate --spec {params.spec:q} --out {output.csv:q} > {log:q} 2>&1"
