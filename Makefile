@@ -3,6 +3,8 @@
 #     make install    # .venv: CPU torch first, then this package with its test extras
 #     make run        # the whole pipeline on config/config.yaml, offline (= snakemake --cores all)
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
+#     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
+#                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
 #     make lint       # ruff
 #
 # `make install` is skipped while pyproject.toml is unchanged (stamp file .venv/.installed).
@@ -15,7 +17,9 @@ TORCH_SPEC ?= torch==2.13.0
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint
+SLURM_STAMP := $(VENV)/.installed-slurm
+
+.PHONY: install run test test-slow lint
 
 install: $(STAMP)
 
@@ -30,6 +34,13 @@ run: install
 
 test: install
 	$(OFFLINE) $(VENV)/bin/pytest -m "not slow and not gpu"
+
+$(SLURM_STAMP): $(STAMP)
+	$(VENV)/bin/pip install -e ".[test,slurm]"
+	touch $@
+
+test-slow: $(SLURM_STAMP)
+	$(OFFLINE) $(VENV)/bin/pytest -m "slow and not gpu"
 
 lint: install
 	$(VENV)/bin/ruff check .

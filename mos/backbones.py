@@ -25,6 +25,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
+from mos.chat_templates import VICUNA_TEMPLATE
+
 FAMILIES: dict[str, tuple[type, type]] = {
     "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     "gemma": (GemmaConfig, GemmaForCausalLM),
@@ -75,24 +77,19 @@ def load_model(path: str, dtype: torch.dtype = torch.float32) -> PreTrainedModel
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True, trust_remote_code=False)
 
 
-def load_tokenizer(path: str) -> PreTrainedTokenizerBase:
-    """Load the tokenizer; a base model without a chat template gets the Vicuna-style template
-    that the authors' code forces on every backbone (SPEC §5.3)."""
+def load_tokenizer(path: str, chat_template: str | None = None) -> PreTrainedTokenizerBase:
+    """Load the tokenizer. `chat_template` (Jinja text, see mos.chat_templates) replaces the
+    tokenizer's own template, as the authors' code forces its Vicuna-style template on every
+    backbone (SPEC §5.3; a config's `backbones.<name>.chat_template: vicuna`); without it a model
+    that has no chat template (a base model) gets the Vicuna-style one."""
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    if not tok.chat_template:
+    if chat_template:
+        tok.chat_template = chat_template
+    elif not tok.chat_template:
         tok.chat_template = VICUNA_TEMPLATE
     return tok
-
-
-VICUNA_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}"
-    "{% if m['role'] == 'system' %}{{ m['content'] }} "
-    "{% elif m['role'] == 'user' %}USER: {{ m['content'] }} "
-    "{% else %}ASSISTANT: {{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

@@ -33,7 +33,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mos import registry
+from mos import chat_templates, registry
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets")  # the rest are strategy parameters
@@ -293,9 +293,16 @@ def _check_experiment(cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
-    return [f"backbones.{name}: hidden_size {b['hidden_size']} is not a multiple of num_heads {b['num_heads']}"
-            for name, b in cfg["backbones"].items()
-            if "family" in b and b["hidden_size"] % b["num_heads"]]
+    problems = [f"backbones.{name}: hidden_size {b['hidden_size']} is not a multiple of num_heads {b['num_heads']}"
+                for name, b in cfg["backbones"].items()
+                if "family" in b and b["hidden_size"] % b["num_heads"]]
+    for name, b in cfg["backbones"].items():
+        if b.get("chat_template"):
+            try:
+                chat_templates.resolve(b["chat_template"])
+            except ValueError as e:
+                problems.append(f"backbones.{name}.chat_template: {e}")
+    return problems
 
 
 def _check_mixtures(cfg: Mapping[str, Any]) -> list[str]:
@@ -516,6 +523,13 @@ def model_ref(cfg: Mapping[str, Any], backbone: str) -> str:
     return pretrained_dir(cfg, backbone) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
 
 
+def chat_template(cfg: Mapping[str, Any], backbone: str) -> str | None:
+    """The Jinja text of the chat template forced on a backbone (`chat_template:`), or None to
+    keep the tokenizer's own. Carried in the tokenize, train and eval specs."""
+    value = cfg["backbones"][backbone].get("chat_template")
+    return chat_templates.resolve(value) if value else None
+
+
 def run_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
     return f"{results_dir(cfg)}/runs/{backbone}/{mixture}/seed{seed}"
 
@@ -570,6 +584,7 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             "train": mixture_train(cfg, mixture),
             "tokenized": tokenized_path(cfg, backbone),
             **({"base_ppl": base_ppl_path(cfg, backbone)} if needs_base_ppl(cfg, mixture) else {}),
+            **_template_entry(cfg, backbone),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
@@ -597,7 +612,15 @@ def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) ->
     _check_run(cfg, backbone, mixture, seed)
     return {"model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
             "benchmarks": benchmark_files(cfg, run_benchmarks(cfg, backbone, mixture, seed)),
-            "batch_size": cfg["eval"]["batch_size"]}
+            "batch_size": cfg["eval"]["batch_size"],
+            **_template_entry(cfg, backbone)}
+
+
+def _template_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:
+    """`{"chat_template": <Jinja>}` for a spec when the backbone forces one (else nothing, so the
+    specs, and the jobs, of configs without the key stay as they were)."""
+    template = chat_template(cfg, backbone)
+    return {"chat_template": template} if template else {}
 
 
 def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
@@ -608,6 +631,8 @@ def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
 def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
     """Arguments of `python -m mos.data` for a backbone."""
     args = ["--model", model_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
+    if cfg["backbones"][backbone].get("chat_template"):
+        args += ["--chat-template", cfg["backbones"][backbone]["chat_template"]]
     for d in grid_datasets(cfg):
         args += ["--dataset", f"{d}={dataset_path(cfg, d)}"]
     return args

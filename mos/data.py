@@ -3,6 +3,7 @@ template (with a per-token loss mask) and plain documents for pretraining.
 
     python -m mos.data --model resources/default/backbones/tiny-llama/model \
         --dataset Mathematics=resources/default/datasets/Mathematics.jsonl ... --max-length 256 --out tok.npz
+        [--chat-template vicuna]    # force a chat template (mos.chat_templates) instead of the model's own
 
 The loss mask marks the positions whose token is a training target:
     loss="all"       every token after the first (the authors' code: labels = input_ids)
@@ -153,18 +154,25 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from mos.backbones import load_tokenizer
+    from mos.chat_templates import resolve as resolve_chat_template
 
     ap = argparse.ArgumentParser(description="Tokenize training datasets once for every run of a backbone.")
     ap.add_argument("--model", required=True, help="model folder or hub id whose tokenizer to use")
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME=PATH", help="repeatable")
     ap.add_argument("--max-length", type=int, required=True)
+    ap.add_argument("--chat-template", default=None, metavar="NAME|FILE",
+                    help="force this chat template (a built-in name such as vicuna, or a Jinja file)")
     ap.add_argument("--out", required=True, help=".npz file")
     args = ap.parse_args(argv)
-    tokenizer = load_tokenizer(args.model)
+    template = resolve_chat_template(args.chat_template) if args.chat_template else None
+    tokenizer = load_tokenizer(args.model, template)
     files = dict(item.split("=", 1) for item in args.dataset)
     datasets = {name: load_dataset_file(name, path, tokenizer, "response", args.max_length)
                 for name, path in files.items()}
-    save_tokenized(args.out, datasets, {"model": args.model, "max_length": args.max_length, "datasets": files})
+    meta = {"model": args.model, "max_length": args.max_length, "datasets": files}
+    if template:  # runs check it: a cache rendered with another template is not used
+        meta["chat_template"] = template
+    save_tokenized(args.out, datasets, meta)
     print(f"{args.out}: " + ", ".join(f"{n} {len(d)}" for n, d in datasets.items()))
 
 

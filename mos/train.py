@@ -5,6 +5,8 @@
     accelerate launch --multi_gpu --num_processes 2 -m mos.train --spec @job.json --out DIR   # data parallel
     (on a machine without CUDA this runs two gloo processes on the CPU; accelerate 1.15's --cpu flag
     spawns several processes only under mpirun)
+    accelerate launch --config_file config/accelerate/deepspeed_zero2.yaml --num_processes 4 \
+        -m mos.train --spec @job.json --out DIR      # DeepSpeed ZeRO-2 on 4 GPUs (needs `deepspeed`)
 
 Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
 uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
@@ -12,7 +14,15 @@ a linear warm-up/decay schedule; a dynamic strategy is asked for new weights eve
 `update_every` steps. A checkpoint every `checkpoint_every` steps holds everything the next
 steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
 killed run restarted with the same command continues to the same final weights. Outputs in
---out: model/ (Hugging Face format), train_log.csv, trajectory.csv, run.json.
+--out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
+the spec's `chat_template` when it forces one), train_log.csv, trajectory.csv, run.json.
+
+Under DeepSpeed (an accelerate config with `distributed_type: DEEPSPEED`) the engine steps the
+optimizer itself at the end of each accumulation window and clips by its own config, so the loop
+tells it the batch layout (micro_batch_size per forward, batch_size / (micro_batch_size x
+processes) accumulation steps, grad_clip) and checkpoints the model and the ZeRO-partitioned
+optimizer through `Accelerator.save_state`. Nothing imports deepspeed unless accelerate launched
+the run with it.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.utils import DistributedType
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
@@ -102,6 +113,7 @@ class CausalLMLoss(torch.nn.Module):
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
+        self.config = model.config  # DeepSpeed sizes 'auto' buckets from config.hidden_size
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
@@ -131,7 +143,8 @@ def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -
     if cache:
         data, meta = load_tokenized(cache, settings.loss)
         wanted = {n: (e if isinstance(e, str) else e["path"]) for n, e in spec["datasets"].items()}
-        if meta["max_length"] == settings.max_length and all(meta["datasets"].get(n) == p for n, p in wanted.items()):
+        if (meta["max_length"] == settings.max_length and meta.get("chat_template") == spec.get("chat_template")
+                and all(meta["datasets"].get(n) == p for n, p in wanted.items())):
             return {n: data[n] for n in wanted}
     out = {}
     for name, entry in spec["datasets"].items():
@@ -164,12 +177,19 @@ class Run:
         if s.batch_size % s.micro_batch_size:
             raise ValueError(f"train.batch_size {s.batch_size} is not a multiple of micro_batch_size {s.micro_batch_size}")
         precision = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[s.precision]
-        self.acc = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
+        # The scheduler steps once per optimizer step: accelerate's default would step it once per
+        # process (it assumes per-process batches grow with the world size; ours are split).
+        self.acc = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
+                               step_scheduler_with_optimizer=False)
         if s.batch_size % (s.micro_batch_size * self.acc.num_processes) and self.acc.num_processes > 1:
             raise ValueError("batch_size must be a multiple of micro_batch_size x number of processes")
+        self.deepspeed = self.acc.distributed_type == DistributedType.DEEPSPEED
+        self.accumulation = s.batch_size // (s.micro_batch_size * self.acc.num_processes)
+        if self.deepspeed:
+            self._configure_deepspeed()
         self.seed = int(spec.get("seed", 0))
         torch.manual_seed(self.seed)
-        self.tokenizer = load_tokenizer(spec["model"])
+        self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
         mixture = spec["mixture"]
         self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
         if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
@@ -192,6 +212,23 @@ class Run:
         self.train_log: list[dict[str, Any]] = []
         self.trajectory: list[dict[str, Any]] = []
         self._pending_loss: list[float] = []
+
+    def _configure_deepspeed(self) -> None:
+        """Give DeepSpeed this run's batch layout before `prepare` builds its engine: examples per
+        forward, accumulation steps per optimizer step (the engine steps at the window's end) and
+        the clipping threshold (the engine clips; accelerate's clip_grad_norm_ does nothing)."""
+        s = self.settings
+        config = self.acc.state.deepspeed_plugin.deepspeed_config
+        if config.get("zero_optimization", {}).get("offload_optimizer", {}).get("device", "none") != "none":
+            raise ValueError("DeepSpeed optimizer offload is not supported: accelerate would replace this loop's "
+                             "AdamW by DeepSpeed's CPU Adam, which the learning-rate schedule does not drive")
+        self.acc.gradient_accumulation_steps = self.accumulation
+        config.update({
+            "train_micro_batch_size_per_gpu": s.micro_batch_size,
+            "gradient_accumulation_steps": self.accumulation,
+            "train_batch_size": s.batch_size,
+            "gradient_clipping": s.grad_clip,
+        })
 
     @property
     def hf_model(self) -> torch.nn.Module:
@@ -247,19 +284,23 @@ class Run:
         torch.save({"sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
                     "sample_fingerprint": self.sample_fingerprint},
                    staging / f"rank{self.acc.process_index}.pt")
+        if self.deepspeed:  # every rank writes its partition of the optimizer (and the fp32 weights)
+            self.acc.save_state(str(staging / "deepspeed"))
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
             state = {
                 "spec": self.spec, "world_size": self.acc.num_processes, "step": self.step, "tokens": self.tokens,
                 "padding": self.padding, "elapsed": self.elapsed, "weights": self.weights,
                 "rank_weight_spread": self.rank_weight_spread,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "optimizer": {} if self.deepspeed else self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
                 "strategy": self.strategy.state_dict(),
                 "probe": self.probe.state_dict() if self.probe else {},
                 "torch_rng": torch.get_rng_state(),
                 "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
             }
-            save_model(self.hf_model, str(staging / "model.safetensors"))
+            if not self.deepspeed:
+                save_model(self.hf_model, str(staging / "model.safetensors"))
             torch.save(state, staging / "state.pt")
             old = self.out / ".checkpoint.old"
             shutil.rmtree(old, ignore_errors=True)
@@ -279,8 +320,11 @@ class Run:
         if state["world_size"] != self.acc.num_processes:
             raise RuntimeError(f"{path} was written by {state['world_size']} processes, not {self.acc.num_processes}")
         rank = torch.load(self.checkpoint_dir / f"rank{self.acc.process_index}.pt", weights_only=True)
-        load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.deepspeed:
+            self.acc.load_state(str(self.checkpoint_dir / "deepspeed"))
+        else:
+            load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.load_state_dict(rank["sampler"])
         self.sample_fingerprint = rank["sample_fingerprint"]
@@ -314,10 +358,17 @@ class Run:
             batch = Batch(*(t.to(self.acc.device) for t in (batch.input_ids, batch.position_ids, batch.labels)),
                           batch.n_tokens, batch.n_targets)
             sync = k == len(batches) - 1
-            ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
+            if self.deepspeed:  # the engine syncs, clips and steps at the last micro-batch of the window
+                ctx = self.acc.accumulate(self.model)
+            else:
+                ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
             with ctx, self.acc.autocast():
                 loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
-                self.acc.backward(loss)
+                # DeepSpeed divides the loss by its accumulation steps; ours is already a batch mean
+                self.acc.backward(loss * self.accumulation if self.deepspeed else loss)
+                if self.deepspeed and self.acc.sync_gradients != sync:
+                    raise RuntimeError(f"DeepSpeed accumulation is out of step with the batch ({len(batches)} "
+                                       f"micro-batches, {self.accumulation} accumulation steps)")
             total += loss.item()
             self.tokens += batch.n_tokens
             self.padding += batch.n_padding

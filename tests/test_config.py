@@ -64,12 +64,63 @@ def test_default_config_grid() -> None:
 
 def test_paper_config_grid() -> None:
     cfg = load_config(PAPER)
-    assert len(C.runs(cfg)) == 9
+    # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B
+    assert len(C.runs(cfg)) == 3 * 9 + 4 + 3
+    assert {m for b, m, _ in C.runs(cfg) if b != "llama-3-8b"} == {
+        "proportional", "temperature", "uniform", "multidds", "multiuat",
+        "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"}
+    assert len([r for r in C.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3
     assert C.tiny_backbones(cfg) == []
-    assert not C.needs_testbed(cfg)
+    assert not C.needs_testbed(cfg) and not C.needs_mmlu_dev(cfg)
+    assert C.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
     assert C.model_ref(cfg, "llama-3-8b") == "meta-llama/Meta-Llama-3-8B"
-    assert cfg["train"]["lr"] == pytest.approx(1e-5)
-    assert C.budget(cfg, "uniform") == 4847 * 64
+    train = cfg["train"]
+    assert train["lr"] == pytest.approx(1e-5) and train["batch_size"] == 64 and train["precision"] == "bf16"
+    assert train["warmup_ratio"] == 0.1 and train["max_length"] == 2048
+    assert {C.budget(cfg, m) for m in C.grid_mixtures(cfg)} == {4847 * 64}  # = 3 epochs of 103.4K
+    assert C.budget(cfg, "math_only") / 26_200 == pytest.approx(12, abs=0.2)  # ≈ 12 epochs of Mathematics
+    ds = cfg["datasets"]
+    assert all(d["fraction"] == 0.1 for d in ds.values()) and ds["NLP"]["per_subset"] == 1000
+    assert ds["General"]["adapter"] == "sharegpt"
+
+
+def test_paper_config_strategies_use_the_papers_settings() -> None:
+    cfg = load_config(PAPER)
+    dynamic = [m for m in C.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] != "temperature"]
+    for m in dynamic:
+        params = C.strategy_params(cfg, m)
+        assert (params["update_every"], params["scorer_lr"], params["inner_steps"]) == (100, 1e-4, 200), m
+    for m in ("multidds", "multiuat"):
+        assert C.strategy_params(cfg, m)["validation_size"] == 1000
+    assert C.strategy_params(cfg, "mos_cossim_ema")["prior_tau"] == "inf"
+    assert C.strategy_params(cfg, "mos_diff_ema_prior10")["prior_tau"] == 10
+    spec = C.train_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)
+    assert spec["mixture"]["strategy"] == "mospec" and spec["mixture"]["params"]["target"] == "Mathematics"
+    assert spec["mixture"]["params"]["ema"] is True and spec["base_ppl"]
+    assert list(C.train_spec(cfg, "llama-3-8b", "math_only", 42)["datasets"]) == ["Mathematics"]
+
+
+def test_paper_backbones_force_the_vicuna_template_in_every_stage() -> None:
+    from mos.chat_templates import VICUNA_TEMPLATE
+
+    cfg = load_config(PAPER)
+    for b in cfg["backbones"]:
+        assert C.chat_template(cfg, b) == VICUNA_TEMPLATE
+        assert C.train_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
+        assert C.eval_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
+        args = C.tokenize_args(cfg, b)
+        assert args[args.index("--chat-template") + 1] == "vicuna"
+
+
+def test_chat_template_names_a_builtin_or_a_file(raw: dict[str, Any], tmp_path: Path) -> None:
+    raw["backbones"]["tiny-llama"]["chat_template"] = "vicunna"
+    assert "backbones.tiny-llama.chat_template: 'vicunna' is neither a built-in chat template (vicuna)" in error_of(raw)
+    template = tmp_path / "mine.jinja"
+    template.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}", encoding="utf-8")
+    raw["backbones"]["tiny-llama"]["chat_template"] = str(template)
+    cfg = load_config(raw, SOURCE)
+    assert C.train_spec(cfg, "tiny-llama", "proportional", 0)["chat_template"] == template.read_text()
+    assert "chat_template" not in C.train_spec(cfg, "tiny-qwen", "proportional", 0)  # only where set
 
 
 # ---------------------------------------------------------------- defaults

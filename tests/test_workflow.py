@@ -32,11 +32,20 @@ def job_counts(output: str) -> dict[str, int]:
 
 def dry_run(*args: str, workdir: Path) -> dict[str, int]:
     """Dry run in an empty working directory (so outputs of a real run in the repo don't count)."""
+    return job_counts(dry_run_output(*args, workdir=workdir))
+
+
+def dry_run_output(*args: str, workdir: Path) -> str:
     if "--configfile" not in args:
         args = ("--configfile", str(ROOT / "config" / "config.yaml"), *args)
     proc = snakemake("-n", "--cores", "1", "--directory", str(workdir), *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return job_counts(proc.stdout)
+    return proc.stdout
+
+
+def train_commands(output: str) -> list[str]:
+    """The shell commands of the train jobs of a `snakemake -n -p` output."""
+    return [line for line in output.splitlines() if " -m mos.train " in line]
 
 
 def test_dry_run_default_config(tmp_path: Path) -> None:
@@ -48,10 +57,31 @@ def test_dry_run_default_config(tmp_path: Path) -> None:
 
 
 def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
-    jobs = dry_run("--configfile", str(ROOT / "config" / "paper.yaml"), workdir=tmp_path)
-    assert jobs["train"] == jobs["evaluate"] == 9  # 3 hub backbones x 3 mixtures x 1 seed
-    assert jobs["dataset"] == 4
-    assert "pretrain" not in jobs and "testbed" not in jobs  # nothing of the default config leaks in
+    """The paper's grid offline; a job with 4 GPUs trains under accelerate launch + DeepSpeed."""
+    out = dry_run_output("--configfile", str(ROOT / "config" / "paper.yaml"), "-p",
+                         "--set-resources", "train:gpu=4", "--set-threads", "train=32", workdir=tmp_path)
+    jobs = job_counts(out)
+    # Table 2: 3 backbones x 9 rows, Table 3: 4 priors, Table 5: 2 MoSpec + math-only; 1 seed
+    assert jobs["train"] == 34
+    assert jobs["evaluate"] == 34  # one per backbone x mixture cell
+    assert jobs["dataset"] == 4 and jobs["tokenize"] == jobs["base_ppl"] == 3 and jobs["aggregate"] == 1
+    for rule in ("pretrain", "testbed", "tokenizer", "mmlu_dev"):  # nothing of the default config leaks in
+        assert rule not in jobs
+    commands = train_commands(out)
+    assert len(commands) == 34
+    for cmd in commands:
+        assert cmd.startswith("Shell command: accelerate launch --config_file ")
+        assert "config/accelerate/deepspeed_zero2.yaml --num_processes 4 --num_machines 1 " in cmd
+    assert "--chat-template vicuna" in out  # the tokenization cache uses the forced template
+
+
+def test_training_is_a_plain_process_without_gpus(tmp_path: Path) -> None:
+    commands = train_commands(dry_run_output("--configfile", str(ROOT / "config" / "test.yaml"), "-p",
+                                             workdir=tmp_path))
+    assert commands and all(c.startswith("Shell command: python -m mos.train ") for c in commands)
+    one_gpu = train_commands(dry_run_output("--configfile", str(ROOT / "config" / "test.yaml"), "-p",
+                                            "--set-resources", "train:gpu=1", workdir=tmp_path))
+    assert one_gpu and all(c.startswith("Shell command: python -m mos.train ") for c in one_gpu)
 
 
 def test_dry_run_config_override_from_the_command_line(tmp_path: Path) -> None:

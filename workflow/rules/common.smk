@@ -82,10 +82,14 @@ def train_inputs(wildcards):
 
 
 def tokenize_inputs(wildcards):
-    """The backbone's tokenizer (with the model when built here) and every dataset of the grid."""
+    """The backbone's tokenizer (with the model when built here), every dataset of the grid, and
+    the Jinja file of a forced chat template (a built-in name such as vicuna is no file)."""
     inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
     if C.is_tiny(CFG, wildcards.backbone):
         inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    template = CFG["backbones"][wildcards.backbone].get("chat_template")
+    if template and not C.chat_templates.is_builtin(template):
+        inputs["chat_template"] = template
     return inputs
 
 
