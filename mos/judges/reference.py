@@ -6,9 +6,10 @@ two-turn prompts): no model, no network, the same rating every time.
 
 A reply is compared with the reference of its turn after normalising both (lower case, single
 spaces, no trailing full stop). Equal: 10. Otherwise the rating is 1 + 9 * s on MT-Bench's 1-10
-scale, where s is the token F1 between reply and reference (words and numbers, as multisets),
-halved when the reference ends with a number (a result) and the reply's last number differs — a
-well-worded wrong result is still wrong. Pairwise, the answer with the higher rating wins and equal
+scale, where s is the token F1 between reply and reference (words and numbers, as multisets). When
+the reference ends with a number (a result), the result decides first: s = 0.6 + 0.4 * F1 if the
+reply's last number is that result, else s = 0.4 * F1 — a right result in other words rates above
+6.4, a well-worded wrong result below 4.6. Pairwise, the answer with the higher rating wins and equal
 ratings tie. Questions without a reference cannot be graded by this judge (an error says so).
 """
 
@@ -44,9 +45,9 @@ def reference_rating(reply: str, reference: str) -> float:
         return 10.0
     s = token_f1(reply, reference)
     ref_numbers, reply_numbers = _NUMBER.findall(reference), _NUMBER.findall(reply)
-    ends_with_result = bool(ref_numbers) and reference.rstrip(" .").endswith(ref_numbers[-1])
-    if ends_with_result and (not reply_numbers or float(reply_numbers[-1]) != float(ref_numbers[-1])):
-        s *= 0.5
+    if ref_numbers and reference.rstrip(" .").endswith(ref_numbers[-1]):
+        right = bool(reply_numbers) and float(reply_numbers[-1]) == float(ref_numbers[-1])
+        s = 0.6 + 0.4 * s if right else 0.4 * s
     return round(1.0 + 9.0 * s, 4)
 
 
