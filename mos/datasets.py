@@ -3,6 +3,7 @@
     python -m mos.datasets --testbed resources/default/testbed --skill Medicine --out resources/default/datasets/Medicine.jsonl
     python -m mos.datasets --path my_data.jsonl --out resources/default/datasets/Mine.jsonl
     python -m mos.datasets --hub TIGER-Lab/MathInstruct --adapter mathinstruct --fraction 0.1 --out .../Mathematics.jsonl
+    python -m mos.datasets --hub bigscience/P3 --adapter p3 --per-subset 1000 --fraction 0.1 --out .../NLP.jsonl
 
 A bad file stops here with the file, the line and what was expected. Hub datasets go through an
 adapter to the record format (the paper's four sources); `--hub` also takes a local file or folder
@@ -89,22 +90,43 @@ def sample_fraction(records: list[Record], fraction: float, seed: int) -> list[R
     return [records[i] for i in chosen]
 
 
+def subset_sample(subset: str, n: int, per_subset: int, seed: int) -> list[int]:
+    """Indices (ascending) of the `per_subset` rows kept of a subset's `n` rows: all of them when it
+    has fewer, else a sample seeded by `seed` and the subset's name (independent of other subsets)."""
+    return sorted(random.Random(f"{seed}-{subset}").sample(range(n), min(per_subset, n)))
+
+
+def _subset_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name
+
+
 def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int) -> list[dict[str, Any]]:
     """Rows of a hub dataset, or of a local file/folder with the same columns. With `per_subset`,
-    every configuration (P3 subset) contributes a seeded sample of that many rows."""
+    every configuration (P3 subset) contributes a seeded sample of that many rows. Locally a subset
+    is a row's `_subset` column, else its file (`<subset>.jsonl`, the layout of P3's subsets)."""
     import datasets
 
     path = Path(name)
     if path.exists():
-        files = [str(p) for p in sorted(path.glob("*.json*"))] if path.is_dir() else [str(path)]
-        return list(datasets.load_dataset("json", data_files=files, split="train"))
+        files = sorted(path.glob("*.json*")) if path.is_dir() else [path]
+        if per_subset is None:
+            return list(datasets.load_dataset("json", data_files=[str(f) for f in files], split="train"))
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for f in files:
+            for row in datasets.load_dataset("json", data_files=[str(f)], split="train"):
+                subset = row.get("_subset") or _subset_name(f)
+                groups.setdefault(subset, []).append({**row, "_subset": subset})
+        return [group[i] for subset, group in groups.items()
+                for i in subset_sample(subset, len(group), per_subset, seed)]
     if per_subset is None:
         return list(datasets.load_dataset(name, split=split))
     rows = []
     for subset in datasets.get_dataset_config_names(name):
         ds = datasets.load_dataset(name, subset, split=split)
-        keep = random.Random(f"{seed}-{subset}").sample(range(len(ds)), min(per_subset, len(ds)))
-        rows += [{**ds[i], "_subset": subset} for i in sorted(keep)]
+        rows += [{**ds[i], "_subset": subset} for i in subset_sample(subset, len(ds), per_subset, seed)]
     return rows
 
 

@@ -80,6 +80,40 @@ def test_hub_adapters_map_to_records(tmp_path):
     assert len(load_records(out)) == 10
 
 
+def test_p3_takes_a_seeded_sample_per_subset_then_the_fraction(tmp_path):
+    """P3 as the paper samples it (1K per subset, then 10%), on local files of the hub's columns:
+    one file per subset, named like P3's subsets (dots included)."""
+    from collections import Counter
+
+    from mos.datasets import load_hub_rows
+
+    def subset_file(folder, name, n):
+        folder.mkdir(exist_ok=True)
+        write(folder / f"{name}.jsonl", [json.dumps({"inputs_pretokenized": f"{name} q{i}", "targets_pretokenized": f"a{i}"})
+                                         for i in range(n)])
+
+    p3 = tmp_path / "p3"
+    for name, n in [("p3_cos_e_v1.11_explain", 5), ("p3_glue_mrpc_paraphrase", 30), ("p3_wiki_qa_found", 12)]:
+        subset_file(p3, name, n)
+    rows = load_hub_rows(str(p3), "train", per_subset=10, seed=0)
+    assert Counter(r["_subset"] for r in rows) == {"p3_cos_e_v1.11_explain": 5, "p3_glue_mrpc_paraphrase": 10,
+                                                    "p3_wiki_qa_found": 10}
+    assert rows == load_hub_rows(str(p3), "train", per_subset=10, seed=0)
+    assert rows != load_hub_rows(str(p3), "train", per_subset=10, seed=1)
+    # a subset's sample does not depend on the other subsets
+    subset_file(tmp_path / "p3_one", "p3_glue_mrpc_paraphrase", 30)
+    alone = load_hub_rows(str(tmp_path / "p3_one"), "train", per_subset=10, seed=0)
+    assert alone == [r for r in rows if r["_subset"] == "p3_glue_mrpc_paraphrase"]
+    assert len(load_hub_rows(str(p3), "train", per_subset=None, seed=0)) == 47  # no per-subset step: every row
+    # through the CLI, as the workflow's dataset rule runs it: 25 rows per subset sampling, then 50%
+    out = tmp_path / "NLP.jsonl"
+    datasets_main(["--hub", str(p3), "--adapter", "p3", "--per-subset", "10", "--fraction", "0.5", "--seed", "0",
+                   "--out", str(out)])
+    records = load_records(out)
+    assert len(records) == round(25 * 0.5)
+    assert {r["source"] for r in records} <= {"p3_cos_e_v1.11_explain", "p3_glue_mrpc_paraphrase", "p3_wiki_qa_found"}
+
+
 def test_sample_fraction_is_seeded():
     recs = [{"id": i} for i in range(100)]
     assert sample_fraction(recs, 0.1, 0) == sample_fraction(recs, 0.1, 0)
