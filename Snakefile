@@ -34,6 +34,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/backbones.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/eval.smk"
+include: "workflow/rules/stats.smk"
 include: "workflow/rules/analysis.smk"
 
 
@@ -44,3 +45,5 @@ rule all:
         rules.table2_main.output,
         rules.fig3_loss.output,
         [getattr(rules, name).output for name in ANALYSIS_OUTPUTS],
+        rules.table1_datasets.output,
+        rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture

@@ -208,7 +208,8 @@ def markdown_table(df: pd.DataFrame) -> str:
 LATEX_REPLACEMENTS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                       "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                       "±": r"$\pm$", "τ": r"$\tau$", "∞": r"$\infty$", "µ": r"$\mu$", "μ": r"$\mu$",
-                      "–": "--", "−": "$-$", "≈": r"$\approx$", "`": ""}
+                      "–": "--", "−": "$-$", "≈": r"$\approx$", "`": "", "Δ": r"$\Delta$", "θ": r"$\theta$",
+                      "×": r"$\times$", "≤": r"$\leq$", "≥": r"$\geq$", "→": r"$\rightarrow$"}
 
 
 def latex_escape(text: object) -> str:

@@ -9,7 +9,7 @@ ours goes the claimed way ("reproduced") and whether the difference is beyond th
 over seeds (Welch interval of a difference of means; "n/a" with one seed). Accuracy claims use µMU, the
 multiple-choice benchmark's overall accuracy (testbed_mc when present), since the testbed has no MT-Bench:
 the paper's µBOTH claims are compared through its µMU numbers, quoted beside. Claims whose runs are absent
-say "n/a". Writes results/<exp>/tables/scorecard.md and scorecard.csv.
+say "n/a". Writes results/<exp>/tables/scorecard.md, scorecard.csv and scorecard.tex.
 A jupytext percent script: it also opens as a notebook.
 """
 
@@ -430,13 +430,28 @@ def render(table: pd.DataFrame, data: Data) -> str:
             + "\n## Every check\n\n" + common.markdown_table(display) + "".join(f"\n{n}\n" for n in notes))
 
 
+def latex(table: pd.DataFrame) -> str:
+    """The scorecard as a LaTeX table: every check, the verdict rows (scope 'all') in bold."""
+    names = {"claim": "Claim", "scope": "Scope", "ours": "Ours", "paper": "Paper",
+             "reproduced": "Reproduced", "beyond_ci": "Beyond 95% CI"}
+    display = table.rename(columns=names).astype(str)
+    verdict = table["scope"] == "all"
+    display.loc[verdict, "Scope"] = "**all**"
+    display.loc[verdict, "Reproduced"] = [f"**{v}**" for v in display.loc[verdict, "Reproduced"]]
+    caption = ("Replication scorecard: each claim of the paper, checked per backbone, with the verdict in bold "
+               "(scope all). Beyond 95% CI: the Welch interval of our difference excludes 0.")
+    text = common.latex_table(display, caption, "tab:scorecard")
+    return text.replace(r"\begin{tabular}{llrrrr}", r"\begin{tabular}{p{3.2cm}lp{4.6cm}p{4.6cm}ll}")
+
+
 def write_all(exp: Path) -> list[Path]:
-    """Write tables/scorecard.md and scorecard.csv for one experiment folder."""
+    """Write tables/scorecard.md, scorecard.csv and scorecard.tex for one experiment folder."""
     data = load(exp)
     table = build(data)
     md = Path(exp) / "tables" / "scorecard.md"
     atomic_write_text(md, render(table, data))
-    return [md, common.write_frame_csv(table, md.with_suffix(".csv"))]
+    atomic_write_text(md.with_suffix(".tex"), latex(table))
+    return [md, common.write_frame_csv(table, md.with_suffix(".csv")), md.with_suffix(".tex")]
 
 
 # %%

@@ -8,6 +8,13 @@ authors' code precomputes one for every record). For every pool example the CSV 
 perplexity over the whole chat-templated sequence (the code) and over the response only (Eq. 9):
     dataset, index, ppl_sequence, ppl_response, n_sequence, n_response
 Every DIFF run of that backbone reads this file instead of running θ0 again.
+
+The same command measures any other model, e.g. the fine-tuned PROP. models of the perplexity study
+(paper Table 6); several `--spec`/`--out` pairs run in one process (imports paid once), and
+`--combined FILE` also writes all their rows into one CSV with a leading `model` column:
+
+    python -m mos.base_ppl --spec @s0.json --out run0/ppl.csv --spec @s1.json --out run1/ppl.csv \
+        --combined cell_ppl.csv
 """
 
 from __future__ import annotations
@@ -64,16 +71,25 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spec", required=True, help="JSON or @file.json")
-    ap.add_argument("--out", required=True, help="CSV file")
+    ap.add_argument("--spec", required=True, action="append", help="JSON or @file.json (repeatable)")
+    ap.add_argument("--out", required=True, action="append", help="CSV file, one per --spec")
+    ap.add_argument("--combined", default=None, help="also write every model's rows here (column `model`)")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
+    if len(args.spec) != len(args.out):
+        ap.error(f"give one --out per --spec ({len(args.spec)} --spec, {len(args.out)} --out)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    rows = base_perplexities(read_spec(args.spec))
-    write_csv(Path(args.out), rows, COLUMNS)
-    print(f"{args.out}: {len(rows)} examples in {time.perf_counter() - t0:.1f} s")
+    combined = []
+    for spec_arg, out in zip(args.spec, args.out, strict=True):
+        t0 = time.perf_counter()
+        spec = read_spec(spec_arg)
+        rows = base_perplexities(spec)
+        write_csv(Path(out), rows, COLUMNS)
+        combined += [{"model": spec["model"], **row} for row in rows]
+        print(f"{out}: {len(rows)} examples in {time.perf_counter() - t0:.1f} s")
+    if args.combined:
+        write_csv(Path(args.combined), combined, ["model", *COLUMNS])
 
 
 if __name__ == "__main__":

@@ -647,9 +647,24 @@ def base_ppl_path(cfg: Mapping[str, Any], backbone: str) -> str:
     return f"{resources_dir(cfg)}/base_ppl/{backbone}.csv"
 
 
-def base_ppl_backbones(cfg: Mapping[str, Any]) -> list[str]:
-    """Backbones with at least one run whose strategy needs base perplexities."""
+def diff_backbones(cfg: Mapping[str, Any]) -> list[str]:
+    """Backbones with at least one run whose strategy needs base perplexities (DIFF)."""
     return _in_config_order({b for b, m, _ in runs(cfg) if needs_base_ppl(cfg, m)}, cfg["backbones"])
+
+
+def base_ppl_backbones(cfg: Mapping[str, Any]) -> list[str]:
+    """Backbones that need θ0's perplexities: those with a DIFF run or a perplexity-study run (Table 6)."""
+    wanted = set(diff_backbones(cfg)) | {b for b, _ in ppl_study_cells(cfg)}
+    return _in_config_order(wanted, cfg["backbones"])
+
+
+def base_ppl_pool_size(cfg: Mapping[str, Any], backbone: str) -> int | None:
+    """Examples per dataset in θ0's probe pool: `base_ppl.pool_size` where a DIFF run reads it, else
+    only the perplexity study's subsample (never more than `base_ppl.pool_size`)."""
+    pool = cfg["base_ppl"]["pool_size"]
+    if backbone in diff_backbones(cfg):
+        return pool
+    return PPL_STUDY_POOL if pool is None else min(pool, PPL_STUDY_POOL)
 
 
 def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
@@ -660,8 +675,70 @@ def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
             "datasets": {d: dataset_path(cfg, d) for d in grid_datasets(cfg)},
             "tokenized": tokenized_path(cfg, backbone),
             "max_length": cfg["train"]["max_length"],
-            "pool_size": cfg["base_ppl"]["pool_size"],
+            "pool_size": base_ppl_pool_size(cfg, backbone),
             "seed": cfg["base_ppl"]["seed"]}
+
+
+# ---------------------------------------------------------------- Table 1 and the perplexity study (Table 6)
+
+# Examples per dataset whose perplexity the study measures under the fine-tuned PROP. model. They are
+# the first PPL_STUDY_POOL of θ0's probe pool in the same random order (mos.base_ppl.pool_indices with
+# the same seed), so θ0's value of each of them is already in base_ppl/<backbone>.csv.
+PPL_STUDY_POOL = 256
+
+
+def is_proportional(cfg: Mapping[str, Any], mixture: str) -> bool:
+    """PROP. (τ = 1): temperature sampling with τ = 1 over every dataset of the grid."""
+    mix = cfg["mixtures"][mixture]
+    if mix["strategy"] != "temperature" or mixture_datasets(cfg, mixture) != grid_datasets(cfg):
+        return False
+    return float(getattr(_build_strategy(cfg, mixture), "tau", math.nan)) == 1.0
+
+
+def ppl_study_cells(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(backbone, mixture) of the perplexity study: per backbone, its first PROP. (τ = 1) mixture."""
+    cells: dict[str, str] = {}
+    for b, m, _ in runs(cfg):
+        if b not in cells and is_proportional(cfg, m):
+            cells[b] = m
+    return list(cells.items())
+
+
+def ppl_study_runs(cfg: Mapping[str, Any]) -> list[Run]:
+    """The runs (every seed) of the perplexity-study cells."""
+    cells = set(ppl_study_cells(cfg))
+    return [r for r in runs(cfg) if r[:2] in cells]
+
+
+def ppl_study_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
+    """Spec of `python -m mos.base_ppl` for a fine-tuned PROP. model over the study's subsample."""
+    if (backbone, mixture, int(seed)) not in set(ppl_study_runs(cfg)):
+        raise ConfigError(f"({backbone}, {mixture}, seed {seed}) is not a run of the perplexity study; "
+                          f"its cells: {ppl_study_cells(cfg)}")
+    base = base_ppl_spec(cfg, backbone)
+    pool = base["pool_size"]
+    return {**base, "model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
+            "pool_size": PPL_STUDY_POOL if pool is None else min(pool, PPL_STUDY_POOL)}
+
+
+def ppl_cell_path(cfg: Mapping[str, Any], backbone: str, mixture: str) -> str:
+    """The perplexities of a study cell's fine-tuned models, every seed (column `model`)."""
+    return f"{results_dir(cfg)}/runs/{backbone}/{mixture}/ppl.csv"
+
+
+def run_ppl_path(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
+    """The perplexities of one fine-tuned study model (the layout of base_ppl/<backbone>.csv)."""
+    return f"{run_dir(cfg, backbone, mixture, seed)}/ppl.csv"
+
+
+def dataset_stats_path(cfg: Mapping[str, Any]) -> str:
+    """Table 1's statistics of the training datasets (`python -m mos.stats datasets`)."""
+    return f"{summary_dir(cfg)}/datasets.csv"
+
+
+def ppl_summary_path(cfg: Mapping[str, Any]) -> str:
+    """Table 6's perplexities per backbone x dataset x seed (`python -m mos.stats ppl`)."""
+    return f"{summary_dir(cfg)}/ppl.csv"
 
 
 def spec_json(spec: Mapping[str, Any]) -> str:
@@ -688,7 +765,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate a config and print the grid size").add_argument("config")
     sub.add_parser("runs", help="list the runs of the grid").add_argument("config")
     spec = sub.add_parser("spec", help="print a job's JSON spec (pass it to the stage with --spec)")
-    spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval"])
+    spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval", "ppl_study"])
     spec.add_argument("config")
     spec.add_argument("backbone")
     spec.add_argument("mixture", nargs="?")
@@ -703,7 +780,7 @@ def _spec_for(args: argparse.Namespace, cfg: Mapping[str, Any]) -> dict[str, Any
         return base_ppl_spec(cfg, args.backbone)
     if args.mixture is None or args.seed is None:
         raise ConfigError(f"spec {args.stage} needs BACKBONE MIXTURE SEED")
-    make = train_spec if args.stage == "train" else eval_spec
+    make = {"train": train_spec, "eval": eval_spec, "ppl_study": ppl_study_spec}[args.stage]
     return make(cfg, args.backbone, args.mixture, args.seed)
 
 

@@ -284,7 +284,7 @@ def test_scorecard_without_math_benchmark(exp: Path) -> None:
     metrics = pd.read_csv(exp / "summary" / "metrics.csv")
     metrics[metrics["benchmark"] != "testbed_math"].to_csv(exp / "summary" / "metrics.csv", index=False)
     written = scorecard.write_all(exp)
-    assert [p.name for p in written] == ["scorecard.md", "scorecard.csv"]
+    assert [p.name for p in written] == ["scorecard.md", "scorecard.csv", "scorecard.tex"]
     md = (exp / "tables" / "scorecard.md").read_text()
     assert "testbed_math not evaluated" in md
     table = pd.read_csv(exp / "tables" / "scorecard.csv", keep_default_na=False)

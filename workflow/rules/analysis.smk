@@ -89,3 +89,41 @@ for _script, _outputs in ANALYSIS_OUTPUTS.items():
         threads: 1
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+# ---------------------------------------------------------------- Table 1 (datasets) and Table 6 (perplexity study)
+# Their summaries come from workflow/rules/stats.smk. Table 6 needs a PROP. (τ = 1) mixture in the grid.
+def summary_experiment_folder(wildcards, input):
+    """results/<experiment>, from the summary CSV an analysis job reads (input `summary`)."""
+    return os.path.dirname(os.path.dirname(input.summary))
+
+
+rule table1_datasets:
+    input:
+        script=ROOT / "analysis/table1_datasets.py",
+        summary=rules.dataset_stats.output.csv,
+    output:
+        [f"{RESULTS}/tables/table1_datasets.{ext}" for ext in ("md", "csv", "tex")],
+    params:
+        exp=summary_experiment_folder,
+    log:
+        f"{LOGS}/analysis/table1_datasets.log",
+    threads: 1
+    shell:
+        "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+rule table6_ppl:
+    input:
+        script=ROOT / "analysis/table6_ppl.py",
+        summary=rules.ppl_summary.output.csv,
+        runs=rules.aggregate.output.runs,
+    output:
+        [f"{RESULTS}/tables/{stem}.{ext}" for stem in ("table6_ppl", "table6_ppl_sequence")
+         for ext in ("md", "csv", "tex")],
+    params:
+        exp=summary_experiment_folder,
+    log:
+        f"{LOGS}/analysis/table6_ppl.log",
+    threads: 1
+    shell:
+        "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
