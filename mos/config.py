@@ -649,7 +649,8 @@ def base_ppl_path(cfg: Mapping[str, Any], backbone: str) -> str:
 
 def diff_backbones(cfg: Mapping[str, Any]) -> list[str]:
     """Backbones with at least one run whose strategy needs base perplexities (DIFF)."""
-    return _in_config_order({b for b, m, _ in runs(cfg) if needs_base_ppl(cfg, m)}, cfg["backbones"])
+    diff = {m for m in grid_mixtures(cfg) if needs_base_ppl(cfg, m)}  # one strategy build per mixture
+    return _in_config_order({b for b, m, _ in runs(cfg) if m in diff}, cfg["backbones"])
 
 
 def base_ppl_backbones(cfg: Mapping[str, Any]) -> list[str]:
@@ -697,9 +698,10 @@ def is_proportional(cfg: Mapping[str, Any], mixture: str) -> bool:
 
 def ppl_study_cells(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(backbone, mixture) of the perplexity study: per backbone, its first PROP. (τ = 1) mixture."""
+    prop = {m for m in grid_mixtures(cfg) if is_proportional(cfg, m)}  # one strategy build per mixture
     cells: dict[str, str] = {}
     for b, m, _ in runs(cfg):
-        if b not in cells and is_proportional(cfg, m):
+        if b not in cells and m in prop:
             cells[b] = m
     return list(cells.items())
 
