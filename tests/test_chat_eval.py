@@ -295,3 +295,27 @@ def test_grade_needs_complete_answers(tmp_path, testbed_dir):
             "runs": [{"eval_dir": str(tmp_path), "model_id": "m"}]}
     with pytest.raises(DataError, match="no complete answer to question chat-000"):
         grade(spec)
+
+
+@pytest.mark.slow
+def test_smollm2_from_the_packaged_gguf_judges_mt_bench(tmp_path):
+    """The real small judge: SmolLM2-135M-Instruct converted from PyPI's GGUF, scoring two MT-Bench
+    answers (a right and a wrong one to a reference-guided math question)."""
+    pytest.importorskip("gguf")
+    from mos.eval import mt_bench_data
+    from mos.judges.local import LocalJudge
+    from mos.judges.smollm import convert
+
+    try:
+        model = convert(tmp_path / "smollm")
+        questions, _ = mt_bench_data.from_package()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    q = next(q for q in questions if q["category"] == "math")
+    tasks = [GradingTask(str(q["question_id"]), "math", 1, (q["turns"][0],), (answer,), tuple(q["reference"]))
+             for answer in (q["reference"][0], "I do not know.")]
+    judge = LocalJudge(str(model), cache=JudgmentCache(tmp_path / "c.jsonl"))
+    ratings = [js[0].rating for js in judge.grade(tasks)]
+    assert all(1 <= r <= 10 for r in ratings)
+    record = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)

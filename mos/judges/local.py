@@ -7,7 +7,8 @@ packaged GGUF, `python -m mos.judges.smollm`), scoring instead of sampling.
 The judge prompt (the same templates as the HTTP judge) is rendered with the model's chat template
 and the reply is started for it with "Score: [[" (grading) or "Verdict: [[" (pairwise). Each
 candidate completion — "1]]" ... "10]]", or "A]]", "B]]", "C]]" — is scored by the model's
-log-likelihood in one batched forward pass, and the most likely one is the judgment; the raw
+log-likelihood (the prompt is run once; each candidate continues from its cached keys and values),
+and the most likely one is the judgment; the raw
 record keeps the probability of every candidate and the expected rating. So a small model always
 returns a valid rating, deterministically (one judgment per answer, whatever `samples` says).
 Judgments are cached by content like the HTTP judge's; the key includes the weights' size and
@@ -51,6 +52,10 @@ class LocalJudge:
         self.cache = cache
         self.name = name or Path(self.model_path).name
         self.public_config = {"kind": "local", "model": self.model_path, "templates": str(templates or "default")}
+        import inspect
+
+        params = inspect.signature(self.model.forward).parameters  # transformers >= 5.24 renamed it
+        self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
         weights = sorted(Path(self.model_path).glob("*.safetensors")) if Path(self.model_path).is_dir() else []
         self._fingerprint = [(w.name, w.stat().st_size, int(w.stat().st_mtime)) for w in weights]
 
@@ -62,28 +67,29 @@ class LocalJudge:
         return rendered + prefix
 
     def _candidate_logprobs(self, prompt: str, candidates: Sequence[str]) -> list[float]:
-        """Summed log-probability of each candidate continuation of `prompt` (one batched forward)."""
+        """Summed log-probability of each candidate continuation of `prompt`: the prompt runs once,
+        each candidate continues from a copy of its key/value cache (a few tokens each)."""
+        import copy
+
         import torch
 
         prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         cand_ids = [self.tokenizer(prompt + c, add_special_tokens=False)["input_ids"][len(prompt_ids):]
                     for c in candidates]
-        width = len(prompt_ids) + max(len(c) for c in cand_ids)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.full((len(candidates), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, c in enumerate(cand_ids):
-            seq = prompt_ids + c
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
         with torch.no_grad():
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
-        logp = torch.log_softmax(logits, dim=-1).cpu()
-        out = []
-        for row, c in enumerate(cand_ids):
-            positions = range(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(c))
-            out.append(sum(float(logp[row, p, t]) for p, t in zip(positions, c, strict=True)))
-        return out
+            out = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
+            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            scores = []
+            for ids in cand_ids:
+                total = float(first[ids[0]])
+                if len(ids) > 1:
+                    past = copy.deepcopy(getattr(out, "cache", None) or out.past_key_values)
+                    cont = self.model(input_ids=torch.tensor([ids[:-1]], device=self.device), use_cache=True,
+                                      **{self._cache_kwarg: past})
+                    logp = torch.log_softmax(cont.logits[0].float(), dim=-1)
+                    total += sum(float(logp[k, t]) for k, t in enumerate(ids[1:]))
+                scores.append(total)
+        return scores
 
     def _judge(self, messages: list[dict[str, str]], template: str, prefix: str,
                candidates: Sequence[str]) -> tuple[dict[str, Any], bool]:
