@@ -8,6 +8,7 @@ every backbone that has a prior-study mixture (a run whose paper_method reads "M
 MoS + COSSIM + EMA / MoS + DIFF + EMA with prior τ = 1, 10 and ∞ (the τ = ∞ rows are the runs labelled
 plainly "MoS + COSSIM + EMA" / "MoS + DIFF + EMA", the uniform prior of the main table). Columns: µMU
 (the multiple-choice benchmark's overall accuracy, testbed_mc when present) and the per-skill accuracies,
+and, when a judged two-turn benchmark was run, µMB and µBOTH = (µMU + 10 · µMB) / 2 as in table2_main,
 in % as mean ± 95% CI over seeds; µMU's difference to the TEMP. row with the CI of the difference; and the
 paper's µBOTH / µMU / µMB and µMU difference. Writes results/<exp>/tables/table3_priors.{md,csv,tex}.
 Without any prior-study run it still writes the table, with the paper's rows only and a note.
@@ -149,8 +150,14 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     backbones = prior_backbones(runs)
     benchmark = pick_benchmark(metrics)
     spec = column_spec(metrics, benchmark)
-    keys = [key for key, _ in spec.values()]
     values, metric = per_seed(metrics, benchmark, spec)
+    chat = table2_main.chat_benchmark(metrics)
+    if chat is not None and benchmark is not None:  # µBOTH and µMB, as the paper's Table 3
+        mb = table2_main.chat_values(metrics, chat)
+        values = pd.concat([values, mb[mb["column"] == "mu_mtbench"]], ignore_index=True)
+        values = pd.concat([values, table2_main.mu_both_values(values)], ignore_index=True)
+        spec = {("both", None): table2_main.MU_BOTH, **spec, ("chat", "mu"): ("mu_mtbench", "µMB")}
+    keys = [key for key, _ in spec.values()]
     rows = match_rows(runs, methods, backbones or [""])
     table = rows.copy()
     table["n_seeds"] = 0

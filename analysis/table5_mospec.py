@@ -8,9 +8,11 @@ a math-only label "MATH…", e.g. "MATHLLAMA-3-8B") it lists the paper's six row
 Generalist TEMP. (τ = 10), MoS + COSSIM + EMA, MoS + DIFF + EMA; Math Specialist MATH…, MoSpec + COSSIM
 + EMA, MoSpec + DIFF + EMA. Columns, in % as mean ± 95% CI over seeds:
 
-* GSM8K-an. — testbed_math, subject one_step, exact match (the GSM8K analogue);
-* MATH-an. — testbed_math, subject two_step, exact match (the MATH analogue);
-* M-math — testbed_mc, group Mathematics, accuracy (MMLU's math subjects);
+* GSM8K (lm-eval's gsm8k, 5-shot, strict exact match) when run, else GSM8K-an. — testbed_math,
+  subject one_step, exact match (the GSM8K analogue);
+* MATH (lm-eval's hendrycks_math, 5-shot) when run, else MATH-an. — testbed_math, subject two_step,
+  exact match (the MATH analogue);
+* M-math — mmlu (else mmlu_dev, else testbed_mc), group Mathematics, accuracy (MMLU's math subjects);
 * µALL — the mean of the three, computed per seed (as the paper's µALL), then averaged over seeds;
 
 then the paper's four numbers. A benchmark missing from metrics.csv leaves its columns (and µALL)
@@ -34,12 +36,29 @@ MATH_ONLY = "MATH<backbone>"  # placeholder row label: "MATH" + the run's paper_
 # The paper's rows in its order: (group, model label). MATH_ONLY is matched through the paper backbone.
 ROWS = ((GENERALIST, "TEMP. (τ = 10)"), (GENERALIST, "MoS + COSSIM + EMA"), (GENERALIST, "MoS + DIFF + EMA"),
         (SPECIALIST, MATH_ONLY), (SPECIALIST, "MoSpec + COSSIM + EMA"), (SPECIALIST, "MoSpec + DIFF + EMA"))
-# column key -> (benchmark, scope, name, preferred metric, header, paper column)
+# column key -> (benchmark, scope, name, preferred metric, header, paper column): the testbed analogue,
+# used when the real benchmark (ALTERNATIVES) was not run.
 COMPONENTS = {
     "gsm8k": ("testbed_math", "subject", "one_step", "exact_match", "GSM8K-an.", "gsm8k_5shot"),
     "math": ("testbed_math", "subject", "two_step", "exact_match", "MATH-an.", "math_5shot"),
     "mmlu_math": ("testbed_mc", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),
 }
+# The paper's own benchmarks, preferred when metrics.csv has them (config/paper.yaml runs them).
+ALTERNATIVES = {
+    "gsm8k": (("gsm8k", "overall", "all", "exact_match", "GSM8K", "gsm8k_5shot"),),
+    "math": (("math", "overall", "all", "exact_match", "MATH", "math_5shot"),),
+    "mmlu_math": (("mmlu", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),
+                  ("mmlu_dev", "group", "Mathematics", "acc", "M-math (dev)", "mmlu_math_0shot")),
+}
+
+
+def resolve_components(metrics: pd.DataFrame) -> dict[str, tuple[str, str, str, str, str, str]]:
+    """Per column the first source that metrics.csv has: the paper's benchmark, else the testbed's."""
+    present = set(metrics["benchmark"])
+    out = {}
+    for key, fallback in COMPONENTS.items():
+        out[key] = next((alt for alt in ALTERNATIVES[key] if alt[0] in present), fallback)
+    return out
 MU_ALL = ("mu_all", "µALL", "mu_all")
 
 # %% [markdown]
@@ -102,13 +121,15 @@ def match_rows(runs: pd.DataFrame, backbones: list[str]) -> pd.DataFrame:
 # %%
 
 
-def component_values(metrics: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def component_values(metrics: pd.DataFrame, runs: pd.DataFrame,
+                     components: dict | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Per-seed frame backbone, mixture, seed, gsm8k, math, mmlu_math, mu_all (in %), and the metrics used.
 
     One row per run of runs.csv; µALL is NaN for a run missing any of the three components.
     """
     parts, used = [], {}
-    for key, (benchmark, scope, name, preferred, _, _) in COMPONENTS.items():
+    components = components or resolve_components(metrics)
+    for key, (benchmark, scope, name, preferred, _, _) in components.items():
         bench = metrics[metrics["benchmark"] == benchmark]
         found = list(dict.fromkeys(bench["metric"]))
         if not found:
@@ -133,7 +154,8 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     """The numeric table, its display form and facts for the notes."""
     backbones = specialist_backbones(runs)
     table = match_rows(runs, backbones or [""])
-    values, used = component_values(metrics, runs)
+    components = resolve_components(metrics)
+    values, used = component_values(metrics, runs, components)
     keys = [MU_ALL[0], *COMPONENTS]
     table["n_seeds"] = 0
     for key in keys:
@@ -143,22 +165,22 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
         table.loc[i, "n_seeds"] = len(mine)
         for key in keys:
             table.loc[i, [f"{key}_mean", f"{key}_ci"]] = common.mean_ci(mine[key])[:2]
-    table = add_paper(table, paper)
+    table = add_paper(table, paper, components)
     ran = values.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]], on=["backbone", "mixture"])
-    facts = {"backbones": backbones, "metrics": used,
+    facts = {"backbones": backbones, "metrics": used, "components": components,
              "absent": [k for k in COMPONENTS if k not in used],
              "incomplete": [k for k in COMPONENTS if k in used and ran[k].isna().any()],
              "missing": [f"{r.backbone}: {r.model}" for r in table.itertuples() if r.backbone and not r.mixture]}
-    return table, display_frame(table), facts
+    return table, display_frame(table, components), facts
 
 
-def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFrame:
+def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None, components: dict | None = None) -> pd.DataFrame:
     """paper_<key> for µALL and the three components: the paper's Table 5 row with the same model label.
 
     The math-only row matches the paper's MATHLLAMA-3-8B whatever the backbone's paper label.
     """
     out = table.copy()
-    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in COMPONENTS.items()]]
+    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in (components or COMPONENTS).items()]]
     if paper is None:
         for key, _, _ in specs:
             out[f"paper_{key}"] = math.nan
@@ -179,11 +201,11 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFrame:
 # %%
 
 
-def display_frame(table: pd.DataFrame) -> pd.DataFrame:
+def display_frame(table: pd.DataFrame, components: dict | None = None) -> pd.DataFrame:
     """Mean ± CI cells, the best row of each backbone in bold per column, then the paper's numbers."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Group": table["group"], "Model": table["model"],
                         "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
-    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in COMPONENTS.items()]]
+    specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in (components or COMPONENTS).items()]]
     for key, header, _ in specs:
         cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
         bold = table2_main.best_rows(table, f"{key}_mean")
@@ -195,8 +217,10 @@ def display_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def notes(facts: dict[str, object]) -> list[str]:
     """The sentences under the table, including what is missing."""
+    components = facts.get("components") or COMPONENTS
+
     def where(key: str) -> str:
-        benchmark, scope, name, _, header, _ = COMPONENTS[key]
+        benchmark, scope, name, _, header, _ = components[key]
         return f"{header} = {benchmark} {scope} {name}"
 
     metrics = ", ".join(f"{where(k)} ({m})" for k, m in facts["metrics"].items())
@@ -205,7 +229,7 @@ def notes(facts: dict[str, object]) -> list[str]:
            "(LLaMA-3-8B; GSM8K and MATH 5-shot, MMLU math subjects 0-shot): compare orderings, not levels."]
     absent: dict[str, list[str]] = {}
     for key in facts["absent"]:
-        absent.setdefault(COMPONENTS[key][0], []).append(COMPONENTS[key][4])
+        absent.setdefault(components[key][0], []).append(components[key][4])
     for benchmark, headers in absent.items():
         out.append(f"NOTE: {benchmark} is not in summary/metrics.csv, so {' and '.join(headers)} and µALL are "
                    f"empty: add {benchmark} to eval.benchmarks to fill them.")
