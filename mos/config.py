@@ -40,6 +40,9 @@ MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets")  # the rest are 
 TINY_SIZE_KEYS = ("family", "hidden_size", "num_layers", "num_heads", "intermediate_size")
 MMLU_DEV_PATH = "resources/mmlu_dev/mmlu_dev.jsonl"  # shared by every experiment
 MMLU_HUB = "cais/mmlu"  # the hub dataset of lm-eval's built-in MMLU tasks
+MT_BENCH_PATH = "resources/mt_bench/question.jsonl"  # shared by every experiment (python -m mos.eval.mt_bench_data)
+CHAT_BENCHMARKS = ("testbed_chat", "mt_bench")  # answered by generation, then graded by a judge
+MC_BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")  # multiple choice with the paper's MMLU groups (Table 2)
 Run = tuple[str, str, int]
 
 
@@ -277,7 +280,7 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
-    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid):
+    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
         problems.extend(check(cfg))
     if not problems:  # budgets and trains need valid references
         problems.extend(_check_trains(cfg))
@@ -302,6 +305,31 @@ def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
                 chat_templates.resolve(b["chat_template"])
             except ValueError as e:
                 problems.append(f"backbones.{name}.chat_template: {e}")
+    return problems
+
+
+def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
+    """Judges fit the chat benchmarks; the win-rate reference is a mixture of the grid."""
+    ev, problems = cfg["eval"], []
+    names = all_benchmarks(cfg)
+    judge = ev["judge"]
+    if "mt_bench" in names and judge["kind"] == "reference":
+        problems.append("eval.judge.kind: the reference judge grades only questions with exact references "
+                        "(testbed_chat); mt_bench needs an LLM judge (kind: http or local)")
+    if judge["kind"] == "http" and not (judge["base_url"] and judge["model"]):
+        problems.append("eval.judge: kind http needs base_url and model")
+    if judge["kind"] == "local" and not judge["model"]:
+        problems.append("eval.judge: kind local needs model (a local chat model folder)")
+    if ev["mt_bench"]["source"] == "path" and not ev["mt_bench"]["path"]:
+        problems.append("eval.mt_bench.path: required when eval.mt_bench.source is path")
+    ref = ev["winrate"]["reference"]
+    if ref is not None:
+        if ref not in cfg["mixtures"]:
+            problems.append(f"eval.winrate.reference: unknown mixture {ref!r}.{_did_you_mean(ref, cfg['mixtures'])} "
+                            f"Mixtures: {', '.join(cfg['mixtures'])}")
+        if ev["winrate"]["benchmark"] not in names:
+            problems.append(f"eval.winrate.benchmark: {ev['winrate']['benchmark']} is not among the evaluated "
+                            f"benchmarks ({', '.join(names)})")
     return problems
 
 
@@ -468,11 +496,28 @@ def budget(cfg: Mapping[str, Any], mixture: str) -> int:
 def needs_testbed(cfg: Mapping[str, Any]) -> bool:
     """Whether any dataset, tiny backbone or benchmark of the grid uses the generated testbed."""
     return (any("testbed" in cfg["datasets"][d] for d in grid_datasets(cfg)) or bool(tiny_backbones(cfg))
-            or "testbed_mc" in cfg["eval"]["benchmarks"])
+            or bool({"testbed_mc", "testbed_math", "testbed_chat"} & set(all_benchmarks(cfg))))
 
 
 def needs_mmlu_dev(cfg: Mapping[str, Any]) -> bool:
-    return "mmlu_dev" in cfg["eval"]["benchmarks"]
+    return "mmlu_dev" in all_benchmarks(cfg)
+
+
+def all_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
+    """eval.benchmarks and every grid block's extra benchmarks, in first-seen order."""
+    names = list(cfg["eval"]["benchmarks"])
+    for block in cfg["grid"]:
+        names += [b for b in block.get("benchmarks", []) if b not in names]
+    return names
+
+
+def chat_benchmarks(names: Sequence[str]) -> list[str]:
+    """The two-turn, judged benchmarks among `names`."""
+    return [b for b in names if b in CHAT_BENCHMARKS]
+
+
+def needs_mt_bench(cfg: Mapping[str, Any]) -> bool:
+    return "mt_bench" in all_benchmarks(cfg)
 
 
 def _check_run(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> None:
@@ -603,17 +648,74 @@ def run_benchmarks(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: in
 def benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
     """Benchmark name -> its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
     files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "testbed_math": f"{testbed_dir(cfg)}/eval/math.jsonl",
-             "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB}
+             "testbed_chat": f"{testbed_dir(cfg)}/eval/chat.jsonl", "mt_bench": MT_BENCH_PATH,
+             "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB, "gsm8k": cfg["eval"]["gsm8k"], "math": cfg["eval"]["math"]}
     return {b: files[b] for b in (cfg["eval"]["benchmarks"] if names is None else names)}
 
 
 def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
     """Spec of `python -m mos.evaluate` for one trained run."""
     _check_run(cfg, backbone, mixture, seed)
-    return {"model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
-            "benchmarks": benchmark_files(cfg, run_benchmarks(cfg, backbone, mixture, seed)),
+    names = run_benchmarks(cfg, backbone, mixture, seed)
+    spec = {"model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
+            "benchmarks": benchmark_files(cfg, names),
             "batch_size": cfg["eval"]["batch_size"],
             **_template_entry(cfg, backbone)}
+    if "math" in names:
+        spec["math_fewshot"] = cfg["eval"]["math_fewshot"]
+    if chat_benchmarks(names):
+        spec["generation"] = {**cfg["eval"]["generation"], "seed": int(seed)}
+        spec["model_id"] = model_id(backbone, mixture, seed)
+    return spec
+
+
+def model_id(backbone: str, mixture: str, seed: int) -> str:
+    """A run's name in answer and judgment files (FastChat's model_id)."""
+    return f"{backbone}__{mixture}__seed{int(seed)}"
+
+
+def judge_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """eval.judge as `mos.judges.build_judge` takes it (unset keys left out)."""
+    judge = {k: v for k, v in cfg["eval"]["judge"].items() if v is not None and k != "samples"}
+    keep = {"reference": ("kind",), "local": ("kind", "model", "templates", "cache"),
+            "http": ("kind", "base_url", "model", "api_key_env", "templates", "temperature", "max_tokens",
+                     "concurrency", "timeout", "max_retries", "cache")}[judge["kind"]]
+    return {k: v for k, v in judge.items() if k in keep}
+
+
+def judge_spec(cfg: Mapping[str, Any], backbone: str, mixture: str) -> dict[str, Any] | None:
+    """Spec of `python -m mos.judge grade` for one backbone x mixture cell (None: nothing to judge)."""
+    cell = [(b, m, s) for b, m, s in runs(cfg) if (b, m) == (backbone, mixture)]
+    if not cell:
+        raise ConfigError(f"({backbone}, {mixture}) is not a cell of the grid")
+    names = chat_benchmarks({n for r in cell for n in run_benchmarks(cfg, *r)})
+    if not names:
+        return None
+    return {"judge": judge_config(cfg), "samples": cfg["eval"]["judge"]["samples"],
+            "benchmarks": benchmark_files(cfg, sorted(names)),
+            "runs": [{"eval_dir": eval_dir(cfg, b, m, s), "model_id": model_id(b, m, s)} for b, m, s in cell]}
+
+
+def winrate_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Spec of `python -m mos.judge winrate`: every run against the reference mixture's run of the
+    same backbone and seed (None when eval.winrate.reference is unset or has no run)."""
+    ref, bench = cfg["eval"]["winrate"]["reference"], cfg["eval"]["winrate"]["benchmark"]
+    if ref is None:
+        return None
+    grid = set(runs(cfg))
+    pairs = []
+    for b, m, s in runs(cfg):
+        if m == ref or (b, ref, s) not in grid or bench not in run_benchmarks(cfg, b, m, s) \
+                or bench not in run_benchmarks(cfg, b, ref, s):
+            continue
+        pairs.append({"backbone": b, "mixture": m, "seed": s,
+                      "model": {"eval_dir": eval_dir(cfg, b, m, s), "model_id": model_id(b, m, s)},
+                      "reference": {"eval_dir": eval_dir(cfg, b, ref, s), "model_id": model_id(b, ref, s),
+                                    "mixture": ref}})
+    if not pairs:
+        return None
+    return {"judge": judge_config(cfg), "benchmark": bench, "questions": benchmark_files(cfg, [bench])[bench],
+            "seed": 0, "pairs": pairs}
 
 
 def _template_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ transformers on the same prompts. Threads: 1 (as the pipeline's evaluation jobs)
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time

@@ -52,9 +52,14 @@ def test_default_config_grid() -> None:
     assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
     assert C.needs_testbed(cfg) and C.needs_mmlu_dev(cfg)
     assert C.base_ppl_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
-    assert C.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "mmlu_dev", "testbed_math"]
+    assert C.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat",
+                                                                        "testbed_math"]
     assert C.run_benchmarks(cfg, "tiny-llama", "temperature", 0)[-1] == "testbed_math"
-    assert C.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev"]
+    assert C.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat"]
+    ev = C.eval_spec(cfg, "tiny-qwen", "uniform", 1)
+    assert ev["model_id"] == "tiny-qwen__uniform__seed1" and ev["generation"]["seed"] == 1
+    assert C.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference"}
+    assert len(C.winrate_spec(cfg)["pairs"]) == (3 * 8 + 4 + 3) * 3  # every run but TEMP's own
     spec = C.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
     assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma.csv"
     assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
@@ -134,7 +139,9 @@ def test_defaults_filled_from_empty_config() -> None:
     assert cfg["train"]["steps"] == 300 and cfg["train"]["loss"] == "all"
     assert cfg["pretrain"]["pack_length"] == 128
     assert cfg["grid"] == [{"backbones": "all", "mixtures": "all", "benchmarks": []}]
-    assert cfg["eval"] == {"benchmarks": ["testbed_mc", "mmlu_dev"], "batch_size": 64}
+    assert cfg["eval"]["benchmarks"] == ["testbed_mc", "mmlu_dev"] and cfg["eval"]["batch_size"] == 64
+    assert cfg["eval"]["judge"]["kind"] == "reference" and cfg["eval"]["winrate"]["reference"] is None
+    assert cfg["eval"]["generation"]["backend"] == "transformers" and cfg["eval"]["math_fewshot"] == 5
     assert cfg["base_ppl"] == {"pool_size": None, "seed": 0}
     assert list(cfg["datasets"]) == ["Mathematics", "Medicine", "General", "NLP"]
 
@@ -203,8 +210,8 @@ def test_enum_lists_choices_with_suggestion(raw: dict[str, Any]) -> None:
 
 def test_bad_benchmark_name(raw: dict[str, Any]) -> None:
     raw["eval"]["benchmarks"] = ["mmlu_test"]
-    assert ("eval.benchmarks[0]: expected one of testbed_mc, testbed_math, mmlu_dev, mmlu; got 'mmlu_test'"
-            in error_of(raw))
+    assert ("eval.benchmarks[0]: expected one of testbed_mc, testbed_math, mmlu_dev, mmlu, gsm8k, math, "
+            "testbed_chat, mt_bench; got 'mmlu_test'. Did you mean 'mmlu_dev'?" in error_of(raw))
 
 
 def test_bound_violation(raw: dict[str, Any]) -> None:
@@ -430,7 +437,13 @@ def test_paper_specs_use_hub_models_and_datasets() -> None:
     assert spec["model"] == "google/gemma-2b"
     assert spec["mixture"]["params"] == {"tau": "inf"}
     assert spec["paper"] == {"backbone": "Gemma-2B", "method": "UNI. (τ=∞)"}
-    assert C.eval_spec(cfg, "gemma-2b", "uniform", 42)["benchmarks"] == {"mmlu": "cais/mmlu"}
+    ev = C.eval_spec(cfg, "gemma-2b", "uniform", 42)
+    assert ev["benchmarks"] == {"mmlu": "cais/mmlu", "mt_bench": "resources/mt_bench/question.jsonl"}
+    assert ev["generation"]["backend"] == "vllm" and ev["model_id"] == "gemma-2b__uniform__seed42"
+    math_run = C.eval_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)["benchmarks"]
+    assert math_run["gsm8k"] == "openai/gsm8k" and math_run["math"] == "EleutherAI/hendrycks_math"
+    judge = C.judge_spec(cfg, "llama-3-8b", "uniform")["judge"]
+    assert judge["kind"] == "http" and judge["api_key_env"] == "OPENAI_API_KEY" and judge["templates"] == "fastchat"
 
 
 def test_spec_json_is_strict_and_deterministic() -> None:

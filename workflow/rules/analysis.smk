@@ -10,6 +10,7 @@ rule aggregate:
         train_log=run_paths("train_log.csv"),
         trajectory=run_paths("trajectory.csv"),
         cell_metrics=cell_metrics(),
+        judge_metrics=judge_metrics(),
     output:
         runs=f"{SUMMARY}/runs.csv",
         metrics=f"{SUMMARY}/metrics.csv",
@@ -32,7 +33,8 @@ rule table2_main:
         runs=rules.aggregate.output.runs,
         metrics=rules.aggregate.output.metrics,
     output:
-        tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md", benchmark=CFG["eval"]["benchmarks"]),
+        tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md",
+                      benchmark=[b for b in CFG["eval"]["benchmarks"] if b in C.MC_BENCHMARKS]),
     params:
         exp=experiment_folder,
     log:
@@ -89,6 +91,7 @@ for _script, _outputs in ANALYSIS_OUTPUTS.items():
         threads: 1
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
 
 # ---------------------------------------------------------------- Table 1 (datasets) and Table 6 (perplexity study)
 # Their summaries come from workflow/rules/stats.smk. Table 6 needs a PROP. (τ = 1) mixture in the grid.

@@ -124,7 +124,47 @@ def cell_eval_inputs(wildcards):
         inputs["testbed"] = C.testbed_dir(CFG)
     if "mmlu_dev" in names:
         inputs["mmlu_dev"] = C.MMLU_DEV_PATH
+    if "testbed_chat" in names:
+        inputs["testbed"] = C.testbed_dir(CFG)
+    if "mt_bench" in names:
+        inputs["mt_bench"] = C.MT_BENCH_PATH
+    for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
+        if name in names and os.path.isfile(CFG["eval"][name]):
+            inputs[name] = CFG["eval"][name]
     return inputs
+
+
+def mt_bench_args(wildcards):
+    """Command-line arguments of `python -m mos.eval.mt_bench_data` (eval.mt_bench)."""
+    source = CFG["eval"]["mt_bench"]
+    args = ["--source", source["source"]]
+    if source["path"]:
+        args += ["--path", source["path"]]
+    return shlex.join(args)
+
+
+JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if C.judge_spec(CFG, b, m)]
+WINRATE = C.winrate_spec(CFG)
+
+
+def judge_spec(wildcards):
+    return C.spec_json(C.judge_spec(CFG, wildcards.backbone, wildcards.mixture))
+
+
+def judge_metrics():
+    """The combined judge_metrics.csv of every cell with a judged benchmark."""
+    return [f"{RESULTS}/runs/{b}/{m}/judge_metrics.csv" for b, m in JUDGED_CELLS]
+
+
+def winrate_inputs(wildcards):
+    """The evaluated cells whose answers the win rates compare."""
+    cells = dict.fromkeys((p["backbone"], m) for p in WINRATE["pairs"]
+                          for m in (p["mixture"], p["reference"]["mixture"]))
+    return [f"{RESULTS}/runs/{b}/{m}/metrics.csv" for b, m in cells]
+
+
+def winrate_spec(wildcards):
+    return C.spec_json(WINRATE)
 
 
 def cell_eval_args(wildcards):
