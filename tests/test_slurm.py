@@ -6,10 +6,11 @@ single-node SLURM cluster started on this machine from Debian's packages.
     pytest -m slurm tests/test_slurm.py -s         # only the cluster run (as root; ~3-5 min on 2 cores)
 
 The cluster test (marked `slow` and `slurm`) starts munged + slurmctld + slurmd with
-scripts/slurm/start-local-cluster.sh, runs config/test.yaml in a scratch folder through a CPU-only
-copy of profiles/slurm (GPUs dropped, CPUs and memory shrunk to fit this machine, every rule's
-runtime and all other settings kept), checks the outputs, and checks that every job went through
-sbatch with its rule's resources (squeue's record of finished jobs, the plugin's job logs). It
+scripts/slurm/start-local-cluster.sh, runs config/test.yaml up to the summary CSVs (every run
+trained and evaluated) in a scratch folder through a CPU-only copy of profiles/slurm (GPUs
+dropped, CPUs and memory shrunk to fit this machine, every rule's runtime and all other settings
+kept), checks the outputs, and checks that every job went through sbatch with its rule's
+resources (squeue's record of finished jobs, the plugin's job logs). It
 skips when not root, when the packages cannot be installed, when /etc/slurm/slurm.conf belongs to
 a real cluster or when snakemake-executor-plugin-slurm is missing; the cluster is always stopped.
 """
@@ -38,7 +39,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFL
 GPU_RULES = {"base_ppl", "train", "evaluate"}
 SKIP_CODES = {3: "not root", 4: "the SLURM packages are missing and apt-get could not install them",
               5: "/etc/slurm/slurm.conf belongs to another cluster"}
-RUN_LIMIT = 900  # seconds for the whole tiny grid through SLURM; a hung snakemake ignores SIGTERM
+RUN_LIMIT = 1800  # seconds for the tiny grid through SLURM (~40 jobs, 2 at a time); a hung snakemake ignores SIGTERM
 
 
 def profile() -> dict[str, Any]:
@@ -160,8 +161,10 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(local, sort_keys=False), encoding="utf-8")
     work = tmp_path / "work"
+    # Everything up to the summary CSVs (data, backbones, every run trained and evaluated,
+    # aggregation): the analysis scripts after it only read those CSVs (test_workflow runs them).
     cmd = ["timeout", "-k", "10", str(RUN_LIMIT), sys.executable, "-m", "snakemake",
-           "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), "--until", "aggregate",
            "--configfile", str(ROOT / "config" / "test.yaml"), "--workflow-profile", str(tmp_path / "profile")]
     env = {**os.environ, **OFFLINE, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     began = time.monotonic()
@@ -179,8 +182,7 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     for name in ("runs", "metrics", "train_log", "trajectory"):
         assert (exp / "summary" / f"{name}.csv").stat().st_size > 0
     assert len(list((exp / "runs").glob("*/*/seed0/model/model.safetensors"))) == 6
-    assert (exp / "tables" / "table2_main_testbed_mc.md").exists()
-    assert (exp / "figures" / "fig3_loss.png").exists()
+    assert len(list((exp / "runs").glob("*/*/metrics.csv"))) == 6
 
     # every job of the workflow but `all` was an sbatch job that completed, with its rule's resources
     jobs = [j for j in finished_jobs() if j["comment"].startswith("rule_")]
@@ -191,6 +193,7 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     assert submitted and {j["id"] for j in jobs} >= set(submitted)
     assert all(j["state"] == "COMPLETED" for j in jobs), [j for j in jobs if j["state"] != "COMPLETED"]
     assert len(by_rule["train"]) == 6 and len(by_rule["evaluate"]) == 6 and len(by_rule["pretrain"]) == 2
+    assert len(by_rule["aggregate"]) == 1 and "all" not in by_rule
     for rule, rule_jobs in by_rule.items():
         res = local["set-resources"][rule]
         for job in rule_jobs:
