@@ -44,8 +44,10 @@ def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[in
 
 
 def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tokenizer = load_tokenizer(spec["model"])
-    model = load_model(spec["model"]).eval()
+    tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # bf16 on a GPU (how the paper's backbones are trained); float32 on the CPU
+    model = load_model(spec["model"], dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device).eval()
     max_length = int(spec.get("max_length", 2048))
     datasets = None
     if spec.get("tokenized"):
@@ -55,7 +57,7 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     if datasets is None:
         datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
                     for name, path in spec["datasets"].items()}
-    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0)
+    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device)
     rows = []
     for name, data in datasets.items():
         idx = pool_indices(len(data), spec.get("pool_size"), int(spec.get("seed", 0)), name)

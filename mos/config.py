@@ -779,7 +779,8 @@ def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
             "tokenized": tokenized_path(cfg, backbone),
             "max_length": cfg["train"]["max_length"],
             "pool_size": base_ppl_pool_size(cfg, backbone),
-            "seed": cfg["base_ppl"]["seed"]}
+            "seed": cfg["base_ppl"]["seed"],
+            **_template_entry(cfg, backbone)}
 
 
 # ---------------------------------------------------------------- Table 1 and the perplexity study (Table 6)
