@@ -5,6 +5,7 @@
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
+#     make tables     # every table and figure again from results/default/summary alone (no training)
 #     make lint       # ruff
 #
 # `make install` is skipped while pyproject.toml is unchanged (stamp file .venv/.installed).
@@ -19,7 +20,7 @@ STAMP := $(VENV)/.installed
 
 SLURM_STAMP := $(VENV)/.installed-slurm
 
-.PHONY: install run test test-slow lint
+.PHONY: install run test test-slow tables lint
 
 install: $(STAMP)
 
@@ -41,6 +42,9 @@ $(SLURM_STAMP): $(STAMP)
 
 test-slow: $(SLURM_STAMP)
 	$(OFFLINE) $(VENV)/bin/pytest -m "slow and not gpu"
+
+tables: install
+	$(VENV)/bin/python -m analysis results/default
 
 lint: install
 	$(VENV)/bin/ruff check .
