@@ -52,6 +52,7 @@ class Probe:
         self.generator = torch.Generator().manual_seed(seed * 7_919 + 104_729)  # same on every rank
         self.base_ppl_path = base_ppl
         self._base: dict[str, dict[str, dict[int, float]]] | None = None
+        self._pools: dict[str, list[int]] = {}
 
     @classmethod
     def from_run(cls, run: Run) -> Probe:
@@ -105,9 +106,10 @@ class Probe:
 
     @torch.no_grad()
     def token_stats(self, dataset: str, indices: Sequence[int], scope: str = "sequence",
-                    split: str = "train") -> dict[str, torch.Tensor]:
+                    split: str = "train", entropy: bool = True) -> dict[str, torch.Tensor]:
         """Per example: summed target NLL, summed predictive entropy, number of targets.
-        scope: "sequence" (every token after the first: the code's PPL) or "response" (Eq. 9)."""
+        scope: "sequence" (every token after the first: the code's PPL) or "response" (Eq. 9).
+        entropy=False leaves the entropy out (a pass over the whole vocabulary that DIFF never reads)."""
         if scope not in PPL_SCOPES:
             raise ValueError(f"scope must be one of {PPL_SCOPES}, got {scope!r}")
         data = self._split(split)[dataset]
@@ -118,18 +120,22 @@ class Probe:
             targets = batch.labels[:, 1:].to(self.device)
             logp = torch.log_softmax(logits, dim=-1)
             tok_nll = -logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
-            tok_ent = -(logp.exp() * logp).sum(-1)
+            tok_ent = -(logp.exp() * logp).sum(-1) if entropy else None
             keep = targets != IGNORE
             for r, a, b in batch.spans:  # targets of positions a+1..b-1 sit at a..b-2 after the shift
                 k = keep[r, a:b - 1]
                 nll.append(tok_nll[r, a:b - 1][k].sum().double().cpu())
-                ent.append(tok_ent[r, a:b - 1][k].sum().double().cpu())
+                if entropy:
+                    ent.append(tok_ent[r, a:b - 1][k].sum().double().cpu())
                 count.append(int(k.sum()))
-        return {"nll": torch.stack(nll), "entropy": torch.stack(ent), "count": torch.tensor(count)}
+        out = {"nll": torch.stack(nll), "count": torch.tensor(count)}
+        if entropy:
+            out["entropy"] = torch.stack(ent)
+        return out
 
     def perplexities(self, dataset: str, indices: Sequence[int], scope: str = "sequence",
                      split: str = "train") -> torch.Tensor:
-        stats = self.token_stats(dataset, indices, scope, split)
+        stats = self.token_stats(dataset, indices, scope, split, entropy=False)
         return torch.exp(stats["nll"] / stats["count"].clamp(min=1))
 
     def gradient(self, dataset: str, indices: Sequence[int], split: str = "train") -> torch.Tensor:
@@ -152,7 +158,9 @@ class Probe:
     # -- the base model -------------------------------------------------------------------------
     def base_pool(self, dataset: str) -> list[int]:
         """Indices of the examples whose base-model perplexity is cached (the probe pool)."""
-        return sorted(self._base_cache()[dataset]["sequence"])
+        if dataset not in self._pools:  # sorted once, not at every update
+            self._pools[dataset] = sorted(self._base_cache()[dataset]["sequence"])
+        return list(self._pools[dataset])
 
     def base_perplexities(self, dataset: str, indices: Sequence[int], scope: str = "sequence") -> torch.Tensor:
         cache = self._base_cache()[dataset][scope]
