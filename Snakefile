@@ -44,7 +44,7 @@ rule all:
         rules.aggregate.output,
         rules.table2_main.output,
         rules.fig3_loss.output,
-        rules.winrate.output if WINRATE else [],
+        rules.winrate_table.output if WINRATE else [],
         [getattr(rules, name).output for name in ANALYSIS_OUTPUTS],
         rules.table1_datasets.output,
         rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture

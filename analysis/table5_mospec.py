@@ -12,7 +12,7 @@ Generalist TEMP. (τ = 10), MoS + COSSIM + EMA, MoS + DIFF + EMA; Math Specialis
   subject one_step, exact match (the GSM8K analogue);
 * MATH (lm-eval's hendrycks_math, 5-shot) when run, else MATH-an. — testbed_math, subject two_step,
   exact match (the MATH analogue);
-* M-math — mmlu (else mmlu_dev, else testbed_mc), group Mathematics, accuracy (MMLU's math subjects);
+* M-math — mmlu (else testbed_mc), group Mathematics, accuracy (MMLU's math subjects);
 * µALL — the mean of the three, computed per seed (as the paper's µALL), then averaged over seeds;
 
 then the paper's four numbers. A benchmark missing from metrics.csv leaves its columns (and µALL)
@@ -47,9 +47,8 @@ COMPONENTS = {
 ALTERNATIVES = {
     "gsm8k": (("gsm8k", "overall", "all", "exact_match", "GSM8K", "gsm8k_5shot"),),
     "math": (("math", "overall", "all", "exact_match", "MATH", "math_5shot"),),
-    "mmlu_math": (("mmlu", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),
-                  ("mmlu_dev", "group", "Mathematics", "acc", "M-math (dev)", "mmlu_math_0shot")),
-}
+    "mmlu_math": (("mmlu", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),),
+}  # (not mmlu_dev: its 25 math questions are too few; the testbed's MC Mathematics group stands in)
 
 
 def resolve_components(metrics: pd.DataFrame) -> dict[str, tuple[str, str, str, str, str, str]]:

@@ -250,7 +250,7 @@ def test_base_ppl_runs_several_models_in_one_process(tiny_model_dir: Path, testb
 
 EXPECTED_TABLES = ["table1_datasets", "table2_main_testbed_mc", "table2_skills_testbed_mc", "table2_main_mmlu_dev",
                    "table3_priors", "table5_mospec", "table6_ppl", "table6_ppl_sequence", "fig2_final_weights",
-                   "fig3_final_loss", "fig4_final_weights", "scorecard"]
+                   "fig3_final_loss", "fig4_final_weights", "scorecard", "winrate"]
 EXPECTED_FIGURES = ["fig2_weights", "fig3_loss", "fig4_mospec_weights"]
 
 
@@ -262,7 +262,7 @@ def test_regenerate_all_from_committed_summaries(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "analysis", str(results / "default")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, env={**os.environ, **OFFLINE})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "9 of 9 scripts" in proc.stdout
+    assert "10 of 10 scripts" in proc.stdout
     tables, figures = results / "default" / "tables", results / "default" / "figures"
     for stem in EXPECTED_TABLES:
         for ext in ("md", "csv", "tex"):
@@ -284,3 +284,22 @@ def test_regenerate_reports_a_missing_summary(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "analysis", str(tmp_path / "nothing")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no summary folder" in proc.stderr
+
+
+def test_winrate_table_averages_seeds_and_sums_counts(tmp_path: Path) -> None:
+    from analysis import winrate
+
+    exp = tmp_path / "exp"
+    (exp / "summary").mkdir(parents=True)
+    runs = pd.DataFrame({"backbone": ["b"] * 4, "mixture": ["mos", "mos", "temp", "temp"], "seed": [0, 1, 0, 1],
+                         "paper_backbone": ["B"] * 4, "paper_method": ["MoS", "MoS", "TEMP.", "TEMP."]})
+    runs.to_csv(exp / "summary" / "runs.csv", index=False)
+    pd.DataFrame([{"backbone": "b", "mixture": "mos", "seed": s, "benchmark": "testbed_chat", "reference": "temp",
+                   "judge": "reference", "win_rate": w, "standard_error": 1.0, "n_wins": nw, "n_wins_base": nl,
+                   "n_draws": nd, "n_total": 10, "discrete_win_rate": w}
+                  for s, w, nw, nl, nd in ((0, 60.0, 5, 3, 2), (1, 80.0, 7, 1, 2))]
+                 ).to_csv(exp / "summary" / "winrate.csv", index=False)
+    winrate.write_all(exp)
+    table = pd.read_csv(exp / "tables" / "winrate.csv")
+    assert table.loc[0, "mean"] == 70.0 and table.loc[0, "n_wins"] == 12 and table.loc[0, "n_draws"] == 4
+    assert "12 / 4 / 4" in (exp / "tables" / "winrate.md").read_text()

@@ -130,3 +130,22 @@ rule table6_ppl:
     threads: 1
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- win rates against eval.winrate.reference
+if WINRATE:
+
+    rule winrate_table:
+        input:
+            script=ROOT / "analysis/winrate.py",
+            summary=rules.winrate.output.csv,
+            runs=rules.aggregate.output.runs,
+        output:
+            [f"{RESULTS}/tables/winrate.{ext}" for ext in ("md", "csv", "tex")],
+        params:
+            exp=summary_experiment_folder,
+        log:
+            f"{LOGS}/analysis/winrate.log",
+        threads: 1
+        shell:
+            "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
