@@ -516,9 +516,6 @@ def chat_benchmarks(names: Sequence[str]) -> list[str]:
     return [b for b in names if b in CHAT_BENCHMARKS]
 
 
-def needs_mt_bench(cfg: Mapping[str, Any]) -> bool:
-    return "mt_bench" in all_benchmarks(cfg)
-
 
 def _check_run(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> None:
     if (backbone, mixture, int(seed)) not in set(runs(cfg)):

@@ -401,25 +401,21 @@ def builtin_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, An
     return list(items.values())
 
 
-def chat_answers(spec: Mapping[str, Any], data: Mapping[str, Any], out: Path) -> dict[str, float]:
-    """Answer every chat benchmark's questions (two turns) and write them; returns seconds per benchmark."""
+def chat_answers(spec: Mapping[str, Any], data: Mapping[str, Any], out: Path) -> None:
+    """Answer every chat benchmark's questions (two turns) and write them."""
     from mos.generation import make_generator
 
     names = [n for n in spec["benchmarks"] if n in CHAT_BENCHMARKS_SET]
     if not names:
-        return {}
+        return
     settings = GenerationSettings(**spec["generation"])
     generator = make_generator(spec["model"], settings, spec.get("chat_template"))
-    seconds = {}
     for name in names:
-        start = time.perf_counter()
         records = answer_questions(generator, data[name], spec["model_id"], settings.to_dict())
         shutil.rmtree(out / name, ignore_errors=True)  # no stale answers or judgments
         write_answers(answers_path(out, name, spec["model_id"]), records)
-        seconds[name] = round(time.perf_counter() - start, 3)
     del generator
     gc.collect()
-    return seconds
 
 
 def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = None,

@@ -16,7 +16,6 @@ optional, GPU-only extra: `pip install -e ".[vllm]"` in its own environment).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -207,9 +206,3 @@ def make_generator(model: str, settings: GenerationSettings, chat_template: str 
         return VLLMGenerator(model, settings, chat_template)
     return TransformersGenerator(model, settings, chat_template=chat_template)
 
-
-def timed_chat(generator: Generator, conversations: Sequence[Conversation]) -> tuple[list[Completion], float]:
-    """Replies and the seconds they took."""
-    start = time.perf_counter()
-    replies = generator.chat(conversations)
-    return replies, time.perf_counter() - start

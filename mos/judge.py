@@ -41,19 +41,12 @@ from mos.eval.chat_bench import Question, answers_path, load_questions, read_ans
 from mos.eval.metrics import COLUMNS
 from mos.io import atomic_write_text, write_csv, write_json
 from mos.judges import build_judge
-from mos.judges.base import Graded, GradingTask, Judge, JudgeError, PairTask
+from mos.judges.base import Graded, GradingTask, Judge, JudgeError, PairTask, describe
 from mos.records import DataError
+from mos.spec import read_spec
 
 WINRATE_COLUMNS = ("backbone", "mixture", "seed", "benchmark", "reference", "judge", "win_rate", "standard_error",
                    "n_wins", "n_wins_base", "n_draws", "n_total", "discrete_win_rate")
-
-
-def read_spec(arg: str) -> dict[str, Any]:
-    text = Path(arg[1:]).read_text(encoding="utf-8") if arg.startswith("@") else arg
-    spec = json.loads(text)
-    if not isinstance(spec, dict):
-        raise ValueError("the spec must be a JSON object")
-    return spec
 
 
 # ---------------------------------------------------------------- single-answer grading
@@ -124,8 +117,7 @@ def grade(spec: Mapping[str, Any], combined: str | None = None) -> list[dict[str
                               judgment_lines(graded, model_id, judge))
             rows += chat_metric_rows(name, graded)
         write_csv(eval_dir / "judge_metrics.csv", rows, COLUMNS)
-        write_json(eval_dir / "judge.json", {"judge": {"name": judge.name, **getattr(judge, "public_config", {})},
-                                             "samples": samples})
+        write_json(eval_dir / "judge.json", {"judge": describe(judge), "samples": samples})
         every_row += [{"run": str(eval_dir.parent), **r} for r in rows]
         score = next(r["value"] for r in rows if r["metric"] == "score" and r["scope"] == "overall")
         print(f"mos.judge: {model_id}: score {score if score is None else round(score, 3)}")

