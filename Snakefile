@@ -7,7 +7,7 @@
 #     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
 #
 # `--configfile FILE` replaces config/config.yaml as a whole (each config file is a complete
-# experiment); `--config key=value` overrides single keys. The config is validated by mos.config
+# experiment); `--config key=value` overrides single keys. The config is validated by mos.pipeline.config
 # against workflow/schemas/config.schema.yaml before any job starts.
 
 from snakemake.utils import min_version
@@ -24,9 +24,9 @@ include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:  # names from the config only, so that paths never parse ambiguously
-    backbone=alternatives(C.grid_backbones(CFG)),
-    mixture=alternatives(C.grid_mixtures(CFG)),
-    dataset=alternatives(C.grid_datasets(CFG)),
+    backbone=alternatives(G.grid_backbones(CFG)),
+    mixture=alternatives(G.grid_mixtures(CFG)),
+    dataset=alternatives(G.grid_datasets(CFG)),
     seed=r"\d+",
 
 

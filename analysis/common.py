@@ -5,7 +5,7 @@ Not run by itself; the scripts import it:
     python analysis/table2_main.py results/<exp>
     python analysis/fig3_loss.py results/<exp>
 
-Everything here reads only files under `results/` (the summary CSVs of `python -m mos.aggregate`
+Everything here reads only files under `results/` (the summary CSVs of `python -m mos aggregate`
 and the paper's numbers in `results/paper/`) and writes atomically, so a killed script never
 leaves a half-written table or figure.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mos.io import atomic_write_text
+from mos.common.io import atomic_write_text
 
 CONFIDENCE = 0.95
 SEED_NOTE = ("Mean ± half-width of the 95% confidence interval over seeds (Student t, n − 1 degrees of "
@@ -43,7 +43,7 @@ def experiment_dir(argv: Sequence[str] | None = None) -> Path:
         argv = [] if "ipykernel" in sys.modules else sys.argv[1:]
     path = Path(argv[0]) if argv else DEFAULT_EXPERIMENT
     if not (path / "summary").is_dir():
-        raise FileNotFoundError(f"{path / 'summary'}: no summary folder; run `python -m mos.aggregate` first")
+        raise FileNotFoundError(f"{path / 'summary'}: no summary folder; run `python -m mos aggregate` first")
     return path
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import common, fig2_weights, table2_main, table3_priors, table5_mospec
-from mos.io import atomic_write_text
+from mos.common.io import atomic_write_text
 
 HEURISTICS = ("PROP. (τ=1)", "TEMP. (τ=10)", "UNI. (τ=∞)")
 MOS = ("MoS + COSSIM", "MoS + COSSIM + EMA", "MoS + DIFF", "MoS + DIFF + EMA")

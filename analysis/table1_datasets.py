@@ -2,7 +2,7 @@
 
     python analysis/table1_datasets.py results/<exp>
 
-Reads results/<exp>/summary/datasets.csv (written by `python -m mos.stats datasets`, rule
+Reads results/<exp>/summary/datasets.csv (written by `python -m mos stats datasets`, rule
 dataset_stats: one row per training dataset of the grid and a Total row) and
 results/paper/table1_datasets.csv. Columns, as the paper defines them (lengths in whitespace words):
 #exam. (examples), #words (all user and assistant messages), Inst.L (mean words per user message),
@@ -134,7 +134,7 @@ def notes(table: pd.DataFrame, have_ours: bool) -> list[str]:
     if not have_ours:
         out.append(f"No summary/{SUMMARY_FILE} in this experiment: only the paper's rows are shown. "
                    "Produce it with `snakemake --cores all` (rule dataset_stats) or "
-                   "`python -m mos.stats datasets --dataset NAME=PATH ... --out results/<exp>/summary/datasets.csv`.")
+                   "`python -m mos stats datasets --dataset NAME=PATH ... --out results/<exp>/summary/datasets.csv`.")
         return out
     total = table.loc[table["dataset"] == TOTAL]
     if len(total) and not pd.isna(total["paper_examples"].iloc[0]) and total["paper_examples"].iloc[0]:

@@ -9,7 +9,7 @@ in % as mean ± 95% CI over seeds, the best mixture of each backbone marked, and
 for the run's paper_backbone / paper_method beside it. For benchmarks with per-skill rows
 (testbed_mc: its "Others" group mixes the General and NLP skills) it also writes
 table2_skills_<benchmark>.{md,csv,tex}. When metrics.csv also holds a judged two-turn benchmark
-(mt_bench, else testbed_chat — the MT-Bench analogue graded by `python -m mos.judge`), the group
+(mt_bench, else testbed_chat — the MT-Bench analogue graded by `python -m mos judge`), the group
 tables gain its columns, on MT-Bench's 1-10 scale: µMB (the mean of the turn scores), Turn 1 and
 Turn 2, and µBOTH = (µMU + 10 · µMB) / 2 computed per seed, exactly as the paper combines them.
 A jupytext percent script: it also opens as a notebook.

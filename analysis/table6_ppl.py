@@ -2,7 +2,7 @@
 
     python analysis/table6_ppl.py results/<exp>
 
-Reads results/<exp>/summary/ppl.csv (`python -m mos.stats ppl`, rules ppl_tuned and ppl_summary),
+Reads results/<exp>/summary/ppl.csv (`python -m mos stats ppl`, rules ppl_tuned and ppl_summary),
 results/<exp>/summary/runs.csv (paper labels) and results/paper/table6_ppl_study.csv. Per backbone and
 training dataset: PPL_θ0, the base backbone's perplexity, PPL_θ, the perplexity of the model
 fine-tuned with PROP. (τ = 1), and Δ = PPL_θ / PPL_θ0, each the mean over the study's examples of
@@ -11,7 +11,7 @@ computed per seed, then shown as mean ± 95% CI over seeds (θ0 is the same for 
 paper's numbers for the run's paper backbone stand beside. Perplexity is over the response tokens
 given the instruction (the paper's Eq. 9); the authors' code measures the whole chat-templated
 sequence, prompt included, and that variant is written as table6_ppl_sequence. The study's examples
-are a random subsample of θ0's probe pool (mos.config.PPL_STUDY_POOL per dataset, the same for
+are a random subsample of θ0's probe pool (mos.pipeline.specs.PPL_STUDY_POOL per dataset, the same for
 every seed), i.e. training examples, as the DIFF reward measures.
 Writes results/<exp>/tables/table6_ppl.{md,csv,tex} and table6_ppl_sequence.{md,csv,tex}.
 Without summary/ppl.csv it writes the tables with the paper's rows only and a note.

@@ -2,7 +2,7 @@
 
     python analysis/winrate.py results/<exp>
 
-Reads results/<exp>/summary/{runs,winrate}.csv (`python -m mos.judge winrate`: turn-1 answers of each
+Reads results/<exp>/summary/{runs,winrate}.csv (`python -m mos judge winrate`: turn-1 answers of each
 run against the reference mixture's run of the same backbone and seed, judged pairwise, summarised
 by alpaca_eval's get_winrate) and writes results/<exp>/tables/winrate.{md,csv,tex}: per backbone and
 mixture the win rate in % (ties count half) as mean ± 95% CI over seeds, wins / draws / losses summed

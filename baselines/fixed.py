@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mos.strategy import MixingStrategy, Weights, normalize
+from mos.mixing.strategy import MixingStrategy, Weights, normalize
 
 
 @dataclass

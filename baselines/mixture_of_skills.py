@@ -1,6 +1,6 @@
 """Mixture-of-Skills (MoS) and MoSpec (Wu et al., EMNLP 2024), behind the strategy contract.
 
-A scorer ψ (mos.scorer) gives the sampling distribution. It is fitted to the prior q_τ before
+A scorer ψ (mos.mixing.scorer) gives the sampling distribution. It is fitted to the prior q_τ before
 training; every `update_every` steps each dataset gets a reward from the current model, optionally
 smoothed by an EMA, and the scorer takes a policy-gradient update toward high-reward datasets.
 
@@ -28,12 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from mos import rewards as R
-from mos.scored_strategy import ScoredStrategy
-from mos.strategy import Weights
+from mos.mixing import rewards as R
+from mos.mixing.scored import ScoredStrategy
+from mos.mixing.strategy import Weights
 
 if TYPE_CHECKING:
-    from mos.probe import Probe
+    from mos.mixing.probe import Probe
 
 
 @dataclass

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mos.scored_strategy import ScoredStrategy
+from mos.mixing.scored import ScoredStrategy
 
 if TYPE_CHECKING:
-    from mos.probe import Probe
+    from mos.mixing.probe import Probe
 
 
 @dataclass

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mos.strategy import MixingStrategy, Weights, temperature_weights
+from mos.mixing.strategy import MixingStrategy, Weights, temperature_weights
 
 
 @dataclass

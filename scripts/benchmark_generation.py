@@ -4,7 +4,7 @@
         [--out results/benchmarks/generation.json]
 
 The workload is the evaluation's own: the testbed's two-turn prompts (turn 1), rendered with the
-model's chat template, answered greedily by `mos.generation.TransformersGenerator` with
+model's chat template, answered greedily by `mos.evaluation.generation.TransformersGenerator` with
 `batch_size` = all prompts vs `batch_size` = 1, side by side in one process (interleaved repeats,
 median tokens/s; generated tokens counted up to and including the end token). Models: tiny Llama
 backbones of the default config's size and a ~4M-parameter one (the prototype's "l"), built offline
@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from mos.backbones import build_tiny
-from mos.eval.chat_bench import load_questions
-from mos.generation import GenerationSettings, make_generator
-from mos.io import write_json
-from mos.provenance import provenance
-from mos.testbed.build import TestbedConfig, build
-from mos.tokenizer import load_tokenizer_dir, train_tokenizer, training_texts
+from mos.common.io import write_json
+from mos.common.provenance import provenance
+from mos.data.testbed.build import TestbedConfig, build
+from mos.data.tokenizer import load_tokenizer_dir, train_tokenizer, training_texts
+from mos.evaluation.chat_bench import load_questions
+from mos.evaluation.generation import GenerationSettings, make_generator
+from mos.training.backbones import build_tiny
 
 MODELS = {
     "tiny-llama (default config, 0.4M)": {"family": "llama", "hidden_size": 96, "num_layers": 2, "num_heads": 4,

@@ -8,11 +8,11 @@ update grow with the number of datasets N.
 Everything it needs is built first with the project's own modules, deterministically, in --work (a
 temporary folder by default; an existing --work is reused): the generated testbed and tokenizer
 (config/config.yaml: testbed, tokenizer), the backbone pretrained as the workflow does
-(mos.pretrain with the config's `pretrain` section), the tokenization cache (mos.data) and the
-base-model perplexities of every training example (mos.base_ppl, `base_ppl.pool_size: null`).
+(mos.training.pretrain with the config's `pretrain` section), the tokenization cache (mos.data.tokenized) and the
+base-model perplexities of every training example (mos.training.base_ppl, `base_ppl.pool_size: null`).
 
 1. MoS vs uniform, side by side in this one process: per repeat, the three real runs
-   (mos.train.Run, unchanged: the config's `train` section, 600 steps of batch 16, and the config's
+   (mos.training.loop.Run, unchanged: the config's `train` section, 600 steps of batch 16, and the config's
    MoS settings: update every S = 50 steps, scorer_lr, ppl_scope) take turns, one update interval
    (50 steps and the update that ends it) at a time, so that load from other processes falls on
    all arms alike; the arm that goes first rotates between repeats. Probe sizes follow the paper's
@@ -67,21 +67,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mos import registry  # noqa: E402
-from mos import rewards as R  # noqa: E402
-from mos.backbones import load_model, load_tokenizer  # noqa: E402
-from mos.base_ppl import COLUMNS as BASE_PPL_COLUMNS  # noqa: E402
-from mos.base_ppl import base_perplexities  # noqa: E402
-from mos.config import load_config, mixture_train, pretrain_spec, strategy_params  # noqa: E402
-from mos.data import TokenizedDataset, load_dataset_file, load_tokenized, save_tokenized  # noqa: E402
-from mos.io import write_csv, write_json  # noqa: E402
-from mos.pretrain import pretrain  # noqa: E402
-from mos.probe import Probe  # noqa: E402
-from mos.scorer import ScorerPolicy  # noqa: E402
-from mos.strategy import Update  # noqa: E402
-from mos.testbed.build import TestbedConfig, build  # noqa: E402
-from mos.tokenizer import train_tokenizer, training_texts  # noqa: E402
-from mos.train import Run  # noqa: E402
+from mos.common.io import write_csv, write_json  # noqa: E402
+from mos.data.testbed.build import TestbedConfig, build  # noqa: E402
+from mos.data.tokenized import TokenizedDataset, load_dataset_file, load_tokenized, save_tokenized  # noqa: E402
+from mos.data.tokenizer import (  # noqa: E402
+    load_tokenizer,  # noqa: E402
+    train_tokenizer,
+    training_texts,
+)
+from mos.mixing import registry  # noqa: E402
+from mos.mixing import rewards as R  # noqa: E402
+from mos.mixing.probe import Probe  # noqa: E402
+from mos.mixing.scorer import ScorerPolicy  # noqa: E402
+from mos.mixing.strategy import Update  # noqa: E402
+from mos.pipeline.config import load_config  # noqa: E402
+from mos.pipeline.grid import mixture_train  # noqa: E402
+from mos.pipeline.specs import pretrain_spec, strategy_params  # noqa: E402
+from mos.training.backbones import load_model  # noqa: E402
+from mos.training.base_ppl import COLUMNS as BASE_PPL_COLUMNS  # noqa: E402
+from mos.training.base_ppl import base_perplexities  # noqa: E402
+from mos.training.loop import Run  # noqa: E402
+from mos.training.pretrain import pretrain  # noqa: E402
 
 REPLAY = "_replay"
 PAPER = {"probe_examples_per_dataset": 64, "datasets": 4, "update_every": 100, "batch_size": 64,

@@ -1,4 +1,4 @@
-"""Benchmark: tokens/s of the real training loop (mos.train) against a bare loop that only does
+"""Benchmark: tokens/s of the real training loop (mos.training.loop) against a bare loop that only does
 forward, backward and the optimizer step on the same model and the same packed batches; plus the
 padding fraction of the packed batches. Both run side by side in this one process, alternating,
 on one CPU thread.
@@ -23,11 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from mos.backbones import build_tiny  # noqa: E402
-from mos.io import write_json  # noqa: E402
-from mos.testbed.build import TestbedConfig, build  # noqa: E402
-from mos.tokenizer import train_tokenizer, training_texts  # noqa: E402
-from mos.train import CausalLMLoss, Run  # noqa: E402
+from mos.common.io import write_json  # noqa: E402
+from mos.data.testbed.build import TestbedConfig, build  # noqa: E402
+from mos.data.tokenizer import train_tokenizer, training_texts  # noqa: E402
+from mos.training.backbones import build_tiny  # noqa: E402
+from mos.training.loop import CausalLMLoss, Run  # noqa: E402
 
 BACKBONES = {
     "tiny-qwen": {"family": "qwen2", "hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 176},
@@ -47,7 +47,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 
 def model_dir(work: Path, name: str, tok_dir: Path) -> Path:
-    from mos.tokenizer import load_tokenizer_dir
+    from mos.data.tokenizer import load_tokenizer_dir
 
     out = work / name
     if not out.exists():
@@ -84,7 +84,7 @@ def same_batches(spec: dict, out: Path) -> list:
 
 
 def bare_loop(spec: dict, batches: list) -> float:
-    from mos.backbones import load_model
+    from mos.training.backbones import load_model
 
     model = CausalLMLoss(load_model(spec["model"]))
     model.train()

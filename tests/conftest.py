@@ -19,7 +19,7 @@ TINY = {"name": "tiny", "family": "llama", "hidden_size": 32, "num_layers": 2, "
 
 @pytest.fixture(scope="session")
 def testbed_dir(tmp_path_factory):
-    from mos.testbed.build import TestbedConfig, build
+    from mos.data.testbed.build import TestbedConfig, build
 
     out = tmp_path_factory.mktemp("testbed") / "tb"
     build(TestbedConfig(seed=0, scale=0.01, corpus_docs=400, mc_math=20, mc_general=20, mc_nlp_per_task=3,
@@ -29,7 +29,7 @@ def testbed_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tokenizer_dir(testbed_dir, tmp_path_factory):
-    from mos.tokenizer import train_tokenizer, training_texts
+    from mos.data.tokenizer import train_tokenizer, training_texts
 
     out = tmp_path_factory.mktemp("tok")
     train_tokenizer(training_texts(testbed_dir), 512).save_pretrained(out)
@@ -39,8 +39,8 @@ def tokenizer_dir(testbed_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tokenizer_dir, tmp_path_factory):
     """A randomly initialised tiny Llama saved with its tokenizer (a stand-in for θ0)."""
-    from mos.backbones import build_tiny
-    from mos.tokenizer import load_tokenizer_dir
+    from mos.data.tokenizer import load_tokenizer_dir
+    from mos.training.backbones import build_tiny
 
     tok = load_tokenizer_dir(tokenizer_dir)
     out = tmp_path_factory.mktemp("model")

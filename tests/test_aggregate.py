@@ -1,4 +1,4 @@
-"""Tests of `python -m mos.aggregate`: summary columns, row order, verbatim cells, clear errors.
+"""Tests of `python -m mos aggregate`: summary columns, row order, verbatim cells, clear errors.
 
     .venv/bin/pytest tests/test_aggregate.py
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mos.aggregate import AggregateError, aggregate, main
+from mos.pipeline.aggregate import AggregateError, aggregate, main
 
 PAPER = {"proportional": "PROP. (τ=1)", "uniform": "UNI. (τ=∞)"}
 
@@ -25,7 +25,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 
 def make_run(root: Path, backbone: str, mixture: str, seed: int, acc: float = 0.5) -> Path:
-    """A complete run folder as mos.train + mos.evaluate write it (tiny, fixed numbers)."""
+    """A complete run folder as mos.training.loop + mos.evaluation.evaluate write it (tiny, fixed numbers)."""
     run = root / "runs" / backbone / mixture / f"seed{seed}"
     spec = {"backbone": backbone, "model": f"resources/x/backbones/{backbone}",
             "datasets": {"A": "a.jsonl", "B": "b.jsonl"},

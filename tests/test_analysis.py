@@ -187,7 +187,7 @@ def test_fig3_writes_figure_and_table(exp: Path) -> None:
 def test_scripts_read_what_aggregate_writes(tmp_path: Path) -> None:
     from test_aggregate import make_run  # the run-folder fixture of tests/test_aggregate.py
 
-    from mos.aggregate import aggregate
+    from mos.pipeline.aggregate import aggregate
 
     exp = tmp_path / "results" / "demo"
     shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")
@@ -205,7 +205,7 @@ def test_scripts_read_what_aggregate_writes(tmp_path: Path) -> None:
 
 def test_experiment_dir_needs_a_summary(tmp_path: Path, exp: Path) -> None:
     assert common.experiment_dir([str(exp)]) == exp
-    with pytest.raises(FileNotFoundError, match="mos.aggregate"):
+    with pytest.raises(FileNotFoundError, match="python -m mos aggregate"):
         common.experiment_dir([str(tmp_path / "nothing")])
     (exp / "summary" / "runs.csv").unlink()
     with pytest.raises(FileNotFoundError, match="runs.csv"):

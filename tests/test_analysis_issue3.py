@@ -293,11 +293,11 @@ def test_scorecard_without_math_benchmark(exp: Path) -> None:
 
 
 def test_scripts_read_what_aggregate_writes(tmp_path: Path) -> None:
-    """Run folders as mos.train / mos.evaluate write them, without any MoS, MoSpec or testbed_math run."""
+    """Run folders as mos.training.loop / mos.evaluation.evaluate write them, without any MoS, MoSpec or testbed_math run."""
     from test_aggregate import make_run  # the run-folder fixture of tests/test_aggregate.py
 
     from analysis import scorecard
-    from mos.aggregate import aggregate
+    from mos.pipeline.aggregate import aggregate
 
     exp = tmp_path / "results" / "demo"
     shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")

@@ -1,5 +1,5 @@
-"""Tests of Tables 1 and 6 (mos.stats, analysis/table1_datasets.py, analysis/table6_ppl.py), of the
-perplexity-study helpers in mos.config and mos.base_ppl, and of `python -m analysis`, which
+"""Tests of Tables 1 and 6 (mos.pipeline.descriptives, analysis/table1_datasets.py, analysis/table6_ppl.py), of the
+perplexity-study helpers in mos.pipeline.config and mos.training.base_ppl, and of `python -m analysis`, which
 regenerates every table and figure from a copy of results/default/summary and results/paper alone.
 
     .venv/bin/pytest tests/test_analysis_tables.py -q
@@ -18,10 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import mos.config as C
+import mos.pipeline.config as C
+import mos.pipeline.specs as S
 from analysis import common, table1_datasets, table6_ppl
-from mos import stats
-from mos.base_ppl import pool_indices
+from mos.pipeline import descriptives as stats
+from mos.training.base_ppl import pool_indices
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -197,39 +198,39 @@ def test_table6_without_summary_writes_the_paper_rows(exp: Path) -> None:
 
 def test_ppl_study_cells_and_specs() -> None:
     cfg = C.load_config(ROOT / "config" / "config.yaml")
-    cells = C.ppl_study_cells(cfg)
+    cells = S.ppl_study_cells(cfg)
     assert cells == [(b, "proportional") for b in ("tiny-qwen", "tiny-gemma", "tiny-llama")]
-    assert not C.is_proportional(cfg, "math_only")  # τ = 1 on Mathematics only is no PROP. over the grid
-    assert len(C.ppl_study_runs(cfg)) == 9
-    spec = C.ppl_study_spec(cfg, "tiny-llama", "proportional", 2)
-    base = C.base_ppl_spec(cfg, "tiny-llama")
+    assert not S.is_proportional(cfg, "math_only")  # τ = 1 on Mathematics only is no PROP. over the grid
+    assert len(S.ppl_study_runs(cfg)) == 9
+    spec = S.ppl_study_spec(cfg, "tiny-llama", "proportional", 2)
+    base = S.base_ppl_spec(cfg, "tiny-llama")
     assert spec["model"] == "results/default/runs/tiny-llama/proportional/seed2/model"
-    assert spec["pool_size"] == C.PPL_STUDY_POOL and base["pool_size"] is None  # DIFF runs read every example
+    assert spec["pool_size"] == S.PPL_STUDY_POOL and base["pool_size"] is None  # DIFF runs read every example
     assert {k: v for k, v in spec.items() if k not in ("model", "pool_size")} == {
         k: v for k, v in base.items() if k not in ("model", "pool_size")}
     with pytest.raises(C.ConfigError, match="not a run of the perplexity study"):
-        C.ppl_study_spec(cfg, "tiny-llama", "uniform", 0)
+        S.ppl_study_spec(cfg, "tiny-llama", "uniform", 0)
 
 
 def test_study_examples_are_in_the_base_pool() -> None:
     """The study's subsample is the start of the same random order as θ0's pool, so it is inside it."""
     for n, pool in ((50, None), (3000, 1000), (3000, 300), (3000, None)):
-        study = pool_indices(n, C.PPL_STUDY_POOL if pool is None else min(pool, C.PPL_STUDY_POOL), 0, "NLP")
+        study = pool_indices(n, S.PPL_STUDY_POOL if pool is None else min(pool, S.PPL_STUDY_POOL), 0, "NLP")
         assert set(study) <= set(pool_indices(n, pool, 0, "NLP"))
-        assert len(study) == min(n, C.PPL_STUDY_POOL)
+        assert len(study) == min(n, S.PPL_STUDY_POOL)
 
 
 def test_backbone_without_diff_runs_gets_only_the_study_pool() -> None:
     cfg = C.load_config(ROOT / "config" / "config.yaml")
     cfg["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["proportional", "uniform"]}]
-    assert C.diff_backbones(cfg) == [] and C.base_ppl_backbones(cfg) == ["tiny-qwen"]
-    assert C.base_ppl_spec(cfg, "tiny-qwen")["pool_size"] == C.PPL_STUDY_POOL
+    assert S.diff_backbones(cfg) == [] and S.base_ppl_backbones(cfg) == ["tiny-qwen"]
+    assert S.base_ppl_spec(cfg, "tiny-qwen")["pool_size"] == S.PPL_STUDY_POOL
     cfg["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["uniform"]}]
-    assert C.ppl_study_cells(cfg) == [] and C.base_ppl_backbones(cfg) == []
+    assert S.ppl_study_cells(cfg) == [] and S.base_ppl_backbones(cfg) == []
 
 
 def test_base_ppl_runs_several_models_in_one_process(tiny_model_dir: Path, testbed_dir: Path, tmp_path: Path) -> None:
-    from mos import base_ppl
+    from mos.training import base_ppl
 
     datasets = {s: str(testbed_dir / "train" / f"{s}.jsonl") for s in ("Mathematics", "NLP")}
     specs = [{"model": str(tiny_model_dir), "datasets": datasets, "max_length": 64, "pool_size": k, "seed": 0}

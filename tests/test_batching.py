@@ -1,4 +1,4 @@
-"""Packing (mos.batching) and sampling (mos.sampler).
+"""Packing (mos.data.batching) and sampling (mos.mixing.sampler).
 
 Packing must not change results: every example in a packed row gets exactly the logits it gets
 alone (block-diagonal attention from restarted position ids), for all three model families.
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from mos.backbones import FAMILIES, build_tiny
-from mos.batching import IGNORE, assign_rows, pack
-from mos.sampler import MixtureSampler
-from mos.tokenizer import load_tokenizer_dir
+from mos.data.batching import IGNORE, assign_rows, pack
+from mos.data.tokenizer import load_tokenizer_dir
+from mos.mixing.sampler import MixtureSampler
+from mos.training.backbones import FAMILIES, build_tiny
 
 
 def test_rows_are_balanced_and_hold_every_example():
@@ -75,7 +75,7 @@ def test_packed_rows_give_the_same_logits_as_separate_examples(family, tokenizer
 
 
 def test_training_loss_of_a_packed_batch_equals_the_per_example_sum(tokenizer_dir):
-    from mos.train import CausalLMLoss
+    from mos.training.loop import CausalLMLoss
 
     tok = load_tokenizer_dir(tokenizer_dir)
     model = build_tiny({"family": "llama", "hidden_size": 32, "num_layers": 2, "num_heads": 2,

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from mos.eval.chat_bench import Question, answer_questions, answers_path, load_questions, read_answers
-from mos.generation import Completion, GenerationSettings, make_generator
-from mos.judge import chat_metric_rows, grade, judge_pairs, winrate, winrate_pairs
-from mos.judges.base import Graded, GradingTask, Judgment, PairTask, Preference
-from mos.judges.cache import JudgmentCache
-from mos.judges.http import HTTPJudge
-from mos.records import DataError
+from mos.data.records import DataError
+from mos.evaluation.chat_bench import Question, answer_questions, answers_path, load_questions, read_answers
+from mos.evaluation.generation import Completion, GenerationSettings, make_generator
+from mos.evaluation.judge import chat_metric_rows, grade, judge_pairs, winrate, winrate_pairs
+from mos.evaluation.judges.base import Graded, GradingTask, Judgment, PairTask, Preference
+from mos.evaluation.judges.cache import JudgmentCache
+from mos.evaluation.judges.http import HTTPJudge
 from tests.fault_server import FaultServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +110,8 @@ def test_chat_metrics_are_turn_means_categories_spread_and_unparseable():
 
 @pytest.fixture(scope="module")
 def answered(tiny_model_dir, testbed_dir, tmp_path_factory):
-    """The tiny model's answers to the testbed's two-turn prompts, through `python -m mos.evaluate`."""
-    from mos.evaluate import main as evaluate_main
+    """The tiny model's answers to the testbed's two-turn prompts, through `python -m mos evaluate`."""
+    from mos.evaluation.evaluate import main as evaluate_main
 
     out = tmp_path_factory.mktemp("eval") / "run" / "eval"
     spec = {"model": str(tiny_model_dir), "benchmarks": {"testbed_chat": str(chat_path(testbed_dir))},
@@ -135,7 +135,7 @@ def test_reference_judge_grades_every_turn_through_the_cli(answered, testbed_dir
     spec = {"judge": {"kind": "reference"}, "benchmarks": {"testbed_chat": str(chat_path(testbed_dir))},
             "runs": [{"eval_dir": str(answered), "model_id": "tiny__uniform__seed0"}]}
     combined = tmp_path / "cell.csv"
-    proc = subprocess.run([sys.executable, "-m", "mos.judge", "grade", "--spec", json.dumps(spec), "--combined",
+    proc = subprocess.run([sys.executable, "-m", "mos", "judge", "grade", "--spec", json.dumps(spec), "--combined",
                            str(combined)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     rows = (read_csv(answered / "judge_metrics.csv"))
@@ -244,12 +244,12 @@ def test_api_key_reaches_the_server_and_nothing_else(answered, testbed_dir, tmp_
     with FaultServer(faults=["500", "drop"]) as server:
         spec["judge"]["base_url"] = server.url
         env = {**os.environ, "MOS_JUDGE_KEY": SECRET}
-        proc = subprocess.run([sys.executable, "-m", "mos.judge", "grade", "--spec", json.dumps(spec)],
+        proc = subprocess.run([sys.executable, "-m", "mos", "judge", "grade", "--spec", json.dumps(spec)],
                               capture_output=True, text=True, cwd=ROOT, env=env)
         assert proc.returncode == 0, proc.stderr
         assert {r["authorization"] for r in server.requests} == {f"Bearer {SECRET}"}
         n = len(server.requests)
-        rerun = subprocess.run([sys.executable, "-m", "mos.judge", "grade", "--spec", json.dumps(spec)],
+        rerun = subprocess.run([sys.executable, "-m", "mos", "judge", "grade", "--spec", json.dumps(spec)],
                                capture_output=True, text=True, cwd=ROOT, env=env)
         assert rerun.returncode == 0 and len(server.requests) == n  # zero calls the second time
     assert SECRET not in proc.stdout + proc.stderr + rerun.stdout + rerun.stderr
@@ -266,8 +266,8 @@ def test_api_key_reaches_the_server_and_nothing_else(answered, testbed_dir, tmp_
 
 
 def test_local_judge_scores_mt_bench_questions_deterministically(tiny_model_dir, tmp_path):
-    from mos.eval import mt_bench_data
-    from mos.judges.local import LocalJudge
+    from mos.evaluation import mt_bench_data
+    from mos.evaluation.judges.local import LocalJudge
 
     try:
         questions, _ = mt_bench_data.from_package()
@@ -302,9 +302,9 @@ def test_smollm2_from_the_packaged_gguf_judges_mt_bench(tmp_path):
     """The real small judge: SmolLM2-135M-Instruct converted from PyPI's GGUF, scoring two MT-Bench
     answers (a right and a wrong one to a reference-guided math question)."""
     pytest.importorskip("gguf")
-    from mos.eval import mt_bench_data
-    from mos.judges.local import LocalJudge
-    from mos.judges.smollm import convert
+    from mos.evaluation import mt_bench_data
+    from mos.evaluation.judges.local import LocalJudge
+    from mos.evaluation.judges.smollm import convert
 
     try:
         model = convert(tmp_path / "smollm")

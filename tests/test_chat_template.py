@@ -1,4 +1,4 @@
-"""A chat template forced on a backbone (`backbones.<name>.chat_template`, mos.chat_templates) is
+"""A chat template forced on a backbone (`backbones.<name>.chat_template`, mos.data.chat_templates) is
 used by tokenization, training and evaluation, and saved with the trained model.
 
     pytest tests/test_chat_template.py -q
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mos.backbones import load_tokenizer
-from mos.chat_templates import VICUNA_TEMPLATE, resolve
-from mos.data import load_tokenized
-from mos.data import main as data_main
-from mos.train import train
+from mos.data.chat_templates import VICUNA_TEMPLATE, resolve
+from mos.data.tokenized import load_tokenized
+from mos.data.tokenized import main as data_main
+from mos.data.tokenizer import load_tokenizer
+from mos.training.loop import train
 from tests.helpers import train_spec
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
@@ -57,7 +57,7 @@ def test_training_tokenizes_with_the_forced_template_and_saves_it(tiny_model_dir
 
 
 def test_evaluation_spec_carries_the_template(tiny_model_dir: Path, testbed_dir: Path) -> None:
-    from mos.evaluate import SpecError, validate_spec
+    from mos.evaluation.evaluate import SpecError, validate_spec
 
     spec = {"model": str(tiny_model_dir), "benchmarks": {"testbed_mc": str(testbed_dir / "eval" / "mc.jsonl")}}
     assert validate_spec({**spec, "chat_template": VICUNA_TEMPLATE})["chat_template"] == VICUNA_TEMPLATE

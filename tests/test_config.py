@@ -1,4 +1,4 @@
-"""Tests of mos.config: schema validation and its messages, defaults, semantic checks, job specs.
+"""Tests of mos.pipeline.config: schema validation and its messages, defaults, semantic checks, job specs.
 
     pytest tests/test_config.py -q
 """
@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from mos import config as C
-from mos.config import ConfigError, load_config
+from mos.pipeline import config as C
+from mos.pipeline import grid as G
+from mos.pipeline import specs as S
+from mos.pipeline.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "config" / "config.yaml"
@@ -42,48 +44,48 @@ def error_of(cfg: dict[str, Any]) -> str:
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
 def test_shipped_configs_are_valid(name: str) -> None:
     cfg = load_config(ROOT / "config" / name)
-    assert C.runs(cfg)
+    assert G.runs(cfg)
 
 
 def test_default_config_grid() -> None:
     cfg = load_config(DEFAULT)
     # Table 2: 3 backbones x 9 mixtures; Table 3: 4 priors and Table 5: 3 specialists on tiny-llama
-    assert len(C.runs(cfg)) == (3 * 9 + 4 + 3) * 3
-    assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
-    assert C.needs_testbed(cfg) and C.needs_mmlu_dev(cfg)
-    assert C.base_ppl_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
-    assert C.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat",
+    assert len(G.runs(cfg)) == (3 * 9 + 4 + 3) * 3
+    assert G.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
+    assert G.needs_testbed(cfg) and G.needs_mmlu_dev(cfg)
+    assert S.base_ppl_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
+    assert S.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat",
                                                                         "testbed_math"]
-    assert C.run_benchmarks(cfg, "tiny-llama", "temperature", 0)[-1] == "testbed_math"
-    assert C.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat"]
-    ev = C.eval_spec(cfg, "tiny-qwen", "uniform", 1)
+    assert S.run_benchmarks(cfg, "tiny-llama", "temperature", 0)[-1] == "testbed_math"
+    assert S.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat"]
+    ev = S.eval_spec(cfg, "tiny-qwen", "uniform", 1)
     assert ev["model_id"] == "tiny-qwen__uniform__seed1" and ev["generation"]["seed"] == 1
-    assert C.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference"}
-    assert len(C.winrate_spec(cfg)["pairs"]) == (3 * 8 + 4 + 3) * 3  # every run but TEMP's own
-    spec = C.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
+    assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference"}
+    assert len(S.winrate_spec(cfg)["pairs"]) == (3 * 8 + 4 + 3) * 3  # every run but TEMP's own
+    spec = S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
     assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma.csv"
     assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
-    assert "base_ppl" not in C.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 1)
-    assert list(C.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
+    assert "base_ppl" not in S.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 1)
+    assert list(S.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
 
 
 def test_paper_config_grid() -> None:
     cfg = load_config(PAPER)
     # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B
-    assert len(C.runs(cfg)) == 3 * 9 + 4 + 3
-    assert {m for b, m, _ in C.runs(cfg) if b != "llama-3-8b"} == {
+    assert len(G.runs(cfg)) == 3 * 9 + 4 + 3
+    assert {m for b, m, _ in G.runs(cfg) if b != "llama-3-8b"} == {
         "proportional", "temperature", "uniform", "multidds", "multiuat",
         "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"}
-    assert len([r for r in C.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3
-    assert C.tiny_backbones(cfg) == []
-    assert not C.needs_testbed(cfg) and not C.needs_mmlu_dev(cfg)
-    assert C.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
-    assert C.model_ref(cfg, "llama-3-8b") == "meta-llama/Meta-Llama-3-8B"
+    assert len([r for r in G.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3
+    assert G.tiny_backbones(cfg) == []
+    assert not G.needs_testbed(cfg) and not G.needs_mmlu_dev(cfg)
+    assert S.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
+    assert G.model_ref(cfg, "llama-3-8b") == "meta-llama/Meta-Llama-3-8B"
     train = cfg["train"]
     assert train["lr"] == pytest.approx(1e-5) and train["batch_size"] == 64 and train["precision"] == "bf16"
     assert train["warmup_ratio"] == 0.1 and train["max_length"] == 2048
-    assert {C.budget(cfg, m) for m in C.grid_mixtures(cfg)} == {4847 * 64}  # = 3 epochs of 103.4K
-    assert C.budget(cfg, "math_only") / 26_200 == pytest.approx(12, abs=0.2)  # ≈ 12 epochs of Mathematics
+    assert {G.budget(cfg, m) for m in G.grid_mixtures(cfg)} == {4847 * 64}  # = 3 epochs of 103.4K
+    assert G.budget(cfg, "math_only") / 26_200 == pytest.approx(12, abs=0.2)  # ≈ 12 epochs of Mathematics
     ds = cfg["datasets"]
     assert all(d["fraction"] == 0.1 for d in ds.values()) and ds["NLP"]["per_subset"] == 1000
     assert ds["General"]["adapter"] == "sharegpt"
@@ -91,29 +93,29 @@ def test_paper_config_grid() -> None:
 
 def test_paper_config_strategies_use_the_papers_settings() -> None:
     cfg = load_config(PAPER)
-    dynamic = [m for m in C.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] != "temperature"]
+    dynamic = [m for m in G.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] != "temperature"]
     for m in dynamic:
-        params = C.strategy_params(cfg, m)
+        params = S.strategy_params(cfg, m)
         assert (params["update_every"], params["scorer_lr"], params["inner_steps"]) == (100, 1e-4, 200), m
     for m in ("multidds", "multiuat"):
-        assert C.strategy_params(cfg, m)["validation_size"] == 1000
-    assert C.strategy_params(cfg, "mos_cossim_ema")["prior_tau"] == "inf"
-    assert C.strategy_params(cfg, "mos_diff_ema_prior10")["prior_tau"] == 10
-    spec = C.train_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)
+        assert S.strategy_params(cfg, m)["validation_size"] == 1000
+    assert S.strategy_params(cfg, "mos_cossim_ema")["prior_tau"] == "inf"
+    assert S.strategy_params(cfg, "mos_diff_ema_prior10")["prior_tau"] == 10
+    spec = S.train_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)
     assert spec["mixture"]["strategy"] == "mospec" and spec["mixture"]["params"]["target"] == "Mathematics"
     assert spec["mixture"]["params"]["ema"] is True and spec["base_ppl"]
-    assert list(C.train_spec(cfg, "llama-3-8b", "math_only", 42)["datasets"]) == ["Mathematics"]
+    assert list(S.train_spec(cfg, "llama-3-8b", "math_only", 42)["datasets"]) == ["Mathematics"]
 
 
 def test_paper_backbones_force_the_vicuna_template_in_every_stage() -> None:
-    from mos.chat_templates import VICUNA_TEMPLATE
+    from mos.data.chat_templates import VICUNA_TEMPLATE
 
     cfg = load_config(PAPER)
     for b in cfg["backbones"]:
-        assert C.chat_template(cfg, b) == VICUNA_TEMPLATE
-        assert C.train_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
-        assert C.eval_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
-        args = C.tokenize_args(cfg, b)
+        assert S.chat_template(cfg, b) == VICUNA_TEMPLATE
+        assert S.train_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
+        assert S.eval_spec(cfg, b, "uniform", 42)["chat_template"] == VICUNA_TEMPLATE
+        args = S.tokenize_args(cfg, b)
         assert args[args.index("--chat-template") + 1] == "vicuna"
 
 
@@ -124,8 +126,8 @@ def test_chat_template_names_a_builtin_or_a_file(raw: dict[str, Any], tmp_path: 
     template.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}", encoding="utf-8")
     raw["backbones"]["tiny-llama"]["chat_template"] = str(template)
     cfg = load_config(raw, SOURCE)
-    assert C.train_spec(cfg, "tiny-llama", "proportional", 0)["chat_template"] == template.read_text()
-    assert "chat_template" not in C.train_spec(cfg, "tiny-qwen", "proportional", 0)  # only where set
+    assert S.train_spec(cfg, "tiny-llama", "proportional", 0)["chat_template"] == template.read_text()
+    assert "chat_template" not in S.train_spec(cfg, "tiny-qwen", "proportional", 0)  # only where set
 
 
 # ---------------------------------------------------------------- defaults
@@ -161,7 +163,7 @@ def test_mixture_train_overrides_are_not_filled_with_defaults(raw: dict[str, Any
         mix["train"] = {"lr": 0.01}
     cfg = load_config(raw, SOURCE)
     assert cfg["mixtures"]["uniform"]["train"] == {"lr": 0.01}
-    assert C.mixture_train(cfg, "uniform") == {**cfg["train"], "lr": 0.01}
+    assert G.mixture_train(cfg, "uniform") == {**cfg["train"], "lr": 0.01}
 
 
 def test_load_config_does_not_modify_its_argument(raw: dict[str, Any]) -> None:
@@ -303,7 +305,7 @@ def test_unknown_strategy_parameter_with_suggestion(raw: dict[str, Any]) -> None
 def test_tau_accepts_infinity(raw: dict[str, Any], tau: Any) -> None:
     raw["mixtures"]["uniform"]["tau"] = tau
     cfg = load_config(raw, SOURCE)
-    assert C.strategy_params(cfg, "uniform") == {"tau": "inf"}
+    assert S.strategy_params(cfg, "uniform") == {"tau": "inf"}
 
 
 def test_fixed_weights_must_name_the_datasets(raw: dict[str, Any]) -> None:
@@ -311,7 +313,7 @@ def test_fixed_weights_must_name_the_datasets(raw: dict[str, Any]) -> None:
     assert "mixtures.mine: fixed weights must name exactly the training datasets" in error_of(raw)
     raw["mixtures"]["mine"]["datasets"] = ["Mathematics"]
     cfg = load_config(raw, SOURCE)
-    assert C.train_spec(cfg, "tiny-qwen", "mine", 0)["datasets"] == {
+    assert S.train_spec(cfg, "tiny-qwen", "mine", 0)["datasets"] == {
         "Mathematics": "resources/default/datasets/Mathematics.jsonl"}
 
 
@@ -353,7 +355,7 @@ def test_unequal_budgets_name_the_mixtures(raw: dict[str, Any]) -> None:
 def test_equal_budgets_may_split_steps_and_batch_differently(raw: dict[str, Any]) -> None:
     raw["mixtures"]["uniform"]["train"] = {"steps": 150, "batch_size": 64, "micro_batch_size": 32}
     cfg = load_config(raw, SOURCE)
-    assert C.budget(cfg, "uniform") == C.budget(cfg, "proportional") == 9600
+    assert G.budget(cfg, "uniform") == G.budget(cfg, "proportional") == 9600
 
 
 def test_budgets_are_compared_within_a_backbone_only(raw: dict[str, Any]) -> None:
@@ -361,7 +363,7 @@ def test_budgets_are_compared_within_a_backbone_only(raw: dict[str, Any]) -> Non
     raw["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["proportional", "uniform"]},
                    {"backbones": ["tiny-llama"], "mixtures": ["short"]}]
     cfg = load_config(raw, SOURCE)
-    assert {m for _, m, _ in C.runs(cfg)} == {"proportional", "uniform", "short"}
+    assert {m for _, m, _ in G.runs(cfg)} == {"proportional", "uniform", "short"}
     raw["grid"][1]["backbones"] = ["tiny-qwen"]
     assert "backbone 'tiny-qwen'" in error_of(raw)
 
@@ -383,19 +385,19 @@ def test_runs_in_config_order_with_block_seeds(raw: dict[str, Any]) -> None:
     raw["grid"] = [{"backbones": ["tiny-llama"], "mixtures": ["uniform"], "seeds": [5]},
                    {"backbones": ["tiny-qwen", "tiny-llama"], "mixtures": ["proportional", "uniform"]}]
     cfg = load_config(raw, SOURCE)
-    assert C.runs(cfg) == [
+    assert G.runs(cfg) == [
         ("tiny-qwen", "proportional", 0), ("tiny-qwen", "proportional", 1), ("tiny-qwen", "proportional", 2),
         ("tiny-qwen", "uniform", 0), ("tiny-qwen", "uniform", 1), ("tiny-qwen", "uniform", 2),
         ("tiny-llama", "proportional", 0), ("tiny-llama", "proportional", 1), ("tiny-llama", "proportional", 2),
         ("tiny-llama", "uniform", 0), ("tiny-llama", "uniform", 1), ("tiny-llama", "uniform", 2),
         ("tiny-llama", "uniform", 5)]
-    assert C.tiny_backbones(cfg) == ["tiny-qwen", "tiny-llama"]
-    assert C.grid_mixtures(cfg) == ["proportional", "uniform"]
+    assert G.tiny_backbones(cfg) == ["tiny-qwen", "tiny-llama"]
+    assert G.grid_mixtures(cfg) == ["proportional", "uniform"]
 
 
 def test_pretrain_spec_is_the_documented_one() -> None:
     cfg = load_config(FIXTURE)
-    assert C.pretrain_spec(cfg, "tiny-llama") == {
+    assert S.pretrain_spec(cfg, "tiny-llama") == {
         "backbone": {"name": "tiny-llama", "family": "llama", "hidden_size": 128, "num_layers": 4,
                      "num_heads": 4, "intermediate_size": 352},
         "tokenizer": "resources/default/tokenizer",
@@ -406,7 +408,7 @@ def test_pretrain_spec_is_the_documented_one() -> None:
 
 def test_train_spec_is_the_documented_one() -> None:
     cfg = load_config(FIXTURE)
-    spec = C.train_spec(cfg, "tiny-llama", "proportional", 1)
+    spec = S.train_spec(cfg, "tiny-llama", "proportional", 1)
     assert spec == {
         "backbone": "tiny-llama",
         "model": "resources/default/backbones/tiny-llama/model",
@@ -419,12 +421,12 @@ def test_train_spec_is_the_documented_one() -> None:
         "tokenized": "resources/default/tokenized/tiny-llama.npz",
         "seed": 1,
         "paper": {"backbone": "LLaMA-3-8B", "method": "PROP. (τ=1)"}}
-    assert C.run_dir(cfg, "tiny-llama", "proportional", 1) == "results/default/runs/tiny-llama/proportional/seed1"
+    assert G.run_dir(cfg, "tiny-llama", "proportional", 1) == "results/default/runs/tiny-llama/proportional/seed1"
 
 
 def test_eval_spec_is_the_documented_one() -> None:
     cfg = load_config(FIXTURE)
-    assert C.eval_spec(cfg, "tiny-qwen", "uniform", 2) == {
+    assert S.eval_spec(cfg, "tiny-qwen", "uniform", 2) == {
         "model": "results/default/runs/tiny-qwen/uniform/seed2/model",
         "benchmarks": {"testbed_mc": "resources/default/testbed/eval/mc.jsonl",
                        "mmlu_dev": "resources/mmlu_dev/mmlu_dev.jsonl"},
@@ -433,51 +435,51 @@ def test_eval_spec_is_the_documented_one() -> None:
 
 def test_paper_specs_use_hub_models_and_datasets() -> None:
     cfg = load_config(PAPER)
-    spec = C.train_spec(cfg, "gemma-2b", "uniform", 42)
+    spec = S.train_spec(cfg, "gemma-2b", "uniform", 42)
     assert spec["model"] == "google/gemma-2b"
     assert spec["mixture"]["params"] == {"tau": "inf"}
     assert spec["paper"] == {"backbone": "Gemma-2B", "method": "UNI. (τ=∞)"}
-    ev = C.eval_spec(cfg, "gemma-2b", "uniform", 42)
+    ev = S.eval_spec(cfg, "gemma-2b", "uniform", 42)
     assert ev["benchmarks"] == {"mmlu": "cais/mmlu", "mt_bench": "resources/mt_bench/question.jsonl"}
     assert ev["generation"]["backend"] == "vllm" and ev["model_id"] == "gemma-2b__uniform__seed42"
-    math_run = C.eval_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)["benchmarks"]
+    math_run = S.eval_spec(cfg, "llama-3-8b", "mospec_diff_ema", 42)["benchmarks"]
     assert math_run["gsm8k"] == "openai/gsm8k" and math_run["math"] == "EleutherAI/hendrycks_math"
-    judge = C.judge_spec(cfg, "llama-3-8b", "uniform")["judge"]
+    judge = S.judge_spec(cfg, "llama-3-8b", "uniform")["judge"]
     assert judge["kind"] == "http" and judge["api_key_env"] == "OPENAI_API_KEY" and judge["templates"] == "fastchat"
 
 
 def test_spec_json_is_strict_and_deterministic() -> None:
     cfg = load_config(FIXTURE)
-    text = C.spec_json(C.train_spec(cfg, "tiny-qwen", "uniform", 0))
-    assert text == C.spec_json(C.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0))
+    text = S.spec_json(S.train_spec(cfg, "tiny-qwen", "uniform", 0))
+    assert text == S.spec_json(S.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0))
     assert "Infinity" not in text and json.loads(text)["mixture"]["params"]["tau"] == "inf"
 
 
 def test_specs_outside_the_grid_are_refused() -> None:
     cfg = load_config(FIXTURE)
     with pytest.raises(ConfigError, match="not a run of the grid"):
-        C.train_spec(cfg, "tiny-qwen", "uniform", 7)
+        S.train_spec(cfg, "tiny-qwen", "uniform", 7)
     with pytest.raises(ConfigError, match="not a tiny backbone"):
-        C.pretrain_spec(load_config(PAPER), "gemma-2b")
+        S.pretrain_spec(load_config(PAPER), "gemma-2b")
 
 
 # ---------------------------------------------------------------- command line
 
 
 def test_cli_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert C.main(["check", str(FIXTURE)]) == 0
+    assert S.main(["check", str(FIXTURE)]) == 0
     assert "27 runs (3 backbones x 3 mixtures x 3 seeds" in capsys.readouterr().out
 
 
 def test_cli_spec_prints_the_train_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    assert C.main(["spec", "train", str(FIXTURE), "tiny-qwen", "uniform", "0"]) == 0
-    assert json.loads(capsys.readouterr().out) == C.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0)
+    assert S.main(["spec", "train", str(FIXTURE), "tiny-qwen", "uniform", "0"]) == 0
+    assert json.loads(capsys.readouterr().out) == S.train_spec(load_config(FIXTURE), "tiny-qwen", "uniform", 0)
 
 
 def test_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("trian: {}\n", encoding="utf-8")
-    assert C.main(["check", str(bad)]) == 2
+    assert S.main(["check", str(bad)]) == 2
     assert "unknown key 'trian'. Did you mean 'train'?" in capsys.readouterr().err
 
 

@@ -1,7 +1,7 @@
-"""Tests of the lm-eval based evaluation (mos.evaluate, mos.eval.tasks/metrics/export_task).
+"""Tests of the lm-eval based evaluation (mos.evaluation.evaluate, mos.evaluation.tasks/metrics/export_task).
 
 A tiny real Llama (tokenizer trained here, model overfit for a few steps on three Q/A pairs) is
-evaluated once through `mos.evaluate`; the tests check the metric arithmetic, the rendered prompts
+evaluated once through `mos.evaluation.evaluate`; the tests check the metric arithmetic, the rendered prompts
 and their BOS token, that lm-eval's per-choice log-likelihoods equal a direct transformers forward
 pass, that the trained answers win, that bad specs fail before the model is loaded, and that
 several --spec/--out pairs in one command give the same files as separate commands, a failing pair
@@ -27,11 +27,11 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mos.eval.lm import plan_batch  # noqa: E402
-from mos.eval.metrics import COLUMNS, macro_average, metric_rows  # noqa: E402
-from mos.eval.mmlu_dev import parse_mmlu_dev, subject_groups  # noqa: E402
-from mos.eval.tasks import mmlu_dev_task, render_mmlu_dev, render_testbed_item  # noqa: E402
-from mos.evaluate import SpecError, check_mmlu_hub, main, scored_items, validate_spec, wants_bos  # noqa: E402
+from mos.evaluation.evaluate import SpecError, check_mmlu_hub, main, scored_items, validate_spec, wants_bos  # noqa: E402
+from mos.evaluation.lm import plan_batch  # noqa: E402
+from mos.evaluation.metrics import COLUMNS, macro_average, metric_rows  # noqa: E402
+from mos.evaluation.mmlu_dev import parse_mmlu_dev, subject_groups  # noqa: E402
+from mos.evaluation.tasks import mmlu_dev_task, render_mmlu_dev, render_testbed_item  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -73,8 +73,8 @@ def _overfit(model: torch.nn.Module, tokenizer, steps: int = 60) -> None:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    from mos.backbones import build_tiny
-    from mos.tokenizer import train_tokenizer
+    from mos.data.tokenizer import train_tokenizer
+    from mos.training.backbones import build_tiny
 
     tok = train_tokenizer(iter(_sentences(400)), vocab_size=512)
     model = build_tiny(SPEC, tok, seed=0)
@@ -168,7 +168,7 @@ def test_scored_items_for_builtin_mmlu_use_table7_groups():
 def test_rendered_prompt_is_the_chat_template_with_one_bos(model_dir):
     from lm_eval.models.huggingface import HFLM
 
-    from mos.backbones import load_tokenizer
+    from mos.data.tokenizer import load_tokenizer
 
     tok = load_tokenizer(str(model_dir))
     item = _mc_items()[-1]
@@ -243,7 +243,8 @@ def _direct_loglik(model, ids: list[int], n_context: int) -> float:
 
 
 def test_lm_eval_logliks_match_a_direct_forward_pass(evaluated, model_dir):
-    from mos.backbones import load_model, load_tokenizer
+    from mos.data.tokenizer import load_tokenizer
+    from mos.training.backbones import load_model
 
     tok, model = load_tokenizer(str(model_dir)), load_model(str(model_dir)).eval()
     enc = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
@@ -270,7 +271,7 @@ def test_lm_eval_logliks_match_a_direct_forward_pass(evaluated, model_dir):
 # --- failures before the model is loaded --------------------------------------------------------
 
 def test_bad_spec_fails_before_loading_the_model(data, model_dir, tmp_path, monkeypatch, capsys):
-    import mos.evaluate as ev
+    import mos.evaluation.evaluate as ev
 
     monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
     base = {"model": str(model_dir), "batch_size": 4}
@@ -309,7 +310,7 @@ def test_several_pairs_in_one_command(evaluated, model_dir, data, tmp_path, caps
 
 
 def test_a_bad_pair_stops_all_before_loading(model_dir, data, tmp_path, monkeypatch, capsys):
-    import mos.evaluate as ev
+    import mos.evaluation.evaluate as ev
 
     monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("evaluation started"))
     good = {"model": str(model_dir), "benchmarks": {"mmlu_dev": str(data["mmlu_dev"])}}
@@ -339,7 +340,7 @@ def test_mmlu_without_the_hub_fails_clearly(monkeypatch):
 # --- the stock lm-eval command line -------------------------------------------------------------
 
 def test_exported_task_runs_in_the_lm_eval_cli(evaluated, model_dir, data, tmp_path):
-    from mos.eval.export_task import export_testbed_mc
+    from mos.evaluation.export_task import export_testbed_mc
 
     yaml_path = export_testbed_mc(model_dir, data["testbed_mc"], tmp_path / "tasks")
     script = Path(sys.executable).with_name("lm-eval")

@@ -1,4 +1,4 @@
-"""lm-eval's own GSM8K and MATH tasks through `mos.evaluate` (local copies with the hub's columns),
+"""lm-eval's own GSM8K and MATH tasks through `mos.evaluation.evaluate` (local copies with the hub's columns),
 their offline errors, and the evaluation config checks for judges and win rates."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mos.config import ConfigError, load_config
-from mos.eval.builtin_tasks import builtin_config, builtin_task_configs
-from mos.evaluate import SpecError, load_data, validate_spec
+from mos.evaluation.builtin_tasks import builtin_config, builtin_task_configs
+from mos.evaluation.evaluate import SpecError, load_data, validate_spec
+from mos.pipeline.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_builtin_configs_are_lm_evals_own_with_our_shots(tmp_path):
 
 
 def test_gsm8k_and_math_run_through_mos_evaluate(tiny_model_dir, tmp_path):
-    from mos.evaluate import main
+    from mos.evaluation.evaluate import main
 
     spec = {"model": str(tiny_model_dir), "math_fewshot": 2,
             "benchmarks": {"gsm8k": str(gsm8k_file(tmp_path / "g.jsonl")), "math": str(math_file(tmp_path / "m.jsonl"))}}
@@ -104,7 +104,8 @@ def test_eval_config_checks_judges_and_winrates():
     ok = load_config(_config(benchmarks=["testbed_mc", "mt_bench"],
                              judge={"kind": "http", "base_url": "http://127.0.0.1:8000/v1", "model": "gpt-4",
                                     "api_key_env": "OPENAI_API_KEY"}, winrate={"reference": None}))
-    from mos.config import judge_config, judge_spec, runs, winrate_spec
+    from mos.pipeline.grid import runs
+    from mos.pipeline.specs import judge_config, judge_spec, winrate_spec
 
     assert judge_config(ok) == {"kind": "http", "base_url": "http://127.0.0.1:8000/v1", "model": "gpt-4",
                                 "api_key_env": "OPENAI_API_KEY", "temperature": 0.0, "max_tokens": 512,
@@ -116,7 +117,7 @@ def test_eval_config_checks_judges_and_winrates():
 
 
 def test_winrate_spec_pairs_each_run_with_the_reference_of_its_backbone_and_seed():
-    from mos.config import winrate_spec
+    from mos.pipeline.specs import winrate_spec
 
     cfg = load_config(ROOT / "config" / "test.yaml")
     spec = winrate_spec(cfg)

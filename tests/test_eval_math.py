@@ -1,7 +1,7 @@
-"""Tests of the testbed_math benchmark (greedy generation, last-integer exact match) of mos.evaluate.
+"""Tests of the testbed_math benchmark (greedy generation, last-integer exact match) of mos.evaluation.evaluate.
 
 A tiny Llama (tokenizer trained here) is overfit on four word problems with their worked answers
-and evaluated through `python -m mos.evaluate`'s `main`: the trained problems must be solved, the
+and evaluated through `python -m mos evaluate`'s `main`: the trained problems must be solved, the
 answer extraction must take the reply's final number, and metrics.csv gets one overall row and one
 row per level.
 
@@ -22,9 +22,9 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mos.eval.tasks import render_testbed_math  # noqa: E402
-from mos.eval.tasks import testbed_math_task as math_task  # noqa: E402 - not collected as a test
-from mos.evaluate import main  # noqa: E402
+from mos.evaluation.evaluate import main  # noqa: E402
+from mos.evaluation.tasks import render_testbed_math  # noqa: E402
+from mos.evaluation.tasks import testbed_math_task as math_task  # noqa: E402 - not collected as a test
 
 torch.set_num_threads(1)
 
@@ -72,8 +72,8 @@ def _overfit(model: torch.nn.Module, tokenizer, steps: int = 150) -> None:
 
 @pytest.fixture(scope="module")
 def math_model(tmp_path_factory) -> Path:
-    from mos.backbones import build_tiny
-    from mos.tokenizer import train_tokenizer
+    from mos.data.tokenizer import train_tokenizer
+    from mos.training.backbones import build_tiny
 
     tok = train_tokenizer(iter(_texts()), vocab_size=400)
     model = build_tiny(SPEC, tok, seed=0)
@@ -147,7 +147,7 @@ def test_metrics_rows_per_level(math_eval):
 
 
 def test_fewshot_prompts_hold_other_solved_problems(math_model):
-    from mos.backbones import load_tokenizer
+    from mos.data.tokenizer import load_tokenizer
 
     tok = load_tokenizer(str(math_model))
     items = [*PROBLEMS, UNSEEN]

@@ -11,7 +11,7 @@ import json
 import pytest
 import torch
 
-from mos.train import train
+from mos.training.loop import train
 from tests.helpers import train_spec
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -25,7 +25,7 @@ def test_bf16_training_on_the_gpu_learns(tiny_model_dir, testbed_dir, tmp_path):
 
 
 def test_evaluation_runs_on_the_gpu(tiny_model_dir, testbed_dir, tmp_path):
-    from mos.evaluate import main
+    from mos.evaluation.evaluate import main
 
     spec = {"model": str(tiny_model_dir), "benchmarks": {"testbed_mc": str(testbed_dir / "eval" / "mc.jsonl")},
             "batch_size": 64}
@@ -36,8 +36,8 @@ def test_evaluation_runs_on_the_gpu(tiny_model_dir, testbed_dir, tmp_path):
 def test_vllm_generation_matches_transformers_greedy(tiny_model_dir, testbed_dir):
     """vLLM (the GPU generation backend) answers the two-turn prompts like transformers, greedily."""
     pytest.importorskip("vllm", reason="the vllm extra is not installed")
-    from mos.eval.chat_bench import load_questions
-    from mos.generation import GenerationSettings, make_generator
+    from mos.evaluation.chat_bench import load_questions
+    from mos.evaluation.generation import GenerationSettings, make_generator
 
     convs = [[{"role": "user", "content": q.turns[0]}] for q in load_questions(testbed_dir / "eval" / "chat.jsonl")]
     settings = {"max_new_tokens": 16, "dtype": "float32"}

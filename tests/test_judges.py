@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mos.judges import build_judge
-from mos.judges.base import (
+from mos.evaluation.judges import build_judge
+from mos.evaluation.judges.base import (
     Graded,
     GradingTask,
     JudgeError,
@@ -20,9 +20,9 @@ from mos.judges.base import (
     parse_rating,
     parse_verdict,
 )
-from mos.judges.cache import JudgmentCache, content_key
-from mos.judges.http import HTTPJudge
-from mos.judges.reference import ReferenceJudge, reference_rating, token_f1
+from mos.evaluation.judges.cache import JudgmentCache, content_key
+from mos.evaluation.judges.http import HTTPJudge
+from mos.evaluation.judges.reference import ReferenceJudge, reference_rating, token_f1
 from tests.fault_server import FaultServer
 
 Q = ("Zoe picked 15 cookies and lost 9. How many are left?", "Now double that number.")
@@ -105,7 +105,7 @@ def test_reference_judge_grades_each_turn_and_compares_pairs():
 
 
 def test_graded_median_spread_and_unparseable():
-    from mos.judges.base import Judgment
+    from mos.evaluation.judges.base import Judgment
 
     g = Graded(task(1), [Judgment(7.0, ""), Judgment(None, "?"), Judgment(9.0, ""), Judgment(4.0, "")])
     assert g.score == 7.0 and g.spread == 5.0 and g.unparseable == 1

@@ -1,4 +1,4 @@
-"""Tests of the MMLU dev parser (mos.eval.mmlu_dev) against the installed lm-eval package.
+"""Tests of the MMLU dev parser (mos.evaluation.mmlu_dev) against the installed lm-eval package.
 
     .venv/bin/python -m pytest tests/test_mmlu_dev.py
 """
@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from mos.eval.mmlu_dev import main, parse_mmlu_dev, parse_sample, subject_groups
+from mos.evaluation.mmlu_dev import main, parse_mmlu_dev, parse_sample, subject_groups
 
 
 @pytest.fixture(scope="module")

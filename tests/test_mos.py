@@ -20,15 +20,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mos import registry
-from mos import rewards as R
-from mos.backbones import load_model, load_tokenizer
-from mos.base_ppl import main as base_ppl_main
-from mos.data import load_dataset_file
-from mos.probe import Probe
-from mos.scorer import ScorerPolicy
-from mos.strategy import temperature_weights
-from mos.train import train
+from mos.data.tokenized import load_dataset_file
+from mos.data.tokenizer import load_tokenizer
+from mos.mixing import registry
+from mos.mixing import rewards as R
+from mos.mixing.probe import Probe
+from mos.mixing.scorer import ScorerPolicy
+from mos.mixing.strategy import temperature_weights
+from mos.training.backbones import load_model
+from mos.training.base_ppl import main as base_ppl_main
+from mos.training.loop import train
 from tests.helpers import train_spec
 
 PAPER_SIZES = {"Mathematics": 26_200, "Medicine": 5_200, "General": 9_300, "NLP": 62_600}
@@ -190,7 +191,7 @@ def test_mos_run_killed_between_scorer_updates_resumes_exactly(tiny_model_dir, t
     spec["base_ppl"] = str(base_ppl_csv)
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
-    cmd = [sys.executable, "-m", "mos.train", "--spec", f"@{path}", "--threads", "1", "--out"]
+    cmd = [sys.executable, "-m", "mos", "train", "--spec", f"@{path}", "--threads", "1", "--out"]
     ref = _launch(cmd + [str(tmp_path / "ref")])
     assert ref.wait(timeout=300) == 0, ref.stderr.read().decode()
     killed = _launch(cmd + [str(tmp_path / "res")])
@@ -221,9 +222,9 @@ def test_two_data_parallel_processes_draw_differently_and_agree_on_weights(tiny_
     path.write_text(json.dumps(spec))
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     # accelerate 1.15 spawns several CPU processes only through its torchrun launcher (--multi_gpu);
-    # `--cpu --num_processes 2` needs mpirun. Without CUDA, mos.train's Accelerator runs gloo DDP on CPU.
+    # `--cpu --num_processes 2` needs mpirun. Without CUDA, mos.training.loop's Accelerator runs gloo DDP on CPU.
     cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-           "--dynamo_backend", "no", "-m", "mos.train", "--spec", f"@{path}", "--out", str(tmp_path / "dp"), "--threads", "1"]
+           "--dynamo_backend", "no", "-m", "mos", "train", "--spec", f"@{path}", "--out", str(tmp_path / "dp"), "--threads", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads((tmp_path / "dp" / "run.json").read_text())

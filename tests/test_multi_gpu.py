@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mos.train import TrainSettings, lr_lambda
+from mos.training.loop import TrainSettings, lr_lambda
 from tests.helpers import train_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def expected_lrs(train: dict) -> list[float]:
 def launch(args: list[str], spec: dict, out: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     path = out.parent / f"{out.name}.spec.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
-    cmd = [str(ACCELERATE), "launch", *args, "-m", "mos.train", "--spec", f"@{path}", "--out", str(out), "--threads", "1"]
+    cmd = [str(ACCELERATE), "launch", *args, "-m", "mos", "train", "--spec", f"@{path}", "--out", str(out), "--threads", "1"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
@@ -57,13 +57,13 @@ def test_deepspeed_config_is_zero2_bf16_on_one_node() -> None:
     assert config.distributed_type == "DEEPSPEED" and config.num_machines == 1
     assert config.mixed_precision == "bf16"
     assert config.deepspeed_config["zero_stage"] == 2
-    assert config.deepspeed_config["offload_optimizer_device"] == "none"  # mos.train refuses offload
-    # the batch layout comes from the experiment config (mos.train), never from this file
+    assert config.deepspeed_config["offload_optimizer_device"] == "none"  # mos.training.loop refuses offload
+    # the batch layout comes from the experiment config (mos.training.loop), never from this file
     assert not {"gradient_accumulation_steps", "gradient_clipping"} & set(config.deepspeed_config)
 
 
 def test_cpu_training_never_imports_deepspeed() -> None:
-    code = "import sys, mos.train, mos.evaluate, mos.config; assert 'deepspeed' not in sys.modules"
+    code = "import sys, mos.training.loop, mos.evaluation.evaluate, mos.pipeline.config; assert 'deepspeed' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120).returncode == 0
 
 

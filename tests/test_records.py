@@ -1,4 +1,4 @@
-"""The record format and its error messages (mos.records, mos.datasets).
+"""The record format and its error messages (mos.data.records, mos.data.datasets).
 
     .venv/bin/python -m pytest tests/test_records.py
 """
@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from mos.datasets import adapt, sample_fraction
-from mos.datasets import main as datasets_main
-from mos.records import DataError, load_records, validate_record
+from mos.data.datasets import adapt, sample_fraction
+from mos.data.datasets import main as datasets_main
+from mos.data.records import DataError, load_records, validate_record
 
 GOOD = {"id": "a", "conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 
@@ -85,7 +85,7 @@ def test_p3_takes_a_seeded_sample_per_subset_then_the_fraction(tmp_path):
     one file per subset, named like P3's subsets (dots included)."""
     from collections import Counter
 
-    from mos.datasets import load_hub_rows
+    from mos.data.datasets import load_hub_rows
 
     def subset_file(folder, name, n):
         folder.mkdir(exist_ok=True)

@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from mos import registry
-from mos.strategy import temperature_weights
+from mos.mixing import registry
+from mos.mixing.strategy import temperature_weights
 
 SIZES = {"Mathematics": 2620, "Medicine": 520, "General": 930, "NLP": 6260}
 STRATEGIES = sorted(registry.available())

@@ -1,4 +1,4 @@
-"""The generated skills testbed (mos.testbed): sizes, determinism, held-out evaluation, answers.
+"""The generated skills testbed (mos.data.testbed): sizes, determinism, held-out evaluation, answers.
 
     .venv/bin/python -m pytest tests/test_testbed.py
 """
@@ -10,12 +10,12 @@ import json
 
 import pytest
 
-from mos.records import load_records
-from mos.strategy import temperature_weights
-from mos.testbed import medicine
-from mos.testbed.build import TestbedConfig, build, generate
-from mos.testbed.common import skill_sizes
-from mos.testbed.world import make_world
+from mos.data.records import load_records
+from mos.data.testbed import medicine
+from mos.data.testbed.build import TestbedConfig, build, generate
+from mos.data.testbed.common import skill_sizes
+from mos.data.testbed.world import make_world
+from mos.mixing.strategy import temperature_weights
 
 SMALL = dict(scale=0.01, corpus_docs=300, mc_math=30, mc_general=30, mc_nlp_per_task=5, chat_per_category=3,
              word_problems=10)
@@ -103,7 +103,7 @@ def test_generation_does_not_depend_on_the_process_hash_seed(tmp_path):
     outs = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"tb{hash_seed}"
-        subprocess.run([sys.executable, "-m", "mos.testbed", "--seed", "0", "--scale", "0.01", "--out", str(out)],
+        subprocess.run([sys.executable, "-m", "mos", "testbed", "--seed", "0", "--scale", "0.01", "--out", str(out)],
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
         outs.append(out)
     for rel in ["train/NLP.jsonl", "train/Medicine.jsonl", "eval/mc.jsonl", "eval/chat.jsonl", "eval/math.jsonl",

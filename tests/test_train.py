@@ -1,4 +1,4 @@
-"""The training loop (mos.train), its outputs, the loss masks, and exact resumption after a kill.
+"""The training loop (mos.training.loop), its outputs, the loss masks, and exact resumption after a kill.
 
     .venv/bin/python -m pytest tests/test_train.py
 """
@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from mos.data import tokenize_records
-from mos.tokenizer import load_tokenizer_dir
-from mos.train import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda, train
+from mos.data.tokenized import tokenize_records
+from mos.data.tokenizer import load_tokenizer_dir
+from mos.training.loop import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda, train
 from tests.helpers import train_spec
 
 
@@ -74,7 +74,7 @@ def test_micro_batches_must_divide_the_batch(tiny_model_dir, testbed_dir, tmp_pa
 
 
 def _run(spec_path, out):
-    cmd = [sys.executable, "-m", "mos.train", "--spec", f"@{spec_path}", "--out", str(out), "--threads", "1"]
+    cmd = [sys.executable, "-m", "mos", "train", "--spec", f"@{spec_path}", "--out", str(out), "--threads", "1"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
 
 
@@ -109,8 +109,8 @@ def test_killed_run_resumes_to_the_same_weights_and_logs(tiny_model_dir, testbed
 
 
 def test_tokenization_cache_round_trips_and_is_used(tiny_model_dir, testbed_dir, tmp_path):
-    from mos.data import load_dataset_file, load_tokenized
-    from mos.data import main as tokenize_main
+    from mos.data.tokenized import load_dataset_file, load_tokenized
+    from mos.data.tokenized import main as tokenize_main
 
     files = {s: str(testbed_dir / "train" / f"{s}.jsonl") for s in ("Mathematics", "Medicine", "General", "NLP")}
     out = tmp_path / "tok.npz"

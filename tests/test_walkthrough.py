@@ -67,7 +67,7 @@ def add_under_mixtures(config: str, lines: str) -> str:
 
 def load_strategy(path: Path):
     """The strategy class defined in the README's file (the MixingStrategy subclass with a name)."""
-    from mos.strategy import MixingStrategy
+    from mos.mixing.strategy import MixingStrategy
 
     spec = importlib.util.spec_from_file_location(f"walkthrough_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
@@ -106,7 +106,7 @@ def test_add_a_mixing_strategy_walkthrough(tmp_path: Path) -> None:
     assert len(commands) == 1, blocks["bash"][0]
     argv = [sys.executable, "-m", *shlex.split(commands[0])]
     env = {**os.environ, **OFFLINE}
-    listed = subprocess.run([sys.executable, "-m", "mos.registry"], cwd=repo, env=env, capture_output=True,
+    listed = subprocess.run([sys.executable, "-m", "mos", "strategies"], cwd=repo, env=env, capture_output=True,
                             text=True, timeout=120)
     assert listed.returncode == 0 and cls.name in listed.stdout, listed.stdout + listed.stderr
     proc = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=600)

@@ -1,7 +1,7 @@
 # Results: collect every run into results/<exp>/summary/*.csv, then regenerate the paper's tables
 # and figures from those CSVs only (analysis/*.py also run by hand: python analysis/X.py results/<exp>).
 
-SUMMARY = C.summary_dir(CFG)
+SUMMARY = G.summary_dir(CFG)
 
 
 rule aggregate:
@@ -22,8 +22,10 @@ rule aggregate:
     log:
         f"{LOGS}/aggregate.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.aggregate --out {params.out:q} {params.run_dirs:q} > {log:q} 2>&1"
+        "python -m mos aggregate --out {params.out:q} {params.run_dirs:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------- Table 2 (MMLU part), per benchmark
@@ -34,12 +36,14 @@ rule table2_main:
         metrics=rules.aggregate.output.metrics,
     output:
         tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md",
-                      benchmark=[b for b in CFG["eval"]["benchmarks"] if b in C.MC_BENCHMARKS]),
+                      benchmark=[b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]),
     params:
         exp=experiment_folder,
     log:
         f"{LOGS}/analysis/table2_main.log",
     threads: 1
+    conda:
+        ENV
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
@@ -58,6 +62,8 @@ rule fig3_loss:
     log:
         f"{LOGS}/analysis/fig3_loss.log",
     threads: 1
+    conda:
+        ENV
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
@@ -89,17 +95,14 @@ for _script, _outputs in ANALYSIS_OUTPUTS.items():
         log:
             f"{LOGS}/analysis/{_script}.log",
         threads: 1
+        conda:
+            ENV
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------- Table 1 (datasets) and Table 6 (perplexity study)
 # Their summaries come from workflow/rules/stats.smk. Table 6 needs a PROP. (τ = 1) mixture in the grid.
-def summary_experiment_folder(wildcards, input):
-    """results/<experiment>, from the summary CSV an analysis job reads (input `summary`)."""
-    return os.path.dirname(os.path.dirname(input.summary))
-
-
 rule table1_datasets:
     input:
         script=ROOT / "analysis/table1_datasets.py",
@@ -111,6 +114,8 @@ rule table1_datasets:
     log:
         f"{LOGS}/analysis/table1_datasets.log",
     threads: 1
+    conda:
+        ENV
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
@@ -128,6 +133,8 @@ rule table6_ppl:
     log:
         f"{LOGS}/analysis/table6_ppl.log",
     threads: 1
+    conda:
+        ENV
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
@@ -147,5 +154,7 @@ if WINRATE:
         log:
             f"{LOGS}/analysis/winrate.log",
         threads: 1
+        conda:
+            ENV
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"

@@ -8,9 +8,9 @@ rule pretrain:
         tokenizer=rules.tokenizer.output.dir,
         testbed=rules.testbed.output.dir,
     output:
-        model=directory(C.pretrained_dir(CFG, "{backbone}")),
-        train_log=f"{C.backbone_dir(CFG, '{backbone}')}/train_log.csv",
-        run_json=f"{C.backbone_dir(CFG, '{backbone}')}/run.json",
+        model=directory(G.pretrained_dir(CFG, "{backbone}")),
+        train_log=f"{G.backbone_dir(CFG, '{backbone}')}/train_log.csv",
+        run_json=f"{G.backbone_dir(CFG, '{backbone}')}/run.json",
     params:
         spec=pretrain_spec,
         out=folder_of("run_json"),
@@ -18,9 +18,11 @@ rule pretrain:
         f"{LOGS}/pretrain/{{backbone}}.log",
     threads: 4
     wildcard_constraints:
-        backbone=alternatives(C.tiny_backbones(CFG)),
+        backbone=alternatives(G.tiny_backbones(CFG)),
+    conda:
+        ENV
     shell:
-        "python -m mos.pretrain --spec {params.spec:q} --out {params.out:q} --threads {threads}"
+        "python -m mos pretrain --spec {params.spec:q} --out {params.out:q} --threads {threads}"
         " > {log:q} 2>&1"
 
 
@@ -29,14 +31,16 @@ rule tokenize:
     input:
         unpack(tokenize_inputs),
     output:
-        npz=C.tokenized_path(CFG, "{backbone}"),
+        npz=G.tokenized_path(CFG, "{backbone}"),
     params:
         args=tokenize_args,
     log:
         f"{LOGS}/tokenize/{{backbone}}.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.data {params.args} --out {output.npz:q} > {log:q} 2>&1"
+        "python -m mos tokenize {params.args} --out {output.npz:q} > {log:q} 2>&1"
 
 
 # Base-model perplexities for the DIFF reward: θ0 over the probe pool of every dataset, once per
@@ -45,13 +49,15 @@ rule base_ppl:
     input:
         unpack(base_ppl_inputs),
     output:
-        csv=C.base_ppl_path(CFG, "{backbone}"),
+        csv=G.base_ppl_path(CFG, "{backbone}"),
     params:
         spec=base_ppl_spec,
     log:
         f"{LOGS}/base_ppl/{{backbone}}.log",
     threads: 1
     wildcard_constraints:
-        backbone=alternatives(C.base_ppl_backbones(CFG)),
+        backbone=alternatives(S.base_ppl_backbones(CFG)),
+    conda:
+        ENV
     shell:
-        "python -m mos.base_ppl --spec {params.spec:q} --out {output.csv:q} --threads {threads} > {log:q} 2>&1"
+        "python -m mos base-ppl --spec {params.spec:q} --out {output.csv:q} --threads {threads} > {log:q} 2>&1"

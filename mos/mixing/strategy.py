@@ -1,0 +1,101 @@
+"""The one contract every data-mixing strategy implements, and the temperature prior (paper Eq. 3).
+
+A strategy decides how often each skill dataset is sampled. Static strategies only implement
+`initial_weights`; dynamic ones also set `update_every` and implement `update`, which the training
+loop calls every `update_every` optimizer steps with a read-only `Probe` of the current model.
+Strategies are dataclasses: their fields are the parameters a config may set, e.g.
+
+    mixtures:
+      temperature: {strategy: temperature, tau: 10}
+
+Adding a strategy is one file in `baselines/` with one subclass that sets `name`; the registry
+(`mos.mixing.registry`) discovers it and the contract tests in `tests/test_strategy_contract.py` cover it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from mos.mixing.probe import Probe
+
+Weights = dict[str, float]  # dataset name -> sampling probability; non-negative, sums to 1
+
+
+@dataclass
+class Update:
+    """What a dynamic strategy returns at an update: new weights and the rewards behind them."""
+
+    weights: Weights
+    reward: dict[str, float] | None = None
+    smoothed_reward: dict[str, float] | None = None
+
+
+@dataclass
+class MixingStrategy:
+    """Base class. Subclasses are dataclasses whose fields are their config parameters."""
+
+    name: ClassVar[str] = ""
+    update_every: ClassVar[int | None] = None  # None: static (subclasses may shadow with a field)
+
+    def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
+        """Weights before the first optimizer step, given the number of examples per dataset."""
+        raise NotImplementedError
+
+    def update(self, step: int, probe: Probe) -> Update:
+        """New weights after `step` optimizer steps (dynamic strategies only)."""
+        raise NotImplementedError(f"strategy {self.name!r} is static and has no update()")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly (tensors allowed); static strategies have none."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state:
+            raise ValueError(f"strategy {self.name!r} has no state, got keys {sorted(state)}")
+
+    @property
+    def is_dynamic(self) -> bool:
+        return bool(self.update_every)
+
+    @classmethod
+    def contract_params(cls, sizes: Mapping[str, int]) -> dict[str, Any]:
+        """Parameters the shared contract tests build this strategy with (defaults: none)."""
+        return {}
+
+
+def normalize(weights: Mapping[str, float]) -> Weights:
+    """Scale non-negative weights to sum to 1, keeping the key order."""
+    bad = {k: v for k, v in weights.items() if not (v >= 0 and math.isfinite(v))}
+    if bad:
+        raise ValueError(f"weights must be finite and non-negative, got {bad}")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"weights must not all be zero: {dict(weights)}")
+    return {k: float(v) / total for k, v in weights.items()}
+
+
+def temperature_weights(sizes: Mapping[str, int], tau: float) -> Weights:
+    """q_tau(i) ∝ (M_i / Σ M)^(1/tau): tau=1 proportional, tau=inf uniform (paper Eq. 3)."""
+    if not sizes:
+        raise ValueError("no datasets given")
+    if tau is None or not tau > 0:
+        raise ValueError(f"tau must be > 0 (use inf for uniform), got {tau}")
+    if any(n <= 0 for n in sizes.values()):
+        raise ValueError(f"every dataset needs at least one example: {dict(sizes)}")
+    total = sum(sizes.values())
+    inv = 0.0 if math.isinf(tau) else 1.0 / tau
+    return normalize({k: (n / total) ** inv for k, n in sizes.items()})
+
+
+def parse_tau(value: Any) -> float:
+    """Accept numbers, 'inf' and YAML's .inf for the temperature."""
+    if isinstance(value, str) and value.strip().lower() in {"inf", "infinity", ".inf"}:
+        return math.inf
+    return float(value)
+
+
+__all__ = ["MixingStrategy", "Update", "Weights", "field", "normalize", "parse_tau", "temperature_weights"]

@@ -1,0 +1,194 @@
+"""The grid of an experiment and where everything goes: which runs exist (backbone x mixture x
+seed), the datasets and benchmarks they use, and the paths of every file the workflow writes.
+
+Pure functions of a validated config (`mos.pipeline.config.load_config`); no file is read:
+
+    from mos.pipeline import config, grid
+    cfg = config.load_config("config/config.yaml")
+    grid.runs(cfg)                      # [(backbone, mixture, seed), ...] in config order
+    grid.run_dir(cfg, "tiny-llama", "uniform", 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+MMLU_DEV_PATH = "resources/mmlu_dev/mmlu_dev.jsonl"  # shared by every experiment
+MMLU_HUB = "cais/mmlu"  # the hub dataset of lm-eval's built-in MMLU tasks
+MT_BENCH_PATH = "resources/mt_bench/question.jsonl"  # shared by every experiment (python -m mos mt-bench-data)
+CHAT_BENCHMARKS = ("testbed_chat", "mt_bench")  # answered by generation, then graded by a judge
+MC_BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")  # multiple choice with the paper's MMLU groups (Table 2)
+Run = tuple[str, str, int]
+
+
+# ---------------------------------------------------------------- the grid
+
+
+def block_names(cfg: Mapping[str, Any], block: Mapping[str, Any], section: str) -> list[str]:
+    return list(cfg[section]) if block[section] == "all" else list(block[section])
+
+
+def runs(cfg: Mapping[str, Any]) -> list[Run]:
+    """Every (backbone, mixture, seed) of the grid once, sorted in config order, then by seed."""
+    out = set()
+    for block in cfg["grid"]:
+        for b in block_names(cfg, block, "backbones"):
+            for m in block_names(cfg, block, "mixtures"):
+                out.update((b, m, s) for s in block.get("seeds", cfg["seeds"]))
+    b_pos, m_pos = {b: i for i, b in enumerate(cfg["backbones"])}, {m: i for i, m in enumerate(cfg["mixtures"])}
+    return sorted(out, key=lambda r: (b_pos[r[0]], m_pos[r[1]], r[2]))
+
+
+def in_config_order(names: Iterable[str], section: Iterable[str]) -> list[str]:
+    wanted = set(names)
+    return [n for n in section if n in wanted]
+
+
+def grid_backbones(cfg: Mapping[str, Any]) -> list[str]:
+    """Backbones that appear in the grid, in config order."""
+    return in_config_order((b for b, _, _ in runs(cfg)), cfg["backbones"])
+
+
+def grid_mixtures(cfg: Mapping[str, Any]) -> list[str]:
+    """Mixtures that appear in the grid, in config order."""
+    return in_config_order((m for _, m, _ in runs(cfg)), cfg["mixtures"])
+
+
+def is_tiny(cfg: Mapping[str, Any], backbone: str) -> bool:
+    return "family" in cfg["backbones"][backbone]
+
+
+def tiny_backbones(cfg: Mapping[str, Any]) -> list[str]:
+    """The grid's tiny backbones, which are pretrained here."""
+    return [b for b in grid_backbones(cfg) if is_tiny(cfg, b)]
+
+
+def mixture_datasets(cfg: Mapping[str, Any], mixture: str) -> list[str]:
+    """The datasets a mixture trains on, in config order."""
+    subset = cfg["mixtures"][mixture].get("datasets")
+    return list(cfg["datasets"]) if subset is None else in_config_order(subset, cfg["datasets"])
+
+
+def grid_datasets(cfg: Mapping[str, Any]) -> list[str]:
+    """Datasets some run of the grid trains on, in config order."""
+    used = {d for m in grid_mixtures(cfg) for d in mixture_datasets(cfg, m)}
+    return in_config_order(used, cfg["datasets"])
+
+
+def mixture_train(cfg: Mapping[str, Any], mixture: str) -> dict[str, Any]:
+    """The train settings of a mixture: the top-level `train` with the mixture's overrides."""
+    return {**cfg["train"], **cfg["mixtures"][mixture].get("train", {})}
+
+
+def budget(cfg: Mapping[str, Any], mixture: str) -> int:
+    """Training examples of a mixture: steps x batch_size."""
+    train = mixture_train(cfg, mixture)
+    return train["steps"] * train["batch_size"]
+
+
+def needs_testbed(cfg: Mapping[str, Any]) -> bool:
+    """Whether any dataset, tiny backbone or benchmark of the grid uses the generated testbed."""
+    return (any("testbed" in cfg["datasets"][d] for d in grid_datasets(cfg)) or bool(tiny_backbones(cfg))
+            or bool({"testbed_mc", "testbed_math", "testbed_chat"} & set(all_benchmarks(cfg))))
+
+
+def needs_mmlu_dev(cfg: Mapping[str, Any]) -> bool:
+    return "mmlu_dev" in all_benchmarks(cfg)
+
+
+def all_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
+    """eval.benchmarks and every grid block's extra benchmarks, in first-seen order."""
+    names = list(cfg["eval"]["benchmarks"])
+    for block in cfg["grid"]:
+        names += [b for b in block.get("benchmarks", []) if b not in names]
+    return names
+
+
+def chat_benchmarks(names: Sequence[str]) -> list[str]:
+    """The two-turn, judged benchmarks among `names`."""
+    return [b for b in names if b in CHAT_BENCHMARKS]
+
+
+
+# ---------------------------------------------------------------- paths
+
+
+def resources_dir(cfg: Mapping[str, Any]) -> str:
+    return f"resources/{cfg['experiment']}"
+
+
+def results_dir(cfg: Mapping[str, Any]) -> str:
+    return f"results/{cfg['experiment']}"
+
+
+def logs_dir(cfg: Mapping[str, Any]) -> str:
+    return f"logs/{cfg['experiment']}"
+
+
+def testbed_dir(cfg: Mapping[str, Any]) -> str:
+    return f"{resources_dir(cfg)}/testbed"
+
+
+def dataset_path(cfg: Mapping[str, Any], dataset: str) -> str:
+    return f"{resources_dir(cfg)}/datasets/{dataset}.jsonl"
+
+
+def tokenizer_dir(cfg: Mapping[str, Any]) -> str:
+    return f"{resources_dir(cfg)}/tokenizer"
+
+
+def backbone_dir(cfg: Mapping[str, Any], backbone: str) -> str:
+    """The `--out` folder of a tiny backbone's pretraining (model/, train_log.csv, run.json)."""
+    return f"{resources_dir(cfg)}/backbones/{backbone}"
+
+
+def pretrained_dir(cfg: Mapping[str, Any], backbone: str) -> str:
+    """The pretrained θ0 of a tiny backbone, a Hugging Face model folder."""
+    return f"{backbone_dir(cfg, backbone)}/model"
+
+
+def model_ref(cfg: Mapping[str, Any], backbone: str) -> str:
+    """What fine-tuning starts from: the pretrained tiny backbone, or the `source` folder / hub id."""
+    return pretrained_dir(cfg, backbone) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+
+
+def run_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
+    return f"{results_dir(cfg)}/runs/{backbone}/{mixture}/seed{seed}"
+
+
+def eval_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
+    return f"{run_dir(cfg, backbone, mixture, seed)}/eval"
+
+
+def summary_dir(cfg: Mapping[str, Any]) -> str:
+    return f"{results_dir(cfg)}/summary"
+
+
+def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
+    """The backbone's tokenization cache of every dataset of the grid (`python -m mos.data.tokenized`)."""
+    return f"{resources_dir(cfg)}/tokenized/{backbone}.npz"
+
+
+def base_ppl_path(cfg: Mapping[str, Any], backbone: str) -> str:
+    return f"{resources_dir(cfg)}/base_ppl/{backbone}.csv"
+
+
+def ppl_cell_path(cfg: Mapping[str, Any], backbone: str, mixture: str) -> str:
+    """The perplexities of a study cell's fine-tuned models, every seed (column `model`)."""
+    return f"{results_dir(cfg)}/runs/{backbone}/{mixture}/ppl.csv"
+
+
+def run_ppl_path(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
+    """The perplexities of one fine-tuned study model (the layout of base_ppl/<backbone>.csv)."""
+    return f"{run_dir(cfg, backbone, mixture, seed)}/ppl.csv"
+
+
+def dataset_stats_path(cfg: Mapping[str, Any]) -> str:
+    """Table 1's statistics of the training datasets (`python -m mos.pipeline.descriptives datasets`)."""
+    return f"{summary_dir(cfg)}/datasets.csv"
+
+
+def ppl_summary_path(cfg: Mapping[str, Any]) -> str:
+    """Table 6's perplexities per backbone x dataset x seed (`python -m mos.pipeline.descriptives ppl`)."""
+    return f"{summary_dir(cfg)}/ppl.csv"

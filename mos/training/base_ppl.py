@@ -1,0 +1,99 @@
+"""Base-model perplexities for the DIFF reward, computed once per (backbone, dataset pool).
+
+    python -m mos base-ppl --spec @spec.json --out resources/default/base_ppl/tiny-llama.csv
+
+The spec names the base model θ0, the training datasets, `max_length` and the probe pool
+(`pool_size` examples per dataset drawn with `seed`, or every example when null, as the
+authors' code precomputes one for every record). For every pool example the CSV holds the
+perplexity over the whole chat-templated sequence (the code) and over the response only (Eq. 9):
+    dataset, index, ppl_sequence, ppl_response, n_sequence, n_response
+Every DIFF run of that backbone reads this file instead of running θ0 again.
+
+The same command measures any other model, e.g. the fine-tuned PROP. models of the perplexity study
+(paper Table 6); several `--spec`/`--out` pairs run in one process (imports paid once), and
+`--combined FILE` also writes all their rows into one CSV with a leading `model` column:
+
+    python -m mos base-ppl --spec @s0.json --out run0/ppl.csv --spec @s1.json --out run1/ppl.csv \
+        --combined cell_ppl.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mos.common.io import write_csv
+from mos.common.spec import read_spec
+from mos.data.tokenized import load_dataset_file, load_tokenized
+from mos.data.tokenizer import load_tokenizer
+from mos.mixing.probe import Probe
+from mos.training.backbones import load_model
+
+COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_response"]
+
+
+def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[int]:
+    if pool_size is None or pool_size >= n:
+        return list(range(n))
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + sum(map(ord, name)))
+    return sorted(torch.randperm(n, generator=gen)[:pool_size].tolist())
+
+
+def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # bf16 on a GPU (how the paper's backbones are trained); float32 on the CPU
+    model = load_model(spec["model"], dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device).eval()
+    max_length = int(spec.get("max_length", 2048))
+    datasets = None
+    if spec.get("tokenized"):
+        cached, meta = load_tokenized(spec["tokenized"], "response")
+        if meta["max_length"] == max_length and all(meta["datasets"].get(n) == p for n, p in spec["datasets"].items()):
+            datasets = {n: cached[n] for n in spec["datasets"]}
+    if datasets is None:
+        datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
+                    for name, path in spec["datasets"].items()}
+    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device)
+    rows = []
+    for name, data in datasets.items():
+        idx = pool_indices(len(data), spec.get("pool_size"), int(spec.get("seed", 0)), name)
+        seq = probe.token_stats(name, idx, "sequence")
+        resp = probe.token_stats(name, idx, "response")
+        for k, i in enumerate(idx):
+            rows.append({"dataset": name, "index": i,
+                         "ppl_sequence": float(torch.exp(seq["nll"][k] / max(1, int(seq["count"][k])))),
+                         "ppl_response": float(torch.exp(resp["nll"][k] / max(1, int(resp["count"][k])))),
+                         "n_sequence": int(seq["count"][k]), "n_response": int(resp["count"][k])})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, action="append", help="JSON or @file.json (repeatable)")
+    ap.add_argument("--out", required=True, action="append", help="CSV file, one per --spec")
+    ap.add_argument("--combined", default=None, help="also write every model's rows here (column `model`)")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if len(args.spec) != len(args.out):
+        ap.error(f"give one --out per --spec ({len(args.spec)} --spec, {len(args.out)} --out)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    combined = []
+    for spec_arg, out in zip(args.spec, args.out, strict=True):
+        t0 = time.perf_counter()
+        spec = read_spec(spec_arg)
+        rows = base_perplexities(spec)
+        write_csv(Path(out), rows, COLUMNS)
+        combined += [{"model": spec["model"], **row} for row in rows]
+        print(f"{out}: {len(rows)} examples in {time.perf_counter() - t0:.1f} s")
+    if args.combined:
+        write_csv(Path(args.combined), combined, ["model", *COLUMNS])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,474 @@
+"""The one training loop: fine-tune a causal LM on a mixture of datasets chosen by a strategy.
+
+    python -m mos train --spec @job.json --out results/default/runs/tiny-llama/uniform/seed0
+    python -m mos train --spec "$(python -m mos config spec train config/config.yaml tiny-llama uniform 0)" --out DIR
+    accelerate launch --multi_gpu --num_processes 2 -m mos train --spec @job.json --out DIR   # data parallel
+    (on a machine without CUDA this runs two gloo processes on the CPU; accelerate 1.15's --cpu flag
+    spawns several processes only under mpirun)
+    accelerate launch --config_file config/accelerate/deepspeed_zero2.yaml --num_processes 4 \
+        -m mos train --spec @job.json --out DIR      # DeepSpeed ZeRO-2 on 4 GPUs (needs `deepspeed`)
+
+Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
+uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
+a linear warm-up/decay schedule; a dynamic strategy is asked for new weights every
+`update_every` steps. A checkpoint every `checkpoint_every` steps holds everything the next
+steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
+killed run restarted with the same command continues to the same final weights. Outputs in
+--out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
+the spec's `chat_template` when it forces one), train_log.csv, trajectory.csv, run.json.
+
+Under DeepSpeed (an accelerate config with `distributed_type: DEEPSPEED`) the engine steps the
+optimizer itself at the end of each accumulation window and clips by its own config, so the loop
+tells it the batch layout (micro_batch_size per forward, batch_size / (micro_batch_size x
+processes) accumulation steps, grad_clip) and checkpoints the model and the ZeRO-partitioned
+optimizer through `Accelerator.save_state`. Nothing imports deepspeed unless accelerate launched
+the run with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DistributedType
+from safetensors.torch import load_model, save_model
+from tqdm.auto import tqdm
+
+from mos.common.io import atomic_dir, write_csv, write_json
+from mos.common.provenance import provenance
+from mos.common.spec import read_spec
+from mos.data.batching import IGNORE, Batch, pack
+from mos.data.tokenized import TokenizedDataset, load_dataset_file, load_tokenized
+from mos.data.tokenizer import load_tokenizer
+from mos.mixing import registry
+from mos.mixing.sampler import MixtureSampler
+from mos.mixing.strategy import Weights, normalize
+from mos.training.backbones import count_parameters
+from mos.training.backbones import load_model as load_pretrained
+
+TRAIN_LOG_COLUMNS = ["step", "loss", "lr", "tokens", "seconds"]
+TRAJECTORY_COLUMNS = ["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"]
+
+
+@dataclass
+class TrainSettings:
+    """The `train` section of a job spec (see config/config.yaml for what each key means)."""
+
+    steps: int
+    batch_size: int
+    micro_batch_size: int
+    lr: float
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 1.0
+    loss: str = "all"
+    sampling_unit: str = "example"
+    max_length: int = 2048
+    pack_length: int = 2048
+    checkpoint_every: int = 500
+    log_every: int = 10
+    precision: str = "fp32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> TrainSettings:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        settings = cls(**{k: v for k, v in spec.items() if k in known})
+        settings.extra = {k: v for k, v in spec.items() if k not in known}
+        settings.adam_betas = tuple(settings.adam_betas)
+        return settings
+
+
+def lr_lambda(settings: TrainSettings):
+    """Linear warm-up over warmup_ratio of the steps, then linear decay to 0 (the paper's schedule)."""
+    warmup = math.ceil(settings.warmup_ratio * settings.steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (settings.steps - step) / max(1, settings.steps - warmup))
+
+    return factor
+
+
+class CausalLMLoss(torch.nn.Module):
+    """Wraps a causal LM so that forward returns the summed next-token loss of a packed batch.
+
+    Only positions that carry a loss go through the output layer: with response-only loss most
+    prompt positions are skipped, which saves the largest matrix product of a small-vocabulary
+    model. Wrapping (rather than calling submodules) keeps data-parallel gradient sync intact.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.config = model.config  # DeepSpeed sizes 'auto' buckets from config.hidden_size
+        self.decoder = model.get_decoder()
+        self.head = model.get_output_embeddings()
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        hidden = self.decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE
+        logits = self.head(hidden[:, :-1][keep])
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+
+
+def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW; matrices decay, vectors (norms, biases) do not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    other = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=settings.adam_betas, foreach=True)
+
+
+def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -> dict[str, TokenizedDataset]:
+    """The spec's datasets, from the tokenization cache when the spec names a matching one."""
+    cache = spec.get("tokenized")
+    if cache:
+        data, meta = load_tokenized(cache, settings.loss)
+        wanted = {n: (e if isinstance(e, str) else e["path"]) for n, e in spec["datasets"].items()}
+        if (meta["max_length"] == settings.max_length and meta.get("chat_template") == spec.get("chat_template")
+                and all(meta["datasets"].get(n) == p for n, p in wanted.items())):
+            return {n: data[n] for n in wanted}
+    out = {}
+    for name, entry in spec["datasets"].items():
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        out[name] = load_dataset_file(name, entry["path"], tokenizer, settings.loss, settings.max_length,
+                                      entry.get("format", "records"))
+    return out
+
+
+def hold_out(datasets: Mapping[str, TokenizedDataset], n: int) -> tuple[dict, dict]:
+    """Split `n` validation examples off every dataset (a fixed split, the same for every seed)."""
+    if n <= 0:
+        return dict(datasets), {}
+    train, val = {}, {}
+    for name, data in datasets.items():
+        if n > len(data) // 2:
+            raise ValueError(f"validation_size {n} is more than half of dataset {name!r} ({len(data)} examples)")
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(sum(map(ord, name)))).tolist()
+        val[name], train[name] = data.subset(sorted(order[:n])), data.subset(sorted(order[n:]))
+    return train, val
+
+
+class Run:
+    """The state of one training run and the loop over it."""
+
+    def __init__(self, spec: Mapping[str, Any], out: Path):
+        self.spec, self.out = dict(spec), Path(out)
+        self.settings = TrainSettings.from_spec(spec["train"])
+        s = self.settings
+        if s.batch_size % s.micro_batch_size:
+            raise ValueError(f"train.batch_size {s.batch_size} is not a multiple of micro_batch_size {s.micro_batch_size}")
+        precision = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[s.precision]
+        # The scheduler steps once per optimizer step: accelerate's default would step it once per
+        # process (it assumes per-process batches grow with the world size; ours are split).
+        self.acc = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
+                               step_scheduler_with_optimizer=False)
+        if s.batch_size % (s.micro_batch_size * self.acc.num_processes) and self.acc.num_processes > 1:
+            raise ValueError("batch_size must be a multiple of micro_batch_size x number of processes")
+        self.deepspeed = self.acc.distributed_type == DistributedType.DEEPSPEED
+        self.accumulation = s.batch_size // (s.micro_batch_size * self.acc.num_processes)
+        if self.deepspeed:
+            self._configure_deepspeed()
+        self.seed = int(spec.get("seed", 0))
+        torch.manual_seed(self.seed)
+        self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+        mixture = spec["mixture"]
+        self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
+        if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
+            raise ValueError(f"strategy {mixture['strategy']!r} needs base-model perplexities: add 'base_ppl' "
+                             "(a CSV from `python -m mos base-ppl`) to the job spec")
+        self.datasets, self.validation = hold_out(load_datasets(spec, self.tokenizer, s),
+                                                  int(getattr(self.strategy, "validation_size", 0)))
+        self.sizes = {n: len(d) for n, d in self.datasets.items()}
+        self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
+        model = load_pretrained(spec["model"])
+        self.n_params = count_parameters(model)
+        optimizer = make_optimizer(model, s)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s))
+        self.model, self.optimizer, self.scheduler = self.acc.prepare(CausalLMLoss(model), optimizer, scheduler)
+        self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
+        self.probe = self._make_probe() if self.strategy.is_dynamic else None
+        self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
+        self.rank_weight_spread = 0.0   # largest disagreement between ranks' updates (data parallel)
+        self.sample_fingerprint = 0     # a checksum of this rank's draws (ranks must differ)
+        self.train_log: list[dict[str, Any]] = []
+        self.trajectory: list[dict[str, Any]] = []
+        self._pending_loss: list[float] = []
+
+    def _configure_deepspeed(self) -> None:
+        """Give DeepSpeed this run's batch layout before `prepare` builds its engine: examples per
+        forward, accumulation steps per optimizer step (the engine steps at the window's end) and
+        the clipping threshold (the engine clips; accelerate's clip_grad_norm_ does nothing)."""
+        s = self.settings
+        config = self.acc.state.deepspeed_plugin.deepspeed_config
+        if config.get("zero_optimization", {}).get("offload_optimizer", {}).get("device", "none") != "none":
+            raise ValueError("DeepSpeed optimizer offload is not supported: accelerate would replace this loop's "
+                             "AdamW by DeepSpeed's CPU Adam, which the learning-rate schedule does not drive")
+        self.acc.gradient_accumulation_steps = self.accumulation
+        config.update({
+            "train_micro_batch_size_per_gpu": s.micro_batch_size,
+            "gradient_accumulation_steps": self.accumulation,
+            "train_batch_size": s.batch_size,
+            "gradient_clipping": s.grad_clip,
+        })
+
+    @property
+    def hf_model(self) -> torch.nn.Module:
+        """The Hugging Face model inside the loss wrapper (and any data-parallel wrapper)."""
+        return self.acc.unwrap_model(self.model).model
+
+    # -- strategy ---------------------------------------------------------------------------
+    def _make_probe(self):
+        from mos.mixing.probe import Probe  # only dynamic strategies need it
+
+        return Probe(self.hf_model, self.datasets, self.tokenizer.pad_token_id, self.seed, self.acc.device,
+                     self.settings.pack_length, self.validation, self.spec.get("base_ppl"))
+
+    def _log_weights(self, reward=None, smoothed=None) -> None:
+        counts = self.sampler.take_counts()
+        if self.acc.num_processes > 1:  # examples drawn by all ranks together
+            total = self.acc.reduce(torch.tensor(list(counts.values()), device=self.acc.device), reduction="sum")
+            counts = dict(zip(counts, total.tolist(), strict=True))
+        for name in self.sizes:
+            self.trajectory.append({
+                "step": self.step, "dataset": name, "weight": self.weights[name],
+                "reward": None if reward is None else reward.get(name),
+                "smoothed_reward": None if smoothed is None else smoothed.get(name),
+                "drawn": counts[name],
+            })
+
+    def _update_strategy(self) -> None:
+        self.model.eval()
+        update = self.strategy.update(self.step, self.probe)
+        self.model.train()
+        weights = normalize(update.weights)
+        if self.acc.num_processes > 1:  # every rank computes the same update; rank 0's is the truth
+            vec = torch.tensor([weights[n] for n in self.sizes], dtype=torch.float64, device=self.acc.device)
+            spread = self.acc.gather(vec[None]).amax(0) - self.acc.gather(vec[None]).amin(0)
+            self.rank_weight_spread = max(self.rank_weight_spread, float(spread.max()))
+            torch.distributed.broadcast(vec, src=0)
+            weights = {n: float(v) for n, v in zip(self.sizes, vec.tolist(), strict=True)}
+        self.weights = weights
+        self._log_weights(update.reward, update.smoothed_reward)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoint"
+
+    def save_checkpoint(self) -> None:
+        """Write model, optimizer, scheduler, strategy, generators and logs; each rank adds its own
+        sampler state. The folder replaces the previous checkpoint only once complete."""
+        staging = self.out / ".checkpoint.tmp"
+        if self.acc.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        torch.save({"sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
+                    "sample_fingerprint": self.sample_fingerprint},
+                   staging / f"rank{self.acc.process_index}.pt")
+        if self.deepspeed:  # every rank writes its partition of the optimizer (and the fp32 weights)
+            self.acc.save_state(str(staging / "deepspeed"))
+        self.acc.wait_for_everyone()
+        if self.acc.is_main_process:
+            state = {
+                "spec": self.spec, "world_size": self.acc.num_processes, "step": self.step, "tokens": self.tokens,
+                "padding": self.padding, "elapsed": self.elapsed, "weights": self.weights,
+                "rank_weight_spread": self.rank_weight_spread,
+                "optimizer": {} if self.deepspeed else self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "strategy": self.strategy.state_dict(),
+                "probe": self.probe.state_dict() if self.probe else {},
+                "torch_rng": torch.get_rng_state(),
+                "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
+            }
+            if not self.deepspeed:
+                save_model(self.hf_model, str(staging / "model.safetensors"))
+            torch.save(state, staging / "state.pt")
+            old = self.out / ".checkpoint.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if self.checkpoint_dir.exists():
+                os.replace(self.checkpoint_dir, old)
+            os.replace(staging, self.checkpoint_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        self.acc.wait_for_everyone()
+
+    def try_resume(self) -> bool:
+        path = self.checkpoint_dir / "state.pt"
+        if not path.exists():
+            return False
+        state = torch.load(path, weights_only=True)
+        if state["spec"] != self.spec:
+            raise RuntimeError(f"{path} was written by a different job spec; delete {self.checkpoint_dir} to start over")
+        if state["world_size"] != self.acc.num_processes:
+            raise RuntimeError(f"{path} was written by {state['world_size']} processes, not {self.acc.num_processes}")
+        rank = torch.load(self.checkpoint_dir / f"rank{self.acc.process_index}.pt", weights_only=True)
+        if self.deepspeed:
+            self.acc.load_state(str(self.checkpoint_dir / "deepspeed"))
+        else:
+            load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.load_state_dict(rank["sampler"])
+        self.sample_fingerprint = rank["sample_fingerprint"]
+        self.strategy.load_state_dict(state["strategy"])
+        if self.probe:
+            self.probe.load_state_dict(state["probe"])
+        torch.set_rng_state(state["torch_rng"])
+        for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread"):
+            setattr(self, key, state[key])
+        self._pending_loss = state["pending_loss"]
+        return True
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _next_micro_batches(self) -> list[Batch]:
+        s = self.settings
+        local = s.batch_size // self.acc.num_processes
+        which, index = self.sampler.draw(self.weights, local)
+        self.sample_fingerprint = (self.sample_fingerprint * 1_000_003 + int((which * 7919 + index).sum())) % (2**61 - 1)
+        data = list(self.datasets.values())
+        ids = [data[d].ids[i] for d, i in zip(which, index, strict=True)]
+        masks = [data[d].mask[i] for d, i in zip(which, index, strict=True)]
+        pad = self.tokenizer.pad_token_id
+        return [pack(ids[k:k + s.micro_batch_size], masks[k:k + s.micro_batch_size], s.pack_length, pad)
+                for k in range(0, local, s.micro_batch_size)]
+
+    def train_step(self) -> float:
+        batches = self._next_micro_batches()
+        n_targets = sum(b.n_targets for b in batches)
+        total = 0.0
+        for k, batch in enumerate(batches):
+            batch = Batch(*(t.to(self.acc.device) for t in (batch.input_ids, batch.position_ids, batch.labels)),
+                          batch.n_tokens, batch.n_targets)
+            sync = k == len(batches) - 1
+            if self.deepspeed:  # the engine syncs, clips and steps at the last micro-batch of the window
+                ctx = self.acc.accumulate(self.model)
+            else:
+                ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
+            with ctx, self.acc.autocast():
+                loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
+                # DeepSpeed divides the loss by its accumulation steps; ours is already a batch mean
+                self.acc.backward(loss * self.accumulation if self.deepspeed else loss)
+                if self.deepspeed and self.acc.sync_gradients != sync:
+                    raise RuntimeError(f"DeepSpeed accumulation is out of step with the batch ({len(batches)} "
+                                       f"micro-batches, {self.accumulation} accumulation steps)")
+            total += loss.item()
+            self.tokens += batch.n_tokens
+            self.padding += batch.n_padding
+        if self.settings.grad_clip:
+            self.acc.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    def run(self) -> dict[str, Any]:
+        s = self.settings
+        resumed = self.try_resume()
+        if not resumed:
+            self._log_weights()
+        bar = tqdm(total=s.steps, initial=self.step, disable=not self.acc.is_local_main_process,
+                   desc=f"{self.spec.get('backbone', '')}/{self.spec['mixture'].get('name', '')}", mininterval=1.0)
+        self.model.train()
+        start, start_tokens = time.perf_counter() - self.elapsed, self.tokens
+        t_segment = time.perf_counter()
+        while self.step < s.steps:
+            lr = self.scheduler.get_last_lr()[0]
+            self._pending_loss.append(self.train_step())
+            self.step += 1
+            if self.step % s.log_every == 0 or self.step == s.steps:
+                self._log_row(lr, time.perf_counter() - start, bar)
+            if self.strategy.is_dynamic and self.step % self.strategy.update_every == 0 and self.step < s.steps:
+                self._update_strategy()
+            if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.steps:
+                self.elapsed = time.perf_counter() - start
+                self.save_checkpoint()
+            bar.update(1)
+        bar.close()
+        self.elapsed = time.perf_counter() - start
+        if self.trajectory[-1]["step"] != self.step:
+            self._log_weights()
+        segment = time.perf_counter() - t_segment
+        return self.finish(segment, self.tokens - start_tokens, resumed)
+
+    def _log_row(self, lr: float, seconds: float, bar) -> None:
+        loss = sum(self._pending_loss) / len(self._pending_loss)
+        if self.acc.num_processes > 1:
+            loss = self.acc.reduce(torch.tensor(loss, device=self.acc.device), reduction="mean").item()
+        self._pending_loss = []
+        self.train_log.append({"step": self.step, "loss": loss, "lr": lr, "tokens": self.tokens, "seconds": round(seconds, 3)})
+        weights = " ".join(f"{n[:4]}={w:.2f}" for n, w in self.weights.items())
+        bar.set_postfix_str(f"loss={loss:.3f} tok/s={self.tokens / max(seconds, 1e-9):,.0f} {weights}", refresh=False)
+
+    def finish(self, segment_seconds: float, segment_tokens: int, resumed: bool) -> dict[str, Any]:
+        info = {
+            "spec": self.spec,
+            "provenance": provenance(),
+            "timing": {"train_seconds": round(self.elapsed, 3),
+                       "tokens_per_second": round(segment_tokens / max(segment_seconds, 1e-9), 1),
+                       "resumed": resumed},
+            "n_parameters": self.n_params,
+            "tokens": self.tokens,
+            "padding_fraction": self.padding / max(1, self.padding + self.tokens),
+            "dataset_sizes": self.sizes,
+            "final_weights": self.weights,
+            "final_loss": self.train_log[-1]["loss"] if self.train_log else None,
+            "world_size": self.acc.num_processes,
+            "validation_sizes": {n: len(d) for n, d in self.validation.items()},
+        }
+        if self.acc.num_processes > 1:
+            prints = self.acc.gather(torch.tensor([self.sample_fingerprint], device=self.acc.device))
+            info["data_parallel"] = {"rank_sample_fingerprints": prints.tolist(),
+                                     "rank_weight_max_spread": self.rank_weight_spread}
+        if self.acc.is_main_process:
+            with atomic_dir(self.out / "model") as tmp:
+                self.hf_model.save_pretrained(tmp, safe_serialization=True)
+                self.tokenizer.save_pretrained(tmp)
+            write_csv(self.out / "train_log.csv", self.train_log, TRAIN_LOG_COLUMNS)
+            write_csv(self.out / "trajectory.csv", self.trajectory, TRAJECTORY_COLUMNS)
+            write_json(self.out / "run.json", info)
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        self.acc.wait_for_everyone()
+        return info
+
+
+def train(spec: Mapping[str, Any], out: str | os.PathLike, threads: int | None = None) -> dict[str, Any]:
+    """Run (or resume) one training job; returns what run.json records."""
+    if threads:
+        torch.set_num_threads(threads)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return Run(spec, Path(out)).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="job spec as JSON, or @file.json (a run.json works too)")
+    ap.add_argument("--out", required=True, help="run folder")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = ap.parse_args(argv)
+    info = train(read_spec(args.spec), args.out, args.threads)
+    print(f"done: {info['timing']['train_seconds']:.1f} s, {info['timing']['tokens_per_second']:,.0f} tok/s, "
+          f"padding {info['padding_fraction']:.1%}, weights {info['final_weights']}")
+
+
+if __name__ == "__main__":
+    main()
