@@ -5,7 +5,8 @@
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
-#     make tables     # every table and figure again from results/default/summary alone (no training)
+#     make tables     # every table and figure of the committed snapshot again, from its summaries alone
+#     make snapshot   # publish a finished results/default as the committed snapshots/default
 #     make lint       # ruff
 #
 # `make install` is skipped while pyproject.toml is unchanged (stamp file .venv/.installed).
@@ -20,7 +21,7 @@ STAMP := $(VENV)/.installed
 
 SLURM_STAMP := $(VENV)/.installed-slurm
 
-.PHONY: install run test test-slow tables lint
+.PHONY: install run test test-slow tables snapshot lint
 
 install: $(STAMP)
 
@@ -44,7 +45,10 @@ test-slow: $(SLURM_STAMP)
 	$(OFFLINE) $(VENV)/bin/pytest -m "slow and not gpu"
 
 tables: install
-	$(VENV)/bin/python -m analysis results/default
+	$(VENV)/bin/python -m analysis snapshots/default
+
+snapshot: install
+	$(VENV)/bin/python -m mos snapshot results/default snapshots/default
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,7 @@
 """Regenerate every table and figure of an experiment from results/ alone: no training, no resources/.
 
-    python -m analysis results/default                    # every script below, in this order
-    python -m analysis results/default --only table6_ppl  # some of them
+    python -m analysis snapshots/default                  # every script below, on the committed snapshot, in this order
+    python -m analysis results/default --only table6_ppl  # some of them, on a fresh run
     python -m analysis --list                             # the scripts and what each writes
 
 Runs the `write_all(results/<exp>)` of each analysis script on the committed summaries
@@ -56,7 +56,7 @@ def regenerate(exp: Path, names: Sequence[str] = tuple(SCRIPTS)) -> dict[str, li
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     ap.add_argument("experiment", nargs="?", default=str(common.DEFAULT_EXPERIMENT),
-                    help="results/<exp> folder with a summary/ folder (default: results/default)")
+                    help="results/<exp> folder with a summary/ folder (default: snapshots/default, the committed snapshot)")
     ap.add_argument("--only", nargs="+", choices=list(SCRIPTS), metavar="SCRIPT", help="run only these scripts")
     ap.add_argument("--list", action="store_true", help="list the scripts and exit")
     args = ap.parse_args(argv)

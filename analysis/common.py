@@ -28,14 +28,14 @@ CONFIDENCE = 0.95
 SEED_NOTE = ("Mean ± half-width of the 95% confidence interval over seeds (Student t, n − 1 degrees of "
              "freedom); a cell without ± comes from a single seed, which has no confidence interval.")
 CSV_FLOAT_FORMAT = "%.6g"  # six significant digits: ample for accuracies in % and losses
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "results" / "default"
+DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "snapshots" / "default"  # the committed snapshot
 
 
 # ---------------------------------------------------------------- locating and loading results
 
 
 def experiment_dir(argv: Sequence[str] | None = None) -> Path:
-    """The results/<exp> folder named by the first argument, or results/default of this checkout.
+    """The results folder named by the first argument, or the checkout's committed snapshots/default.
 
     Inside Jupyter (the script opened as a notebook) the kernel's own arguments are ignored.
     """

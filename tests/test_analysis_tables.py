@@ -1,6 +1,6 @@
 """Tests of Tables 1 and 6 (mos.pipeline.descriptives, analysis/table1_datasets.py, analysis/table6_ppl.py), of the
 perplexity-study helpers in mos.pipeline.config and mos.training.base_ppl, and of `python -m analysis`, which
-regenerates every table and figure from a copy of results/default/summary and results/paper alone.
+regenerates every table and figure from a copy of snapshots/default/summary and results/paper alone.
 
     .venv/bin/pytest tests/test_analysis_tables.py -q
 """
@@ -256,9 +256,9 @@ EXPECTED_FIGURES = ["fig2_weights", "fig3_loss", "fig4_mospec_weights"]
 
 
 def test_regenerate_all_from_committed_summaries(tmp_path: Path) -> None:
-    """`python -m analysis results/<exp>` on a copy of results/default/summary and results/paper only."""
+    """`python -m analysis results/<exp>` on a copy of snapshots/default/summary and results/paper only."""
     results = tmp_path / "results"
-    shutil.copytree(ROOT / "results" / "default" / "summary", results / "default" / "summary")
+    shutil.copytree(ROOT / "snapshots" / "default" / "summary", results / "default" / "summary")
     shutil.copytree(ROOT / "results" / "paper", results / "paper")
     proc = subprocess.run([sys.executable, "-m", "analysis", str(results / "default")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, env={**os.environ, **OFFLINE})
