@@ -28,6 +28,7 @@ wildcard_constraints:  # names from the config only, so that paths never parse a
     mixture=alternatives(G.grid_mixtures(CFG)),
     dataset=alternatives(G.grid_datasets(CFG)),
     seed=r"\d+",
+    theta=r"\d+",
 
 
 include: "workflow/rules/data.smk"

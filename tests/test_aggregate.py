@@ -69,9 +69,9 @@ def test_summary_columns_rows_and_order(grid: list[Path], tmp_path: Path) -> Non
     out = tmp_path / "summary"
     counts = aggregate(grid, out)
     assert counts == {"runs.csv": 8, "metrics.csv": 24, "train_log.csv": 16, "trajectory.csv": 32}
-    assert header(out / "runs.csv") == ["backbone", "mixture", "seed", "strategy", "params", "paper_backbone",
-                                        "paper_method", "steps", "examples", "train_seconds", "tokens_per_second",
-                                        "git_commit"]
+    assert header(out / "runs.csv") == ["backbone", "mixture", "seed", "theta0", "strategy", "params",
+                                        "paper_backbone", "paper_method", "steps", "examples", "train_seconds",
+                                        "tokens_per_second", "git_commit", "machine"]
     assert header(out / "metrics.csv") == ["backbone", "mixture", "seed", "benchmark", "scope", "name", "metric",
                                            "value", "n_items"]
     assert header(out / "train_log.csv") == ["backbone", "mixture", "seed", "step", "loss", "lr", "tokens"]

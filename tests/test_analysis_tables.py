@@ -138,7 +138,7 @@ def fake_run(folder: Path, backbone: str, seed: int, values: dict[tuple[str, int
 def test_ppl_summary_joins_tuned_and_base(tmp_path: Path) -> None:
     base = base_csv(tmp_path / "base.csv", {("Math", 0): 10.0, ("Math", 1): 30.0, ("NLP", 5): 50.0, ("NLP", 9): 1.0})
     run = fake_run(tmp_path / "r0", "tiny", 0, {("Math", 0): 5.0, ("Math", 1): 3.0, ("NLP", 5): 5.0})
-    rows = stats.ppl_summary([run], {"tiny": base})
+    rows = stats.ppl_summary([run], {"tiny/theta0": base})  # a run.json without theta0 ran on θ0 0
     got = {(r["dataset"], r["scope"]): r for r in rows}
     math_resp = got["Math", "response"]
     assert (math_resp["n_examples"], math_resp["ppl_base"], math_resp["ppl_tuned"]) == (2, 20.0, 4.0)
@@ -146,9 +146,9 @@ def test_ppl_summary_joins_tuned_and_base(tmp_path: Path) -> None:
     assert got["Math", "sequence"]["ppl_base"] == 40.0 and got["NLP", "response"]["ratio"] == pytest.approx(0.1)
     stray = fake_run(tmp_path / "r1", "tiny", 1, {("Math", 7): 5.0})
     with pytest.raises(stats.StatsError, match="no base perplexity"):
-        stats.ppl_summary([stray], {"tiny": base})
-    with pytest.raises(stats.StatsError, match="no --base CSV for backbone 'tiny'"):
-        stats.ppl_summary([run], {"other": base})
+        stats.ppl_summary([stray], {"tiny/theta0": base})
+    with pytest.raises(stats.StatsError, match="no --base CSV for θ0 'tiny/theta0'"):
+        stats.ppl_summary([run], {"tiny/theta1": base})
 
 
 def ppl_rows(backbone: str, seed: int, tuned: dict[str, float], base: dict[str, float]) -> list[dict]:
@@ -203,7 +203,7 @@ def test_ppl_study_cells_and_specs() -> None:
     assert not S.is_proportional(cfg, "math_only")  # τ = 1 on Mathematics only is no PROP. over the grid
     assert len(S.ppl_study_runs(cfg)) == 9
     spec = S.ppl_study_spec(cfg, "tiny-llama", "proportional", 2)
-    base = S.base_ppl_spec(cfg, "tiny-llama")
+    base = S.base_ppl_spec(cfg, "tiny-llama", 2)  # seed 2 fine-tunes from the θ0 of pretrain seed 2
     assert spec["model"] == "results/default/runs/tiny-llama/proportional/seed2/model"
     assert spec["pool_size"] == S.PPL_STUDY_POOL and base["pool_size"] is None  # DIFF runs read every example
     assert {k: v for k, v in spec.items() if k not in ("model", "pool_size")} == {
@@ -224,7 +224,7 @@ def test_backbone_without_diff_runs_gets_only_the_study_pool() -> None:
     cfg = C.load_config(ROOT / "config" / "config.yaml")
     cfg["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["proportional", "uniform"]}]
     assert S.diff_backbones(cfg) == [] and S.base_ppl_backbones(cfg) == ["tiny-qwen"]
-    assert S.base_ppl_spec(cfg, "tiny-qwen")["pool_size"] == S.PPL_STUDY_POOL
+    assert S.base_ppl_spec(cfg, "tiny-qwen", 0)["pool_size"] == S.PPL_STUDY_POOL
     cfg["grid"] = [{"backbones": ["tiny-qwen"], "mixtures": ["uniform"]}]
     assert S.ppl_study_cells(cfg) == [] and S.base_ppl_backbones(cfg) == []
 

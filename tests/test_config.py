@@ -63,7 +63,8 @@ def test_default_config_grid() -> None:
     assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference"}
     assert len(S.winrate_spec(cfg)["pairs"]) == (3 * 8 + 4 + 3) * 3  # every run but TEMP's own
     spec = S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
-    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma.csv"
+    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma/theta1.csv"  # seed 1 -> θ0 of pretrain seed 1
+    assert spec["model"] == "resources/default/backbones/tiny-gemma/theta1/model" and spec["theta0"] == 1
     assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
     assert "base_ppl" not in S.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 1)
     assert list(S.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
@@ -80,7 +81,7 @@ def test_paper_config_grid() -> None:
     assert G.tiny_backbones(cfg) == []
     assert not G.needs_testbed(cfg) and not G.needs_mmlu_dev(cfg)
     assert S.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
-    assert G.model_ref(cfg, "llama-3-8b") == "meta-llama/Meta-Llama-3-8B"
+    assert G.model_ref(cfg, "llama-3-8b", 0) == "meta-llama/Meta-Llama-3-8B"
     train = cfg["train"]
     assert train["lr"] == pytest.approx(1e-5) and train["batch_size"] == 64 and train["precision"] == "bf16"
     assert train["warmup_ratio"] == 0.1 and train["max_length"] == 2048
@@ -397,7 +398,7 @@ def test_runs_in_config_order_with_block_seeds(raw: dict[str, Any]) -> None:
 
 def test_pretrain_spec_is_the_documented_one() -> None:
     cfg = load_config(FIXTURE)
-    assert S.pretrain_spec(cfg, "tiny-llama") == {
+    assert S.pretrain_spec(cfg, "tiny-llama", 0) == {
         "backbone": {"name": "tiny-llama", "family": "llama", "hidden_size": 128, "num_layers": 4,
                      "num_heads": 4, "intermediate_size": 352},
         "tokenizer": "resources/default/tokenizer",
@@ -411,7 +412,8 @@ def test_train_spec_is_the_documented_one() -> None:
     spec = S.train_spec(cfg, "tiny-llama", "proportional", 1)
     assert spec == {
         "backbone": "tiny-llama",
-        "model": "resources/default/backbones/tiny-llama/model",
+        "model": "resources/default/backbones/tiny-llama/theta0/model",
+        "theta0": 0,
         "datasets": {d: f"resources/default/datasets/{d}.jsonl" for d in ["Mathematics", "Medicine", "General", "NLP"]},
         "mixture": {"name": "proportional", "strategy": "temperature", "params": {"tau": 1.0}},
         "train": {"steps": 300, "batch_size": 32, "micro_batch_size": 32, "lr": 0.002, "warmup_ratio": 0.1,
@@ -455,12 +457,28 @@ def test_spec_json_is_strict_and_deterministic() -> None:
     assert "Infinity" not in text and json.loads(text)["mixture"]["params"]["tau"] == "inf"
 
 
+def test_run_seeds_are_dealt_to_the_pretraining_seeds_in_turn() -> None:
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    assert cfg["pretrain"]["seeds"] == [0, 1, 2]
+    assert [G.theta_of(cfg, "tiny-qwen", s) for s in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    cfg["pretrain"]["seeds"] = [5, 9]
+    assert [G.theta_of(cfg, "tiny-qwen", s) for s in range(4)] == [5, 9, 5, 9]
+    assert S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]["seed"] == 9
+    assert "seeds" not in S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]
+    assert {(b, t) for b, t in S.base_ppl_jobs(cfg)} == {(b, t) for b in ("tiny-qwen", "tiny-gemma", "tiny-llama")
+                                                          for t in (5, 9)}
+    paper = load_config(PAPER)
+    assert G.thetas(paper, "llama-3-8b") == [0] and G.theta_of(paper, "llama-3-8b", 4) == 0
+
+
 def test_specs_outside_the_grid_are_refused() -> None:
     cfg = load_config(FIXTURE)
     with pytest.raises(ConfigError, match="not a run of the grid"):
         S.train_spec(cfg, "tiny-qwen", "uniform", 7)
     with pytest.raises(ConfigError, match="not a tiny backbone"):
-        S.pretrain_spec(load_config(PAPER), "gemma-2b")
+        S.pretrain_spec(load_config(PAPER), "gemma-2b", 0)
+    with pytest.raises(ConfigError, match="not among pretrain.seeds"):
+        S.pretrain_spec(cfg, "tiny-llama", 5)
 
 
 # ---------------------------------------------------------------- command line

@@ -51,7 +51,8 @@ def test_dry_run_default_config(tmp_path: Path) -> None:
     jobs = dry_run(workdir=tmp_path)
     assert jobs["train"] == 102  # Table 2: 3 backbones x 9 mixtures, Tables 3 + 5: 7 more on one; x 3 seeds
     assert jobs["evaluate"] == 34  # one evaluation job per backbone x mixture cell (all its seeds)
-    assert jobs["pretrain"] == jobs["base_ppl"] == jobs["tokenize"] == 3 and jobs["dataset"] == 4
+    assert jobs["pretrain"] == jobs["base_ppl"] == 9  # 3 backbones x 3 θ0 (pretrain.seeds)
+    assert jobs["tokenize"] == 3 and jobs["dataset"] == 4
     assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
 
 
@@ -109,7 +110,7 @@ def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
     assert (exp / "tables" / "table2_main_testbed_mc.md").exists()
     assert (exp / "figures" / "fig3_loss.png").exists() and (exp / "figures" / "fig3_loss.pdf").exists()
     assert len(list((exp / "runs").glob("*/*/seed0/model"))) == 6
-    assert (tmp_path / "resources" / "test" / "base_ppl" / "tiny-llama.csv").exists()
+    assert (tmp_path / "resources" / "test" / "base_ppl" / "tiny-llama" / "theta0.csv").exists()
     assert (exp / "figures" / "fig2_weights.png").exists()
     again = snakemake("-n", *args)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout

@@ -41,16 +41,48 @@ def git_commit(root: str | os.PathLike | None = None) -> str:
         return "unknown"
 
 
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
+             "amx_tile", "asimd", "sve", "sve2")  # the instruction sets that change float results
+
+
+def cpu_model() -> tuple[str, list[str]]:
+    """The CPU's model name and which of ISA_FLAGS it has (from /proc/cpuinfo; empty elsewhere)."""
+    name, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "Model", "CPU part") and name in ("unknown", "", platform.machine()):
+                name = value.strip()
+            elif key in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return name, [f for f in ISA_FLAGS if f in flags]
+
+
 def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    """Machine, CPU model and instruction sets, torch's build and threads, GPUs: what decides whether a
+    rerun gives the same bits. `fingerprint` joins the parts that do (reruns with equal fingerprints
+    and commits are bit-identical; otherwise they reproduce in distribution only)."""
+    name, isa = cpu_model()
+    info: dict[str, Any] = {"machine": platform.machine(), "cpu_model": name, "cpu_isa": isa,
+                            "cpus": os.cpu_count(), "platform": platform.platform()}
     try:
         import torch
 
-        info["torch_threads"] = torch.get_num_threads()
+        info.update({
+            "torch": torch.__version__, "torch_git": torch.version.git_version, "torch_cuda": torch.version.cuda,
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+        })
         if torch.cuda.is_available():
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except ImportError:
         pass
+    parts = [info["machine"], name, info.get("torch_cpu_capability", "?"), f"torch {info.get('torch', '?')}",
+             f"{info.get('torch_threads', '?')} threads", *info.get("gpus", [])]
+    info["fingerprint"] = " | ".join(str(p) for p in parts)
     return info
 
 

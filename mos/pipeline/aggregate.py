@@ -29,8 +29,8 @@ from typing import Any
 from mos.common.io import write_csv
 
 RUN_KEY = ("backbone", "mixture", "seed")
-RUNS_COLUMNS = ("backbone", "mixture", "seed", "strategy", "params", "paper_backbone", "paper_method",
-                "steps", "examples", "train_seconds", "tokens_per_second", "git_commit")
+RUNS_COLUMNS = ("backbone", "mixture", "seed", "theta0", "strategy", "params", "paper_backbone", "paper_method",
+                "steps", "examples", "train_seconds", "tokens_per_second", "git_commit", "machine")
 METRICS_COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
 TRAIN_LOG_COLUMNS = ("step", "loss", "lr", "tokens")
 TRAJECTORY_COLUMNS = ("step", "dataset", "weight", "reward", "smoothed_reward", "drawn")
@@ -126,9 +126,13 @@ def _as_int(value: Any, key: str, path: Path) -> int:
     return value
 
 
-def _optional(obj: Mapping[str, Any], section: str, key: str) -> Any:
-    part = obj.get(section)
-    return part.get(key) if isinstance(part, Mapping) else None
+def _optional(obj: Mapping[str, Any], *keys: str) -> Any:
+    """obj[k1][k2]... or None where a level is missing."""
+    for key in keys:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
 
 
 def read_run_info(path: Path) -> dict[str, Any]:
@@ -152,6 +156,7 @@ def read_run_info(path: Path) -> dict[str, Any]:
         "backbone": str(_require(spec, "backbone", path)),
         "mixture": str(_require(spec, "mixture.name", path)),
         "seed": _as_int(_require(spec, "seed", path), "seed", path),
+        "theta0": spec.get("theta0"),
         "strategy": str(_require(spec, "mixture.strategy", path)),
         "params": json.dumps(params, sort_keys=True, ensure_ascii=False),
         "paper_backbone": paper.get("backbone"),
@@ -161,6 +166,7 @@ def read_run_info(path: Path) -> dict[str, Any]:
         "train_seconds": _optional(doc, "timing", "train_seconds"),
         "tokens_per_second": _optional(doc, "timing", "tokens_per_second"),
         "git_commit": _optional(doc, "provenance", "git_commit"),
+        "machine": _optional(doc, "provenance", "hardware", "fingerprint"),
     }
 
 

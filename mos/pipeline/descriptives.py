@@ -2,7 +2,7 @@
 
     python -m mos stats datasets --dataset Mathematics=resources/<exp>/datasets/Mathematics.jsonl ... \\
         --out results/<exp>/summary/datasets.csv
-    python -m mos stats ppl --base tiny-llama=resources/<exp>/base_ppl/tiny-llama.csv ... \\
+    python -m mos stats ppl --base tiny-llama/theta0=resources/<exp>/base_ppl/tiny-llama/theta0.csv ... \\
         --out results/<exp>/summary/ppl.csv RUN_DIR [RUN_DIR ...]
 
 `datasets` (Table 1) counts, per training dataset in the record format, the examples, the words
@@ -17,7 +17,7 @@ instruction_words, response_words.
 
 `ppl` (Table 6) joins each RUN_DIR's `ppl.csv` (the fine-tuned model's perplexities, written by
 `python -m mos base-ppl` into the run folder) with θ0's perplexities of the same examples
-(`--base BACKBONE=CSV`, the run's backbone read from its run.json) and writes one row per run x
+(`--base BACKBONE/theta<k>=CSV`, the run's backbone and θ0 read from its run.json) and writes one row per run x
 dataset x scope: backbone, mixture, seed, dataset, scope (response: Eq. 9 of the paper;
 sequence: the whole chat-templated text, as the authors' code), n_examples, ppl_base and
 ppl_tuned (the mean over the examples of each example's perplexity), ratio = ppl_tuned / ppl_base
@@ -41,7 +41,7 @@ from mos.data.records import DataError, load_records
 
 DATASET_COLUMNS = ("dataset", "examples", "words", "instruction_len_words", "response_len_words", "turns",
                    "turns_total", "instruction_words", "response_words")
-PPL_COLUMNS = ("backbone", "mixture", "seed", "dataset", "scope", "n_examples", "ppl_base", "ppl_tuned",
+PPL_COLUMNS = ("backbone", "mixture", "seed", "theta0", "dataset", "scope", "n_examples", "ppl_base", "ppl_tuned",
                "ratio", "mean_ratio")
 SCOPES = ("response", "sequence")  # column ppl_<scope> of mos.training.base_ppl's CSV
 TOTAL = "Total"
@@ -126,11 +126,12 @@ def _read_ppl(path: Path) -> dict[tuple[str, int], dict[str, float]]:
     return out
 
 
-def _run_key(run_dir: Path) -> tuple[str, str, int]:
+def _run_key(run_dir: Path) -> tuple[str, str, int, int]:
+    """(backbone, mixture, seed, θ0) of a run folder, from its run.json (θ0 0 when not recorded)."""
     path = run_dir / "run.json"
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))["spec"]
-        return str(spec["backbone"]), str(spec["mixture"]["name"]), int(spec["seed"])
+        return str(spec["backbone"]), str(spec["mixture"]["name"]), int(spec["seed"]), int(spec.get("theta0") or 0)
     except FileNotFoundError:
         raise StatsError(f"{path}: file is missing") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -141,7 +142,7 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def ppl_rows(key: tuple[str, str, int], tuned: Mapping[tuple[str, int], Mapping[str, float]],
+def ppl_rows(key: tuple[str, str, int, int], tuned: Mapping[tuple[str, int], Mapping[str, float]],
              base: Mapping[tuple[str, int], Mapping[str, float]], where: str) -> list[dict[str, Any]]:
     """ppl.csv rows of one run: per dataset (file order) and scope, the means over its examples."""
     missing = [k for k in tuned if k not in base]
@@ -155,7 +156,7 @@ def ppl_rows(key: tuple[str, str, int], tuned: Mapping[tuple[str, int], Mapping[
             t = [tuned[k][scope] for k in ids]
             b = [base[k][scope] for k in ids]
             ppl_base, ppl_tuned = _mean(b), _mean(t)
-            rows.append({"backbone": key[0], "mixture": key[1], "seed": key[2], "dataset": dataset,
+            rows.append({"backbone": key[0], "mixture": key[1], "seed": key[2], "theta0": key[3], "dataset": dataset,
                          "scope": scope, "n_examples": len(ids), "ppl_base": ppl_base, "ppl_tuned": ppl_tuned,
                          "ratio": ppl_tuned / ppl_base, "mean_ratio": _mean([x / y for x, y in zip(t, b, strict=True)])})
     return rows
@@ -172,11 +173,12 @@ def ppl_summary(run_dirs: Sequence[str | Path], base: Mapping[str, str | Path]) 
         if key in seen:
             raise StatsError(f"{run_dir}: run {key} is given twice")
         seen.add(key)
-        if key[0] not in base:
-            raise StatsError(f"{run_dir}: no --base CSV for backbone {key[0]!r}; given: {', '.join(base) or 'none'}")
-        if key[0] not in base_cache:
-            base_cache[key[0]] = _read_ppl(Path(base[key[0]]))
-        rows += ppl_rows(key, _read_ppl(run_dir / "ppl.csv"), base_cache[key[0]], str(run_dir / "ppl.csv"))
+        name = f"{key[0]}/theta{key[3]}"
+        if name not in base:
+            raise StatsError(f"{run_dir}: no --base CSV for θ0 {name!r}; given: {', '.join(base) or 'none'}")
+        if name not in base_cache:
+            base_cache[name] = _read_ppl(Path(base[name]))
+        rows += ppl_rows(key, _read_ppl(run_dir / "ppl.csv"), base_cache[name], str(run_dir / "ppl.csv"))
     return rows
 
 
@@ -200,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ds.add_argument("--dataset", action="append", required=True, metavar="NAME=PATH")
     ds.add_argument("--out", required=True, help="CSV file, e.g. results/<exp>/summary/datasets.csv")
     pp = sub.add_parser("ppl", help="Table 6: fine-tuned vs base perplexities per dataset")
-    pp.add_argument("--base", action="append", required=True, metavar="BACKBONE=CSV")
+    pp.add_argument("--base", action="append", required=True, metavar="BACKBONE/theta<k>=CSV",
+                    help="θ0's perplexities, one per θ0 of the runs (python -m mos base-ppl)")
     pp.add_argument("--out", required=True, help="CSV file, e.g. results/<exp>/summary/ppl.csv")
     pp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     args = ap.parse_args(argv)

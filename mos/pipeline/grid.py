@@ -138,19 +138,38 @@ def tokenizer_dir(cfg: Mapping[str, Any]) -> str:
     return f"{resources_dir(cfg)}/tokenizer"
 
 
-def backbone_dir(cfg: Mapping[str, Any], backbone: str) -> str:
-    """The `--out` folder of a tiny backbone's pretraining (model/, train_log.csv, run.json)."""
-    return f"{resources_dir(cfg)}/backbones/{backbone}"
+def thetas(cfg: Mapping[str, Any], backbone: str) -> list[int]:
+    """The θ0 realisations of a backbone: one per pretraining seed (`pretrain.seeds`) for a tiny
+    backbone, the single existing model (θ0 number 0) for one with a `source`."""
+    return [int(t) for t in cfg["pretrain"]["seeds"]] if is_tiny(cfg, backbone) else [0]
 
 
-def pretrained_dir(cfg: Mapping[str, Any], backbone: str) -> str:
-    """The pretrained θ0 of a tiny backbone, a Hugging Face model folder."""
-    return f"{backbone_dir(cfg, backbone)}/model"
+def theta_of(cfg: Mapping[str, Any], backbone: str, seed: int) -> int:
+    """The θ0 a run of `seed` fine-tunes from. Run seeds are dealt to the θ0s in turn (seed mod K), so
+    θ0 is a random factor every seed range spreads over, and runs compared at the same seed share it."""
+    options = thetas(cfg, backbone)
+    return options[int(seed) % len(options)]
 
 
-def model_ref(cfg: Mapping[str, Any], backbone: str) -> str:
-    """What fine-tuning starts from: the pretrained tiny backbone, or the `source` folder / hub id."""
-    return pretrained_dir(cfg, backbone) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+def backbone_dir(cfg: Mapping[str, Any], backbone: str, theta: int | str) -> str:
+    """The `--out` folder of one θ0's pretraining (model/, train_log.csv, run.json)."""
+    return f"{resources_dir(cfg)}/backbones/{backbone}/theta{theta}"
+
+
+def pretrained_dir(cfg: Mapping[str, Any], backbone: str, theta: int | str) -> str:
+    """A pretrained θ0 of a tiny backbone, a Hugging Face model folder."""
+    return f"{backbone_dir(cfg, backbone, theta)}/model"
+
+
+def model_ref(cfg: Mapping[str, Any], backbone: str, theta: int) -> str:
+    """What fine-tuning starts from: a pretrained θ0 of a tiny backbone, or the `source` folder / hub id."""
+    return pretrained_dir(cfg, backbone, theta) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+
+
+def tokenizer_ref(cfg: Mapping[str, Any], backbone: str) -> str:
+    """Where a backbone's tokenizer loads from: the trained tokenizer of the tiny backbones (every θ0
+    shares it), or the `source` folder / hub id."""
+    return tokenizer_dir(cfg) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
 
 
 def run_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
@@ -170,8 +189,9 @@ def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
     return f"{resources_dir(cfg)}/tokenized/{backbone}.npz"
 
 
-def base_ppl_path(cfg: Mapping[str, Any], backbone: str) -> str:
-    return f"{resources_dir(cfg)}/base_ppl/{backbone}.csv"
+def base_ppl_path(cfg: Mapping[str, Any], backbone: str, theta: int | str) -> str:
+    """One θ0's perplexities of the probe pool (`python -m mos base-ppl`)."""
+    return f"{resources_dir(cfg)}/base_ppl/{backbone}/theta{theta}.csv"
 
 
 def ppl_cell_path(cfg: Mapping[str, Any], backbone: str, mixture: str) -> str:
@@ -180,7 +200,7 @@ def ppl_cell_path(cfg: Mapping[str, Any], backbone: str, mixture: str) -> str:
 
 
 def run_ppl_path(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
-    """The perplexities of one fine-tuned study model (the layout of base_ppl/<backbone>.csv)."""
+    """The perplexities of one fine-tuned study model (the layout of base_ppl/<backbone>/theta<k>.csv)."""
     return f"{run_dir(cfg, backbone, mixture, seed)}/ppl.csv"
 
 

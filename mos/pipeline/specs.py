@@ -6,7 +6,7 @@ layouts are documented in docs/interfaces.md. The command line prints them for r
     python -m mos config check config/config.yaml            # validate; print the grid size
     python -m mos config runs config/config.yaml             # list backbone, mixture, seed of every run
     python -m mos config spec train config/config.yaml tiny-llama proportional 0    # a job's spec
-    python -m mos config spec pretrain config/config.yaml tiny-llama
+    python -m mos config spec pretrain config/config.yaml tiny-llama --theta 1   # θ0 of pretrain seed 1
     python -m mos config spec eval config/config.yaml tiny-llama proportional 0
 """
 
@@ -43,9 +43,12 @@ from mos.pipeline.grid import (
     run_dir,
     runs,
     testbed_dir,
+    theta_of,
+    thetas,
     tiny_backbones,
     tokenized_path,
     tokenizer_dir,
+    tokenizer_ref,
 )
 
 # ---------------------------------------------------------------- job specs (docs/interfaces.md)
@@ -81,28 +84,33 @@ def strategy_params(cfg: Mapping[str, Any], mixture: str) -> dict[str, Any]:
     return json_safe({name: getattr(strategy, name) for name in registry.parameters(type(strategy))})
 
 
-def pretrain_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
-    """Spec of `python -m mos.training.pretrain` for a tiny backbone."""
+def pretrain_spec(cfg: Mapping[str, Any], backbone: str, theta: int) -> dict[str, Any]:
+    """Spec of `python -m mos pretrain` for one θ0 of a tiny backbone (its pretraining seed `theta`)."""
     if backbone not in cfg["backbones"] or not is_tiny(cfg, backbone):
         raise ConfigError(f"{backbone!r} is not a tiny backbone; tiny ones: {', '.join(tiny_backbones(cfg))}")
+    if int(theta) not in thetas(cfg, backbone):
+        raise ConfigError(f"θ0 {theta} of {backbone!r} is not among pretrain.seeds {thetas(cfg, backbone)}")
     spec_backbone = {"name": backbone, **{k: cfg["backbones"][backbone][k] for k in TINY_SIZE_KEYS}}
+    settings = {k: v for k, v in cfg["pretrain"].items() if k != "seeds"}
     return {"backbone": spec_backbone,
             "tokenizer": tokenizer_dir(cfg),
             "corpus": f"{testbed_dir(cfg)}/corpus.jsonl",
-            "pretrain": dict(cfg["pretrain"])}
+            "pretrain": {**settings, "seed": int(theta)}}
 
 
 def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
     """Spec of `python -m mos.training.loop` for one run."""
     _check_run(cfg, backbone, mixture, seed)
     mix = cfg["mixtures"][mixture]
+    theta = theta_of(cfg, backbone, seed)
     return {"backbone": backbone,
-            "model": model_ref(cfg, backbone),
+            "model": model_ref(cfg, backbone, theta),
+            "theta0": theta,
             "datasets": {d: dataset_path(cfg, d) for d in mixture_datasets(cfg, mixture)},
             "mixture": {"name": mixture, "strategy": mix["strategy"], "params": strategy_params(cfg, mixture)},
             "train": mixture_train(cfg, mixture),
             "tokenized": tokenized_path(cfg, backbone),
-            **({"base_ppl": base_ppl_path(cfg, backbone)} if needs_base_ppl(cfg, mixture) else {}),
+            **({"base_ppl": base_ppl_path(cfg, backbone, theta)} if needs_base_ppl(cfg, mixture) else {}),
             **_template_entry(cfg, backbone),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
@@ -201,7 +209,7 @@ def _template_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:
 
 def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
     """Arguments of `python -m mos.data.tokenized` for a backbone."""
-    args = ["--model", model_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
+    args = ["--model", tokenizer_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
     if cfg["backbones"][backbone].get("chat_template"):
         args += ["--chat-template", cfg["backbones"][backbone]["chat_template"]]
     for d in grid_datasets(cfg):
@@ -220,10 +228,19 @@ def diff_backbones(cfg: Mapping[str, Any]) -> list[str]:
     return in_config_order({b for b, m, _ in runs(cfg) if m in diff}, cfg["backbones"])
 
 
+def base_ppl_jobs(cfg: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(backbone, θ0) pairs whose perplexities some run needs: the θ0 of every DIFF run and of every
+    perplexity-study run (Table 6), in config order."""
+    diff = {m for m in grid_mixtures(cfg) if needs_base_ppl(cfg, m)}  # one strategy build per mixture
+    study = set(ppl_study_cells(cfg))
+    wanted = {(b, theta_of(cfg, b, s)) for b, m, s in runs(cfg) if m in diff or (b, m) in study}
+    order = {b: i for i, b in enumerate(cfg["backbones"])}
+    return sorted(wanted, key=lambda bt: (order[bt[0]], bt[1]))
+
+
 def base_ppl_backbones(cfg: Mapping[str, Any]) -> list[str]:
     """Backbones that need θ0's perplexities: those with a DIFF run or a perplexity-study run (Table 6)."""
-    wanted = set(diff_backbones(cfg)) | {b for b, _ in ppl_study_cells(cfg)}
-    return in_config_order(wanted, cfg["backbones"])
+    return list(dict.fromkeys(b for b, _ in base_ppl_jobs(cfg)))
 
 
 def base_ppl_pool_size(cfg: Mapping[str, Any], backbone: str) -> int | None:
@@ -235,11 +252,12 @@ def base_ppl_pool_size(cfg: Mapping[str, Any], backbone: str) -> int | None:
     return PPL_STUDY_POOL if pool is None else min(pool, PPL_STUDY_POOL)
 
 
-def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
-    """Spec of `python -m mos.training.base_ppl`: θ0 of the backbone over the probe pool of every dataset."""
-    if backbone not in base_ppl_backbones(cfg):
-        raise ConfigError(f"no run of {backbone!r} needs base perplexities")
-    return {"model": model_ref(cfg, backbone),
+def base_ppl_spec(cfg: Mapping[str, Any], backbone: str, theta: int) -> dict[str, Any]:
+    """Spec of `python -m mos base-ppl`: one θ0 of the backbone over the probe pool of every dataset."""
+    if (backbone, int(theta)) not in set(base_ppl_jobs(cfg)):
+        raise ConfigError(f"no run of {backbone!r} on θ0 {theta} needs base perplexities; "
+                          f"those that do: {base_ppl_jobs(cfg)}")
+    return {"model": model_ref(cfg, backbone, theta),
             "datasets": {d: dataset_path(cfg, d) for d in grid_datasets(cfg)},
             "tokenized": tokenized_path(cfg, backbone),
             "max_length": cfg["train"]["max_length"],
@@ -252,7 +270,7 @@ def base_ppl_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
 
 # Examples per dataset whose perplexity the study measures under the fine-tuned PROP. model. They are
 # the first PPL_STUDY_POOL of θ0's probe pool in the same random order (mos.training.base_ppl.pool_indices with
-# the same seed), so θ0's value of each of them is already in base_ppl/<backbone>.csv.
+# the same seed), so θ0's value of each of them is already in base_ppl/<backbone>/theta<k>.csv.
 PPL_STUDY_POOL = 256
 
 
@@ -285,7 +303,7 @@ def ppl_study_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: in
     if (backbone, mixture, int(seed)) not in set(ppl_study_runs(cfg)):
         raise ConfigError(f"({backbone}, {mixture}, seed {seed}) is not a run of the perplexity study; "
                           f"its cells: {ppl_study_cells(cfg)}")
-    base = base_ppl_spec(cfg, backbone)
+    base = base_ppl_spec(cfg, backbone, theta_of(cfg, backbone, seed))
     pool = base["pool_size"]
     return {**base, "model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
             "pool_size": PPL_STUDY_POOL if pool is None else min(pool, PPL_STUDY_POOL)}
@@ -320,14 +338,14 @@ def _parser() -> argparse.ArgumentParser:
     spec.add_argument("backbone")
     spec.add_argument("mixture", nargs="?")
     spec.add_argument("seed", nargs="?", type=int)
+    spec.add_argument("--theta", type=int, help="pretrain/base_ppl: which θ0 (a pretrain seed; default: the first)")
     return ap
 
 
 def _spec_for(args: argparse.Namespace, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    if args.stage == "pretrain":
-        return pretrain_spec(cfg, args.backbone)
-    if args.stage == "base_ppl":
-        return base_ppl_spec(cfg, args.backbone)
+    if args.stage in ("pretrain", "base_ppl"):
+        theta = thetas(cfg, args.backbone)[0] if args.theta is None else args.theta
+        return (pretrain_spec if args.stage == "pretrain" else base_ppl_spec)(cfg, args.backbone, theta)
     if args.mixture is None or args.seed is None:
         raise ConfigError(f"spec {args.stage} needs BACKBONE MIXTURE SEED")
     make = {"train": train_spec, "eval": eval_spec, "ppl_study": ppl_study_spec}[args.stage]

@@ -1,5 +1,6 @@
 # Pretraining of the tiny backbones: each one is built from its config (family + sizes) and
-# pretrained once on the testbed corpus, so every mixture fine-tunes from the same θ0.
+# pretrained on the testbed corpus once per pretraining seed (`pretrain.seeds`): θ0 is a random
+# factor, and run seed s fine-tunes from θ0 number seeds[s mod K] (mos.pipeline.grid.theta_of).
 # Backbones with `source:` are used as they are and have no job here.
 
 
@@ -8,14 +9,14 @@ rule pretrain:
         tokenizer=rules.tokenizer.output.dir,
         testbed=rules.testbed.output.dir,
     output:
-        model=directory(G.pretrained_dir(CFG, "{backbone}")),
-        train_log=f"{G.backbone_dir(CFG, '{backbone}')}/train_log.csv",
-        run_json=f"{G.backbone_dir(CFG, '{backbone}')}/run.json",
+        model=directory(G.pretrained_dir(CFG, "{backbone}", "{theta}")),
+        train_log=f"{G.backbone_dir(CFG, '{backbone}', '{theta}')}/train_log.csv",
+        run_json=f"{G.backbone_dir(CFG, '{backbone}', '{theta}')}/run.json",
     params:
         spec=pretrain_spec,
         out=folder_of("run_json"),
     log:
-        f"{LOGS}/pretrain/{{backbone}}.log",
+        f"{LOGS}/pretrain/{{backbone}}/theta{{theta}}.log",
     threads: 4
     wildcard_constraints:
         backbone=alternatives(G.tiny_backbones(CFG)),
@@ -49,11 +50,11 @@ rule base_ppl:
     input:
         unpack(base_ppl_inputs),
     output:
-        csv=G.base_ppl_path(CFG, "{backbone}"),
+        csv=G.base_ppl_path(CFG, "{backbone}", "{theta}"),
     params:
         spec=base_ppl_spec,
     log:
-        f"{LOGS}/base_ppl/{{backbone}}.log",
+        f"{LOGS}/base_ppl/{{backbone}}/theta{{theta}}.log",
     threads: 1
     wildcard_constraints:
         backbone=alternatives(S.base_ppl_backbones(CFG)),

@@ -81,22 +81,23 @@ def dataset_inputs(wildcards):
 
 
 def train_inputs(wildcards):
-    """A run's training datasets, and the pretrained tiny backbone it starts from."""
+    """A run's training datasets, the θ0 it starts from (when built here) and that θ0's perplexities."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
+    theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
     if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone, theta)
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     if S.needs_base_ppl(CFG, wildcards.mixture):
-        inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone)
+        inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
     return inputs
 
 
 def tokenize_inputs(wildcards):
-    """The backbone's tokenizer (with the model when built here), every dataset of the grid, and
-    the Jinja file of a forced chat template (a built-in name such as vicuna is no file)."""
+    """The backbone's tokenizer (when trained here), every dataset of the grid, and the Jinja file
+    of a forced chat template (a built-in name such as vicuna is no file)."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+        inputs["tokenizer"] = G.tokenizer_dir(CFG)
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
     if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
@@ -108,16 +109,16 @@ def tokenize_args(wildcards):
 
 
 def base_ppl_inputs(wildcards):
-    """θ0 of the backbone (when built here) and every training dataset of the grid."""
+    """One θ0 of the backbone (when built here) and every training dataset of the grid."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone, wildcards.theta)
     return inputs
 
 
 def base_ppl_spec(wildcards):
-    return S.spec_json(S.base_ppl_spec(CFG, wildcards.backbone))
+    return S.spec_json(S.base_ppl_spec(CFG, wildcards.backbone, int(wildcards.theta)))
 
 
 def cell_seeds(wildcards):
@@ -213,7 +214,7 @@ def experiment_folder(wildcards, input):
 
 
 def pretrain_spec(wildcards):
-    return S.spec_json(S.pretrain_spec(CFG, wildcards.backbone))
+    return S.spec_json(S.pretrain_spec(CFG, wildcards.backbone, int(wildcards.theta)))
 
 
 def train_spec(wildcards):
@@ -270,8 +271,15 @@ def ppl_cell_args(wildcards):
     return shlex.join(args)
 
 
+def ppl_study_thetas():
+    """(backbone, θ0) of every perplexity-study run."""
+    return list(dict.fromkeys((b, G.theta_of(CFG, b, s)) for b, _, s in S.ppl_study_runs(CFG)))
+
+
 def ppl_summary_base_args(wildcards):
-    return shlex.join(arg for b, _ in PPL_CELLS for arg in ("--base", f"{b}={G.base_ppl_path(CFG, b)}"))
+    """`--base BACKBONE/theta<k>=CSV` for the θ0 of every perplexity-study run."""
+    return shlex.join(arg for b, t in ppl_study_thetas()
+                      for arg in ("--base", f"{b}/theta{t}={G.base_ppl_path(CFG, b, t)}"))
 
 
 # ---------------------------------------------------------------- used by rules/analysis.smk

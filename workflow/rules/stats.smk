@@ -5,7 +5,7 @@
 #   dataset_stats  resources/<exp>/datasets/*.jsonl -> summary/datasets.csv        (python -m mos stats datasets)
 #   ppl_tuned      each PROP. (τ = 1) cell's fine-tuned models over a subsample of θ0's probe pool
 #                  -> runs/<backbone>/<mixture>/seed<k>/ppl.csv and the cell's ppl.csv   (python -m mos base-ppl)
-#   ppl_summary    + θ0's base_ppl/<backbone>.csv -> summary/ppl.csv                 (python -m mos stats ppl)
+#   ppl_summary    + each run's θ0 base_ppl/<backbone>/theta<k>.csv -> summary/ppl.csv                 (python -m mos stats ppl)
 
 
 rule dataset_stats:
@@ -46,7 +46,7 @@ rule ppl_tuned:
 rule ppl_summary:
     input:
         cells=[G.ppl_cell_path(CFG, b, m) for b, m in PPL_CELLS],
-        base=[G.base_ppl_path(CFG, b) for b, _ in PPL_CELLS],
+        base=[G.base_ppl_path(CFG, b, t) for b, t in ppl_study_thetas()],
         run_json=[f"{G.run_dir(CFG, b, m, s)}/run.json" for b, m, s in S.ppl_study_runs(CFG)],
     output:
         csv=G.ppl_summary_path(CFG),
