@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from mos.common.provenance import hardware
-from mos.evaluation.evaluate import evaluate
+from mos.evaluation.evaluate import evaluate, validate_spec
 from mos.training.loop import train
 from tests.helpers import train_spec
 
@@ -38,8 +38,8 @@ def test_a_rerun_gives_identical_weights_logs_and_metrics(tiny_model_dir, testbe
     assert info[0]["final_weights"] == info[1]["final_weights"] and info[0]["tokens"] == info[1]["tokens"]
     eval_spec = {"model": str(first / "model"), "benchmarks": {"testbed_mc": str(testbed_dir / "eval" / "mc.jsonl")},
                  "batch_size": 16}
-    rows_a = evaluate(eval_spec, first / "eval", threads=1)
-    rows_b = evaluate({**eval_spec, "model": str(second / "model")}, second / "eval", threads=1)
+    rows_a = evaluate(validate_spec(eval_spec), first / "eval", threads=1)
+    rows_b = evaluate(validate_spec({**eval_spec, "model": str(second / "model")}), second / "eval", threads=1)
     assert rows_a and rows_a == rows_b
 
 
