@@ -419,7 +419,8 @@ def test_train_spec_is_the_documented_one() -> None:
         "train": {"steps": 300, "batch_size": 32, "micro_batch_size": 32, "lr": 0.002, "warmup_ratio": 0.1,
                   "weight_decay": 0.1, "adam_betas": [0.9, 0.999], "precision": "fp32", "grad_clip": 1.0,
                   "loss": "all", "sampling_unit": "example",
-                  "max_length": 256, "pack_length": 256, "checkpoint_every": 100, "log_every": 10},
+                  "max_length": 256, "pack_length": 256, "checkpoint_every": 100, "log_every": 10,
+                  "average": "none", "average_decay": 0.99, "average_start": 0.5},
         "tokenized": "resources/default/tokenized/tiny-llama.npz",
         "seed": 1,
         "paper": {"backbone": "LLaMA-3-8B", "method": "PROP. (τ=1)"}}

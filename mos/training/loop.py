@@ -54,6 +54,7 @@ from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.sampler import MixtureSampler
 from mos.mixing.strategy import Weights, normalize
+from mos.training.averaging import WeightAverage
 from mos.training.backbones import count_parameters
 from mos.training.backbones import load_model as load_pretrained
 
@@ -80,6 +81,9 @@ class TrainSettings:
     checkpoint_every: int = 500
     log_every: int = 10
     precision: str = "fp32"
+    average: str = "none"          # none | ema | tail: the saved model is an average of the weights
+    average_decay: float = 0.99    # ema: θ̄ ← d·θ̄ + (1 − d)·θ
+    average_start: float = 0.5     # ema / tail: the fraction of the steps after which weights are averaged
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -207,6 +211,7 @@ class Run:
         self.model, self.optimizer, self.scheduler = self.acc.prepare(CausalLMLoss(model), optimizer, scheduler)
         self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
+        self.average = WeightAverage(self.hf_model, s.average, s.steps, s.average_decay, s.average_start)
         self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
         self.rank_weight_spread = 0.0   # largest disagreement between ranks' updates (data parallel)
         self.sample_fingerprint = 0     # a checksum of this rank's draws (ranks must differ)
@@ -298,6 +303,7 @@ class Run:
                 "scheduler": self.scheduler.state_dict(),
                 "strategy": self.strategy.state_dict(),
                 "probe": self.probe.state_dict() if self.probe else {},
+                "average": self.average.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
             }
@@ -333,6 +339,7 @@ class Run:
         self.strategy.load_state_dict(state["strategy"])
         if self.probe:
             self.probe.load_state_dict(state["probe"])
+        self.average.load_state_dict(state.get("average", {}))
         torch.set_rng_state(state["torch_rng"])
         for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread"):
             setattr(self, key, state[key])
@@ -395,6 +402,7 @@ class Run:
             lr = self.scheduler.get_last_lr()[0]
             self._pending_loss.append(self.train_step())
             self.step += 1
+            self.average.update(self.step)
             if self.step % s.log_every == 0 or self.step == s.steps:
                 self._log_row(lr, time.perf_counter() - start, bar)
             if self.strategy.is_dynamic and self.step % self.strategy.update_every == 0 and self.step < s.steps:
@@ -439,6 +447,7 @@ class Run:
             prints = self.acc.gather(torch.tensor([self.sample_fingerprint], device=self.acc.device))
             info["data_parallel"] = {"rank_sample_fingerprints": prints.tolist(),
                                      "rank_weight_max_spread": self.rank_weight_spread}
+        self.average.copy_to_model()  # the saved model is the average when train.average asks for one
         if self.acc.is_main_process:
             with atomic_dir(self.out / "model") as tmp:
                 self.hf_model.save_pretrained(tmp, safe_serialization=True)
