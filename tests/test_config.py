@@ -60,7 +60,7 @@ def test_default_config_grid() -> None:
     assert S.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "mmlu_dev", "testbed_chat"]
     ev = S.eval_spec(cfg, "tiny-qwen", "uniform", 1)
     assert ev["model_id"] == "tiny-qwen__uniform__seed1" and ev["generation"]["seed"] == 1
-    assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference"}
+    assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference", "scoring": "graded"}
     assert len(S.winrate_spec(cfg)["pairs"]) == (3 * 8 + 4 + 3) * 3  # every run but TEMP's own
     spec = S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
     assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma/theta1.csv"  # seed 1 -> θ0 of pretrain seed 1

@@ -22,7 +22,7 @@ from mos.evaluation.judges.base import (
 )
 from mos.evaluation.judges.cache import JudgmentCache, content_key
 from mos.evaluation.judges.http import HTTPJudge
-from mos.evaluation.judges.reference import ReferenceJudge, reference_rating, token_f1
+from mos.evaluation.judges.reference import ReferenceJudge, char_dice, reference_rating, token_f1
 from tests.fault_server import FaultServer
 
 Q = ("Zoe picked 15 cookies and lost 9. How many are left?", "Now double that number.")
@@ -84,13 +84,44 @@ def test_bad_template_files_are_named(tmp_path):
 # ---------------------------------------------------------------- reference judge
 
 
-def test_reference_rating_rewards_the_right_result():
-    assert reference_rating("15 - 9 = 6", "15 - 9 = 6.") == 10.0
-    right = reference_rating("The answer is 6.", "15 - 9 = 6.")
-    wrong = reference_rating("15 - 9 = 7.", "15 - 9 = 6.")
+@pytest.mark.parametrize("scoring", ["graded", "f1"])
+def test_reference_rating_rewards_the_right_result(scoring):
+    assert reference_rating("15 - 9 = 6", "15 - 9 = 6.", scoring) == 10.0
+    right = reference_rating("The answer is 6.", "15 - 9 = 6.", scoring)
+    wrong = reference_rating("15 - 9 = 7.", "15 - 9 = 6.", scoring)
     assert 1.0 <= wrong < right < 10.0
-    assert reference_rating("", "15 - 9 = 6.") == 1.0
+    assert reference_rating("", "15 - 9 = 6.", scoring) == 1.0
     assert token_f1("red blue", "blue red") == 1.0
+
+
+def test_graded_scoring_by_hand():
+    """s = 0.6 R + 0.2 N + 0.1 F + 0.1 C with a result, 0.6 F + 0.4 C without; rating = 1 + 9 s."""
+    # "7" against "15 - 9 = 6.": wrong (R = 0), N = 1/(1 + 1/6); "7" shares no token (F = 0)
+    n = 1 / (1 + 1 / 6)
+    c = char_dice("7", "15 - 9 = 6.")
+    assert token_f1("7", "15 - 9 = 6.") == 0.0
+    assert reference_rating("7", "15 - 9 = 6.") == pytest.approx(round(1 + 9 * (0.2 * n + 0.1 * c), 4))
+    # "6": right (R = N = 1)
+    c6 = char_dice("6", "15 - 9 = 6.")
+    f6 = token_f1("6", "15 - 9 = 6.")
+    assert reference_rating("6", "15 - 9 = 6.") == pytest.approx(round(1 + 9 * (0.6 + 0.2 + 0.1 * f6 + 0.1 * c6), 4))
+    # no result: a misspelt word earns character credit only
+    c = char_dice("Pariss", "Paris")
+    assert c == pytest.approx(2 * 4 / (6 + 5))  # " pariss " has 6 trigrams, " paris " 5; 4 shared (" pa", "par", "ari", "ris")
+    assert reference_rating("Pariss", "Paris") == pytest.approx(round(1 + 9 * 0.4 * c, 4))
+
+
+def test_graded_scoring_tells_near_misses_from_nonsense():
+    ref = "12 + 30 = 42."
+    ratings = [reference_rating(r, ref) for r in ("12 + 30 = 42", "12 + 30 = 41.", "12 + 30 = 60.", "12 + 30 = 420.",
+                                                  "blue", "")]
+    assert ratings[0] == 10.0 and ratings == sorted(ratings, reverse=True) and ratings[-1] == 1.0
+    assert len(set(ratings[:5])) == 5 and ratings[4] == 1.0  # graded near misses; nonsense still rates 1
+    old = [reference_rating(r, ref, "f1") for r in ("12 + 30 = 41.", "12 + 30 = 60.")]
+    assert old[0] == old[1]  # the f1 scoring cannot tell an off-by-one from a far miss
+    assert reference_rating("Lyon", "Paris") < reference_rating("Parris", "Paris") < 10.0
+    with pytest.raises(ValueError, match="eval.judge.scoring"):
+        reference_rating("x", "y", "exact")
 
 
 def test_reference_judge_grades_each_turn_and_compares_pairs():
@@ -222,6 +253,7 @@ def test_pairwise_verdicts_and_key_from_the_environment_only(tmp_path, monkeypat
 
 def test_build_judge_checks_kinds_and_keys():
     assert isinstance(build_judge({"kind": "reference"}), ReferenceJudge)
+    assert build_judge({"kind": "reference", "scoring": "f1"}).scoring == "f1"
     with pytest.raises(ValueError, match="unknown judge 'gpt'"):
         build_judge({"kind": "gpt"})
     with pytest.raises(ValueError, match="api_key"):

@@ -159,7 +159,7 @@ def model_id(backbone: str, mixture: str, seed: int) -> str:
 def judge_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """eval.judge as `mos.evaluation.judges.build_judge` takes it (unset keys left out)."""
     judge = {k: v for k, v in cfg["eval"]["judge"].items() if v is not None and k != "samples"}
-    keep = {"reference": ("kind",), "local": ("kind", "model", "templates", "cache"),
+    keep = {"reference": ("kind", "scoring"), "local": ("kind", "model", "templates", "cache"),
             "http": ("kind", "base_url", "model", "api_key_env", "templates", "temperature", "max_tokens",
                      "concurrency", "timeout", "max_retries", "cache")}[judge["kind"]]
     return {k: v for k, v in judge.items() if k in keep}

@@ -27,6 +27,7 @@ DEFAULT_CACHE = "resources/judge_cache/judgments.jsonl"
 HTTP_KEYS = ("base_url", "model", "api_key_env", "templates", "temperature", "max_tokens", "concurrency",
              "timeout", "max_retries", "backoff", "name")
 LOCAL_KEYS = ("model", "templates", "name")
+REFERENCE_KEYS = ("scoring",)
 COMMON_KEYS = ("kind", "samples", "cache")
 
 
@@ -35,7 +36,7 @@ def build_judge(config: Mapping[str, Any]) -> Judge:
     kind = config.get("kind", "reference")
     if kind not in KINDS:
         raise ValueError(f"eval.judge.kind: unknown judge {kind!r}; valid: {', '.join(KINDS)}")
-    allowed = set(COMMON_KEYS) | set({"http": HTTP_KEYS, "local": LOCAL_KEYS, "reference": ()}[kind])
+    allowed = set(COMMON_KEYS) | set({"http": HTTP_KEYS, "local": LOCAL_KEYS, "reference": REFERENCE_KEYS}[kind])
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise ValueError(f"eval.judge: key(s) {', '.join(unknown)} do not apply to kind {kind!r}; "
@@ -43,7 +44,7 @@ def build_judge(config: Mapping[str, Any]) -> Judge:
     if kind == "reference":
         from mos.evaluation.judges.reference import ReferenceJudge
 
-        return ReferenceJudge()
+        return ReferenceJudge(config.get("scoring") or "graded")
     for key in ("model",) + (("base_url",) if kind == "http" else ()):
         if not config.get(key):
             raise ValueError(f"eval.judge.{key} is required for kind {kind!r}")
