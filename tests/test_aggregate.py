@@ -44,6 +44,12 @@ def make_run(root: Path, backbone: str, mixture: str, seed: int, acc: float = 0.
     _write_csv(run / "eval" / "metrics.csv", ["benchmark", "scope", "name", "metric", "value", "n_items"],
                [["testbed_mc", "overall", "all", "acc", acc, 30], ["testbed_mc", "group", "Mathematics", "acc", acc, 10],
                 ["testbed_mc", "subject", "math/addition", "acc", acc, 10]])
+    _write_csv(run / "eval" / "items.csv", ["benchmark", "item", "subject", "turn", "metric", "value"],
+               [["testbed_mc", "0", "math/addition", "", "acc", 1.0], ["testbed_mc", "1", "math/addition", "", "acc", 0.0]])
+    if seed == 0:  # only some runs were judged: the judge's per-turn scores are optional
+        _write_csv(run / "eval" / "judge_items.csv", ["benchmark", "item", "subject", "turn", "metric", "value"],
+                   [["testbed_chat", "chat-000", "arithmetic", 1, "score", 7.5],
+                    ["testbed_chat", "chat-000", "arithmetic", 2, "score", ""]])
     return run
 
 
@@ -68,7 +74,16 @@ def grid(tmp_path: Path) -> list[Path]:
 def test_summary_columns_rows_and_order(grid: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "summary"
     counts = aggregate(grid, out)
-    assert counts == {"runs.csv": 8, "metrics.csv": 24, "train_log.csv": 16, "trajectory.csv": 32}
+    assert counts == {"runs.csv": 8, "metrics.csv": 24, "train_log.csv": 16, "trajectory.csv": 32,
+                      "items.csv.gz": 8 * 2 + 4 * 2}
+    import gzip
+
+    with gzip.open(out / "items.csv.gz", "rt", encoding="utf-8") as f:
+        items = list(csv.DictReader(f))
+    assert items[0] == {"backbone": "tiny-qwen", "mixture": "uniform", "seed": "0", "benchmark": "testbed_mc",
+                        "item": "0", "subject": "math/addition", "turn": "", "metric": "acc", "value": "1.0"}
+    judged = [r for r in items if r["benchmark"] == "testbed_chat"]
+    assert len(judged) == 8 and {r["seed"] for r in judged} == {"0"} and judged[1]["value"] == ""
     assert header(out / "runs.csv") == ["backbone", "mixture", "seed", "theta0", "strategy", "params",
                                         "paper_backbone", "paper_method", "steps", "examples", "train_seconds",
                                         "tokens_per_second", "git_commit", "machine"]

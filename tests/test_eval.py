@@ -153,9 +153,10 @@ def test_subject_in_two_groups_is_an_error():
 
 
 def test_scored_items_for_builtin_mmlu_use_table7_groups():
-    samples = {f"mmlu_{s}": [{"acc": 1.0}] for s in subject_groups()}
-    samples["mmlu_anatomy"] = [{"acc": 0.0}, {"acc": 1.0}]
+    samples = {f"mmlu_{s}": [{"doc_id": 0, "acc": 1.0}] for s in subject_groups()}
+    samples["mmlu_anatomy"] = [{"doc_id": 0, "acc": 0.0}, {"doc_id": 1, "acc": 1.0}]
     items = scored_items("mmlu", samples)
+    assert [i["item"] for i in items if i["subject"] == "anatomy"] == ["anatomy:0", "anatomy:1"]  # item ids kept
     rows = {(r["scope"], r["name"]): r for r in metric_rows("mmlu", items, ["acc"])}
     assert rows[("subject", "anatomy")]["value"] == 0.5
     assert rows[("group", "Medicine")]["value"] == pytest.approx((8 + 0.5) / 9)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
+import io
 import json
 import math
 import os
@@ -49,15 +51,21 @@ def _cell(v: Any) -> Any:
 
 
 def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """Write dict rows with a fixed column order; None and NaN become empty cells."""
+    """Write dict rows with a fixed column order; None and NaN become empty cells. A path ending in
+    `.gz` is gzip-compressed with a zero timestamp, so equal rows give equal bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(columns)
-        for row in rows:
-            w.writerow([_cell(row.get(c)) for c in columns])
+    raw = open(tmp, "wb")  # noqa: SIM115 -- closed below, after the gzip layer
+    try:
+        binary = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if path.suffix == ".gz" else raw
+        with io.TextIOWrapper(binary, encoding="utf-8", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(columns)
+            for row in rows:
+                w.writerow([_cell(row.get(c)) for c in columns])
+    finally:
+        raw.close()
     os.replace(tmp, path)
 
 

@@ -81,7 +81,7 @@ from mos.evaluation.chat_bench import (
     write_answers,
 )
 from mos.evaluation.generation import GenerationSettings
-from mos.evaluation.metrics import COLUMNS, metric_rows
+from mos.evaluation.metrics import COLUMNS, ITEM_COLUMNS, metric_rows
 from mos.evaluation.mmlu_dev import subject_groups
 from mos.evaluation.tasks import (
     MMLU_HUB_DATASET,
@@ -383,11 +383,12 @@ def scored_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, Any
     metrics, _ = REPORTED[benchmark]
     if benchmark == "mmlu":
         groups = subject_groups()
-        return [{"subject": subject, "group": groups[subject], **{m: s[m] for m in metrics}}
-                for task, subject in mmlu_task_names().items() for s in samples[task]]
+        return [{"item": f"{subject}:{s['doc_id']}", "subject": subject, "group": groups[subject],
+                 **{m: s[m] for m in metrics}} for task, subject in mmlu_task_names().items() for s in samples[task]]
     if benchmark == "testbed_math":
-        return [{"subject": s["doc"].get("level") or "all", **{m: s[m] for m in metrics}} for s in samples[benchmark]]
-    return [{**{k: s["doc"][k] for k in ("subject", "group", "skill") if k in s["doc"]},
+        return [{"item": str(s["doc_id"]), "subject": s["doc"].get("level") or "all", **{m: s[m] for m in metrics}}
+                for s in samples[benchmark]]
+    return [{"item": str(s["doc_id"]), **{k: s["doc"][k] for k in ("subject", "group", "skill") if k in s["doc"]},
              **{m: s[m] for m in metrics}} for s in samples[benchmark]]
 
 
@@ -398,7 +399,8 @@ def builtin_items(benchmark: str, samples: Mapping[str, Sequence[Mapping[str, An
     items: dict[tuple[str, int], dict[str, Any]] = {}
     for task in TASKS[benchmark]:
         for s in samples.get(task, []):
-            item = items.setdefault((task, s["doc_id"]), {"subject": task.removeprefix("hendrycks_math_")
+            item = items.setdefault((task, s["doc_id"]), {"item": f"{task}:{s['doc_id']}",
+                                                          "subject": task.removeprefix("hendrycks_math_")
                                                           if benchmark == "math" else "all"})
             for key, name in METRICS[benchmark]:
                 metric, _, filt = key.partition(",")
@@ -442,7 +444,7 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     raw = out / "lm_eval"
     shutil.rmtree(raw, ignore_errors=True)  # no stale raw outputs from an earlier run
     scored = [b for b in spec["benchmarks"] if b not in CHAT_BENCHMARKS_SET]
-    rows = []
+    rows, item_rows = [], []
     if scored:
         tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
         with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
@@ -452,6 +454,8 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
         for benchmark in scored:
             metrics, scopes = REPORTED[benchmark]
             items = scored_items(benchmark, results["samples"])
+            item_rows += [{"benchmark": benchmark, "item": i["item"], "subject": i["subject"], "metric": m,
+                           "value": i[m]} for i in items for m in metrics if m in i]
             bench_rows = metric_rows(benchmark, items, metrics, scopes)
             if benchmark == "math":  # MATH's accuracy is over all problems (lm-eval weights subjects by size)
                 for row in bench_rows:
@@ -459,6 +463,7 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
                         row["value"] = sum(i[row["metric"]] for i in items) / len(items)
             rows += bench_rows
     chat_answers(spec, data, out)
+    write_csv(out / "items.csv", item_rows, ITEM_COLUMNS)
     write_csv(out / "metrics.csv", rows, COLUMNS)
     return rows
 

@@ -43,7 +43,7 @@ from mos.data.records import DataError
 from mos.evaluation.chat_bench import Question, answers_path, load_questions, read_answers
 from mos.evaluation.judges import build_judge
 from mos.evaluation.judges.base import Graded, GradingTask, Judge, JudgeError, PairTask, describe
-from mos.evaluation.metrics import COLUMNS
+from mos.evaluation.metrics import COLUMNS, ITEM_COLUMNS
 
 WINRATE_COLUMNS = ("backbone", "mixture", "seed", "benchmark", "reference", "judge", "win_rate", "standard_error",
                    "n_wins", "n_wins_base", "n_draws", "n_total", "discrete_win_rate")
@@ -109,6 +109,7 @@ def grade(spec: Mapping[str, Any], combined: str | None = None) -> list[dict[str
     for run in spec["runs"]:
         eval_dir, model_id = Path(run["eval_dir"]), run["model_id"]
         rows: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         for name, qs in questions.items():
             source = answers_path(eval_dir, name, model_id)
             tasks = grading_tasks(qs, read_answers(source), source)
@@ -116,6 +117,9 @@ def grade(spec: Mapping[str, Any], combined: str | None = None) -> list[dict[str
             atomic_write_text(eval_dir / name / "model_judgment" / f"{judge.name}_single.jsonl",
                               judgment_lines(graded, model_id, judge))
             rows += chat_metric_rows(name, graded)
+            items += [{"benchmark": name, "item": g.task.question_id, "subject": g.task.category,
+                       "turn": g.task.turn, "metric": "score", "value": g.score} for g in graded]
+        write_csv(eval_dir / "judge_items.csv", items, ITEM_COLUMNS)
         write_csv(eval_dir / "judge_metrics.csv", rows, COLUMNS)
         write_json(eval_dir / "judge.json", {"judge": describe(judge), "samples": samples})
         every_row += [{"run": str(eval_dir.parent), **r} for r in rows]

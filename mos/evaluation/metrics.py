@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
+# Per-item scores beside the metrics (eval/items.csv: one row per item and metric; the judge adds
+# eval/judge_items.csv, one row per question and turn), for item-level analysis.
+ITEM_COLUMNS = ("benchmark", "item", "subject", "turn", "metric", "value")
 
 
 def macro_average(values: Iterable[float]) -> float:

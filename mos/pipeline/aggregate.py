@@ -7,9 +7,10 @@ Each RUN_DIR is a `results/<exp>/runs/<backbone>/<mixture>/seed<k>/` folder hold
 benchmark, the judge's `eval/judge_metrics.csv` (docs/interfaces.md, "Run outputs"; both go to
 `metrics.csv`).
 The run's identity (backbone, mixture, seed) is read from the spec in `run.json`, never from the
-folder names. Four files are written atomically to `--out`: `runs.csv`, `metrics.csv`,
-`train_log.csv` (without the wall-time column, so reruns give identical files) and
-`trajectory.csv`. Rows follow the order in which backbones and mixtures first appear among the
+folder names. Five files are written atomically to `--out`: `runs.csv`, `metrics.csv`,
+`train_log.csv` (without the wall-time column, so reruns give identical files), `trajectory.csv`
+and `items.csv.gz` (every run's per-item scores from `eval/items.csv` and the judge's
+`eval/judge_items.csv`: MC correctness per item, judge score per turn; gzip with a fixed timestamp). Rows follow the order in which backbones and mixtures first appear among the
 RUN_DIR arguments (the config order when Snakemake calls it), then the seed; rows inside a run keep
 their file order, sorted by step where there is one. Cells are copied as written, not re-formatted.
 A missing or malformed input stops the command with a message naming the file.
@@ -35,6 +36,7 @@ METRICS_COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
 TRAIN_LOG_COLUMNS = ("step", "loss", "lr", "tokens")
 TRAJECTORY_COLUMNS = ("step", "dataset", "weight", "reward", "smoothed_reward", "drawn")
 METRIC_SCOPES = ("overall", "group", "skill", "subject", "turn", "category")
+ITEMS_COLUMNS = ("benchmark", "item", "subject", "turn", "metric", "value")
 
 
 class AggregateError(ValueError):
@@ -58,6 +60,9 @@ METRICS = TableSpec("eval/metrics.csv", METRICS_COLUMNS, ("value", "n_items"), m
 # The judge's grades of the two-turn benchmarks (python -m mos judge grade), when the run has them.
 JUDGE_METRICS = TableSpec("eval/judge_metrics.csv", METRICS_COLUMNS, ("value", "n_items"),
                           may_be_empty=("value", "n_items"))
+# Per-item scores (MC correctness per item, the judge's score per turn), when the run has them.
+ITEMS = TableSpec("eval/items.csv", ITEMS_COLUMNS, ("value",), may_be_empty=("turn",))
+JUDGE_ITEMS = TableSpec("eval/judge_items.csv", ITEMS_COLUMNS, ("value", "turn"), may_be_empty=("value",))
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Run:
     metrics: list[dict[str, str]] = field(default_factory=list)
     train_log: list[dict[str, str]] = field(default_factory=list)
     trajectory: list[dict[str, str]] = field(default_factory=list)
+    items: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -188,6 +194,9 @@ def load_run(run_dir: str | Path) -> Run:
                 raise AggregateError(f"{run_dir / spec.relpath}: unknown scope {row['scope']!r}; "
                                      f"expected one of {list(METRIC_SCOPES)}")
         run.metrics += rows
+    for spec in (ITEMS, JUDGE_ITEMS):
+        if (run_dir / spec.relpath).is_file():
+            run.items += read_table(run_dir / spec.relpath, spec, allow_empty=True)
     run.train_log = _by_step(read_table(run_dir / TRAIN_LOG.relpath, TRAIN_LOG))
     run.trajectory = _by_step(read_table(run_dir / TRAJECTORY.relpath, TRAJECTORY))
     return run
@@ -211,13 +220,14 @@ def _with_key(run: Run, rows: Iterable[Mapping[str, str]]) -> list[dict[str, Any
 
 
 def summary_tables(runs: Sequence[Run]) -> dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]]:
-    """The four summary tables as (rows, columns), keyed by file name."""
+    """The summary tables as (rows, columns), keyed by file name."""
     runs = order_runs(runs)
     return {
         "runs.csv": ([r.info for r in runs], RUNS_COLUMNS),
         "metrics.csv": ([x for r in runs for x in _with_key(r, r.metrics)], RUN_KEY + METRICS_COLUMNS),
         "train_log.csv": ([x for r in runs for x in _with_key(r, r.train_log)], RUN_KEY + TRAIN_LOG_COLUMNS),
         "trajectory.csv": ([x for r in runs for x in _with_key(r, r.trajectory)], RUN_KEY + TRAJECTORY_COLUMNS),
+        "items.csv.gz": ([x for r in runs for x in _with_key(r, r.items)], RUN_KEY + ITEMS_COLUMNS),
     }
 
 

@@ -16,6 +16,7 @@ rule aggregate:
         metrics=f"{SUMMARY}/metrics.csv",
         train_log=f"{SUMMARY}/train_log.csv",
         trajectory=f"{SUMMARY}/trajectory.csv",
+        items=f"{SUMMARY}/items.csv.gz",
     params:
         out=folder_of("runs"),
         run_dirs=run_folders,
