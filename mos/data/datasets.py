@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mos.data.records import DataError, Record, load_records, validate_record, write_jsonl
+from mos.data.records import DataError, Record, load_records, utf8_error, validate_record, write_jsonl
 
 Adapter = Callable[[Mapping[str, Any], int], Record | None]
 
@@ -103,6 +103,20 @@ def _subset_name(path: Path) -> str:
     return name
 
 
+def _local_rows(files: list[Path], per_subset: int | None, seed: int) -> list[dict[str, Any]]:
+    import datasets
+
+    if per_subset is None:
+        return list(datasets.load_dataset("json", data_files=[str(f) for f in files], split="train"))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in files:
+        for row in datasets.load_dataset("json", data_files=[str(f)], split="train"):
+            subset = row.get("_subset") or _subset_name(f)
+            groups.setdefault(subset, []).append({**row, "_subset": subset})
+    return [group[i] for subset, group in groups.items()
+            for i in subset_sample(subset, len(group), per_subset, seed)]
+
+
 def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int) -> list[dict[str, Any]]:
     """Rows of a hub dataset, or of a local file/folder with the same columns. With `per_subset`,
     every configuration (P3 subset) contributes a seeded sample of that many rows. Locally a subset
@@ -112,15 +126,13 @@ def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int) -> l
     path = Path(name)
     if path.exists():
         files = sorted(path.glob("*.json*")) if path.is_dir() else [path]
-        if per_subset is None:
-            return list(datasets.load_dataset("json", data_files=[str(f) for f in files], split="train"))
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for f in files:
-            for row in datasets.load_dataset("json", data_files=[str(f)], split="train"):
-                subset = row.get("_subset") or _subset_name(f)
-                groups.setdefault(subset, []).append({**row, "_subset": subset})
-        return [group[i] for subset, group in groups.items()
-                for i in subset_sample(subset, len(group), per_subset, seed)]
+        try:
+            return _local_rows(files, per_subset, seed)
+        except (UnicodeDecodeError, datasets.exceptions.DatasetGenerationError):
+            for f in files:  # name the file, line and byte instead of the loader's bare error
+                if f.suffix != ".gz" and (error := utf8_error(f)):
+                    raise error from None
+            raise
     if per_subset is None:
         return list(datasets.load_dataset(name, split=split))
     rows = []

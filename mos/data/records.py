@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
+BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark
 
 
 class DataError(ValueError):
@@ -59,16 +60,43 @@ def validate_record(record: Any, path: str | os.PathLike = "<record>", line: int
     return record
 
 
+def utf8_error(path: str | os.PathLike) -> DataError | None:
+    """The error naming the first byte of a file that is not UTF-8 (file:line: byte and its 1-based
+    byte column; a byte-order mark at the start of the file is allowed), or None if all of it is."""
+    data = Path(path).read_bytes()
+    bom = len(BOM) if data.startswith(BOM) else 0
+    try:
+        data[bom:].decode("utf-8")
+        return None
+    except UnicodeDecodeError as e:
+        bad = bom + e.start
+    head = data[bom:bad]  # lines as text mode counts them: \n, \r\n and \r each end one
+    line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+    column = len(head) - max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[bad]:02x} at column {column})")
+
+
+def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) of every line of a UTF-8 text file. A byte-order mark at the start
+    of the file is skipped (utf-8-sig, as Windows editors write it); bytes that are not UTF-8 raise
+    DataError naming the file, the line and the byte."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            yield from enumerate(f, start=1)
+    except UnicodeDecodeError as e:
+        raise (utf8_error(path) or DataError(f"{path}: not valid UTF-8 ({e.reason})")) from None
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed object) for every non-blank line; bad JSON raises DataError."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                yield lineno, json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+    """Yield (line number, parsed object) for every non-blank line; bad JSON or bytes that are not
+    UTF-8 raise DataError (a byte-order mark at the start of the file is allowed)."""
+    for lineno, text in read_lines(path):
+        if not text.strip():
+            continue
+        try:
+            yield lineno, json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
 
 
 def load_records(path: str | os.PathLike) -> list[Record]:
@@ -101,7 +129,11 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     for p in argv:
-        recs = load_records(p)
+        try:
+            recs = load_records(p)
+        except (DataError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         print(f"{p}: {len(recs)} records OK")
     return 0
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from mos.data.records import DataError, Record, load_records
+from mos.data.records import DataError, Record, load_records, read_jsonl
 
 LOSS_MODES = ("all", "response")
 
@@ -107,8 +107,11 @@ def load_dataset_file(name: str, path: str | Path, tokenizer: PreTrainedTokenize
     if fmt == "records":
         return tokenize_records(name, load_records(path), tokenizer, loss, max_length)
     if fmt == "documents":
-        with open(path, encoding="utf-8") as f:
-            texts = [json.loads(line)["text"] for line in f if line.strip()]
+        texts = []
+        for lineno, obj in read_jsonl(path):
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise DataError(f"{path}:{lineno}: expected an object with a string 'text'")
+            texts.append(obj["text"])
         if not texts:
             raise DataError(f"{path}: no documents")
         return tokenize_documents(name, texts, tokenizer, max_length)

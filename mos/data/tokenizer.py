@@ -12,7 +12,6 @@ lm-eval and vLLM load it as is. Conversations render as
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedToken
 
 from mos.common.io import atomic_dir
 from mos.data.chat_templates import VICUNA_TEMPLATE
-from mos.data.records import load_records
+from mos.data.records import load_records, read_jsonl
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 ROLE_TOKENS = ["<|user|>", "<|assistant|>", "<|system|>"]
@@ -38,9 +37,8 @@ def training_texts(testbed: str | Path) -> Iterator[str]:
         for rec in load_records(path):
             for msg in rec["conversations"]:
                 yield msg["content"]
-    with open(testbed / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)["text"]
+    for _, doc in read_jsonl(testbed / "corpus.jsonl"):
+        yield doc["text"]
 
 
 def train_tokenizer(texts: Iterator[str], vocab_size: int) -> PreTrainedTokenizerFast:

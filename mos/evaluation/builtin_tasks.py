@@ -76,10 +76,9 @@ def builtin_task_configs(benchmark: str, data: str, num_fewshot: int = 5,
     local = Path(data).is_file()
     tasks = TASKS[benchmark]
     if local and benchmark == "math":  # only the subjects the file has (an empty task is an error)
-        import json
+        from mos.data.records import read_jsonl
 
-        types = {json.loads(line).get("type") for line in Path(data).read_text(encoding="utf-8").splitlines()
-                 if line.strip()}
+        types = {obj.get("type") for _, obj in read_jsonl(data) if isinstance(obj, dict)}
         tasks = tuple(t for t in tasks if any(MATH_TYPES.get(ty) == t for ty in types))
         if not tasks:
             raise ValueError(f"{data}: no MATH problem has a known `type` ({', '.join(MATH_TYPES)})")

@@ -80,7 +80,7 @@ def package_files(cache: Path = WHEEL_CACHE) -> dict[str, bytes]:
 
 
 def _jsonl(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in data.decode("utf-8-sig").splitlines() if line.strip()]
 
 
 def with_references(questions: list[dict[str, Any]], references: Mapping[int, list[str]]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ class ScoredStrategy(MixingStrategy):
     inner_steps: int = 200                  # Adam steps per update (the code, from MultiDDS)
     scorer_lr: float = 1e-4                 # learning rate of ψ
     prior_tol: float = 1e-10                # MSE tolerance of the prior fit (the code)
+    prior_fit: Literal["code", "check_first"] = "code"  # step order of the prior fit (scorer.PRIOR_FITS)
     ema: bool = False
     ema_beta: float = 0.9                   # weight of the current reward (Eq. 11)
     _policy: ScorerPolicy | None = field(default=None, init=False, repr=False)
@@ -51,7 +52,8 @@ class ScoredStrategy(MixingStrategy):
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         self._policy = ScorerPolicy(list(sizes), self.scorer, self.scorer_lr, self.update_rule, self.inner_steps,
                                     init=self.scorer_init, hidden=self.mlp_hidden, seed=seed)
-        self._policy.fit_prior(temperature_weights(sizes, self.prior_tau), tol=self.prior_tol)
+        self._policy.fit_prior(temperature_weights(sizes, self.prior_tau), tol=self.prior_tol,
+                               order=self.prior_fit)
         self._smoothed = None
         return self._policy.probabilities()
 

@@ -10,7 +10,8 @@ and two update rules:
                  updates (the code: 200 steps, lr 1e-4)
     "reinforce"  one gradient step ψ ← ψ + γ Σ_i R_i ∇ log p_ψ(i) (paper Algorithm 1, line 11)
 Before training the scorer is fitted to the prior q_τ by minimising MSE(p_ψ, q_τ) with the same
-optimizer, as the code does. The fixed point of the Adam objective is p_i = R_i / Σ R.
+optimizer, as the code does (`fit_prior`, in the code's step order by default; see PRIOR_FITS).
+The fixed point of the Adam objective is p_i = R_i / Σ R.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ from torch.optim.adam import adam
 
 SCORERS = ("logits", "mlp")
 UPDATE_RULES = ("adam", "reinforce")
+# Step order of the prior fit. "code": the authors' pretrain_data_actor — compute the MSE, step the
+# optimizer, then stop if that (pre-step) loss was <= tol; so it always takes at least one step (at
+# τ = ∞ with equal initial logits a zero-gradient step that still advances Adam's step counter, and so
+# the bias correction of every later update). "check_first": stop before stepping once the loss is
+# <= tol (no step at all when the initial logits already give the prior; one step fewer otherwise).
+PRIOR_FITS = ("code", "check_first")
 
 
 class LogitScorer(torch.nn.Module):
@@ -73,17 +80,23 @@ class ScorerPolicy:
             p = torch.softmax(self.model(), dim=0)
         return {k: float(v) for k, v in zip(self.names, p, strict=True)}
 
-    def fit_prior(self, prior: Mapping[str, float], tol: float = 1e-10, max_steps: int = 200_000) -> int:
-        """Adam on MSE(softmax, prior) until the loss is <= tol (the code's pretrain_data_actor);
-        returns the number of steps taken."""
+    def fit_prior(self, prior: Mapping[str, float], tol: float = 1e-10, max_steps: int = 200_000,
+                  order: str = "code") -> int:
+        """Adam on MSE(softmax, prior) until the loss is <= tol (the code's pretrain_data_actor), in
+        the step order `order` (PRIOR_FITS); returns the number of optimizer steps taken."""
+        if order not in PRIOR_FITS:
+            raise ValueError(f"prior fit order must be one of {PRIOR_FITS}, got {order!r}")
         target = torch.tensor([prior[k] for k in self.names], dtype=torch.float64)
         for step in range(max_steps):
             loss = torch.mean((torch.softmax(self.model(), dim=0) - target) ** 2)
-            if loss.item() <= tol:
+            converged = loss.item() <= tol
+            if converged and order == "check_first":
                 return step
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            if converged:  # the code: the loss it checks is the one it has just stepped on
+                return step + 1
         return max_steps
 
     def update(self, rewards: Mapping[str, float]) -> dict[str, float]:

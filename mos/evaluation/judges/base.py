@@ -18,7 +18,6 @@ outside 1-10, is recorded as unparseable (rating None), never guessed.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+
+from mos.data.records import read_jsonl
 
 TEMPLATE_KEYS = ("single", "single_reference", "single_multi_turn", "single_reference_multi_turn",
                  "pairwise", "pairwise_reference")
@@ -178,13 +179,10 @@ def load_templates(source: str | Path | None = None) -> dict[str, Template]:
 
 def _fastchat_templates(path: Path) -> dict[str, Template]:
     prompts = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            prompts[d["name"]] = d
+    for lineno, d in read_jsonl(path):  # DataError (a ValueError) names the line of bad JSON or bytes
+        if not isinstance(d, dict) or "name" not in d:
+            raise ValueError(f"{path}:{lineno}: expected an object with a 'name'")
+        prompts[d["name"]] = d
     missing = [n for n in FASTCHAT_NAMES.values() if n not in prompts]
     if missing:
         raise ValueError(f"{path}: missing FastChat prompt(s) {', '.join(missing)}")

@@ -58,7 +58,7 @@ class JudgmentCache:
             try:
                 rec = json.loads(line)
                 key = rec["key"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 self.torn_lines += 1  # a line cut by a crash, followed by later appends
                 continue
             self._records.setdefault(key, rec)  # the first judgment of a key is the one kept
