@@ -15,8 +15,9 @@ import sys
 
 import pytest
 
+from mos.common.io import BOM
 from mos.data.datasets import main as dataset_main
-from mos.data.records import BOM, DataError, load_records, read_jsonl, utf8_error
+from mos.data.records import DataError, load_records, read_jsonl, utf8_error
 from mos.data.tokenized import load_dataset_file
 from mos.data.tokenizer import load_tokenizer_dir
 from mos.evaluation.chat_bench import load_questions
@@ -174,3 +175,22 @@ def test_a_torn_judgment_cut_inside_a_character_is_skipped(tmp_path):
     JudgmentCache(path).put("k3", {"raw": "[[6]]"})  # closes the torn line, appends after it
     cache = JudgmentCache(path)
     assert cache.get("k3")["raw"] == "[[6]]" and cache.get("k2") is None and cache.torn_lines == 1
+
+
+def test_config_and_spec_files_that_are_not_utf8_name_the_byte(tmp_path):
+    """The experiment config and a --spec @file get the same message as data files; a BOM is fine."""
+    from mos.common.spec import read_spec
+    from mos.pipeline.config import ConfigError, load_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(b"experiment: demo\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:2: not valid UTF-8 \(byte 0xe9 at column 6\)"):
+        load_config(cfg)
+    cfg.write_bytes(BOM + b"experiment: demo\n")
+    assert load_config(cfg)["experiment"] == "demo"
+    spec = tmp_path / "s.json"
+    spec.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(SystemExit, match=r"s\.json:1: not valid UTF-8 \(byte 0xff at column 8\)"):
+        read_spec(f"@{spec}")
+    spec.write_bytes(BOM + b'{"a": 1}')
+    assert read_spec(f"@{spec}") == {"a": 1}

@@ -19,6 +19,34 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark
+
+
+def utf8_problem(path: str | os.PathLike) -> str | None:
+    """`file:line: not valid UTF-8 (byte 0x.. at column N)` for the first byte of a file that is not
+    UTF-8 (the column counts bytes, 1-based; a byte-order mark at the start of the file is allowed),
+    or None if all of it is."""
+    data = Path(path).read_bytes()
+    bom = len(BOM) if data.startswith(BOM) else 0
+    try:
+        data[bom:].decode("utf-8")
+        return None
+    except UnicodeDecodeError as e:
+        bad = bom + e.start
+    head = data[bom:bad]  # lines as text mode counts them: \n, \r\n and \r each end one
+    line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+    column = len(head) - max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return f"{path}:{line}: not valid UTF-8 (byte 0x{data[bad]:02x} at column {column})"
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's content, without a leading byte-order mark; bytes that are not UTF-8 raise
+    ValueError naming the file, line and byte (see utf8_problem)."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(utf8_problem(path) or f"{path}: not valid UTF-8") from None
+
 
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):

@@ -7,16 +7,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mos.common.io import read_text
+
 
 def read_spec(arg: str) -> dict[str, Any]:
     if arg.startswith("@"):
         path = Path(arg[1:])
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
+            obj = json.loads(read_text(path))
         except FileNotFoundError:
             raise SystemExit(f"--spec: file not found: {path}") from None
-        except json.JSONDecodeError as e:
-            raise SystemExit(f"--spec: {path}:{e.lineno}: invalid JSON ({e.msg})") from None
+        except ValueError as e:  # invalid JSON, or bytes that are not UTF-8 (named by line and byte)
+            if isinstance(e, json.JSONDecodeError):
+                raise SystemExit(f"--spec: {path}:{e.lineno}: invalid JSON ({e.msg})") from None
+            raise SystemExit(f"--spec: {e}") from None
     else:
         try:
             obj = json.loads(arg)

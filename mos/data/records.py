@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mos.common.io import utf8_problem
+
 Record = dict[str, Any]
-BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark
 
 
 class DataError(ValueError):
@@ -63,17 +64,8 @@ def validate_record(record: Any, path: str | os.PathLike = "<record>", line: int
 def utf8_error(path: str | os.PathLike) -> DataError | None:
     """The error naming the first byte of a file that is not UTF-8 (file:line: byte and its 1-based
     byte column; a byte-order mark at the start of the file is allowed), or None if all of it is."""
-    data = Path(path).read_bytes()
-    bom = len(BOM) if data.startswith(BOM) else 0
-    try:
-        data[bom:].decode("utf-8")
-        return None
-    except UnicodeDecodeError as e:
-        bad = bom + e.start
-    head = data[bom:bad]  # lines as text mode counts them: \n, \r\n and \r each end one
-    line = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
-    column = len(head) - max(head.rfind(b"\n"), head.rfind(b"\r"))
-    return DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[bad]:02x} at column {column})")
+    problem = utf8_problem(path)
+    return DataError(problem) if problem else None
 
 
 def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:

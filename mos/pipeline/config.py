@@ -29,6 +29,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from mos.common.io import read_text
 from mos.data import chat_templates
 from mos.mixing import registry
 from mos.pipeline.grid import (
@@ -80,9 +81,11 @@ def load_config(config: str | os.PathLike | Mapping[str, Any], source_name: str 
 
 def _read_yaml(path: Path, source: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except OSError as e:
         raise ConfigError(f"{source}: cannot read the config: {e.strerror}") from None
+    except ValueError as e:  # not UTF-8: names the line and the byte
+        raise ConfigError(str(e)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
