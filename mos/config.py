@@ -7,6 +7,7 @@ The Snakefile and the command-line tools share this module (it never imports Sna
     python -m mos.config spec train config/config.yaml tiny-llama proportional 0    # a job's spec
     python -m mos.config spec pretrain config/config.yaml tiny-llama
     python -m mos.config spec eval config/config.yaml tiny-llama proportional 0
+    python -m mos.config claims config/config.yaml           # the resolved claims (summary/claims.json)
 
 `load_config` validates against workflow/schemas/config.schema.yaml, fills the schema defaults,
 then checks what a schema cannot: strategy names and parameters (through `mos.registry.build`),
@@ -282,9 +283,10 @@ def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
     for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
         problems.extend(check(cfg))
-    if not problems:  # budgets and trains need valid references
+    if not problems:  # budgets, trains and claims need valid references
         problems.extend(_check_trains(cfg))
         problems.extend(_check_budgets(cfg))
+        problems.extend(claim_problems(cfg))
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
 
@@ -426,6 +428,113 @@ def _check_budgets(cfg: Mapping[str, Any]) -> list[str]:
 def _budget_text(cfg: Mapping[str, Any], mixture: str) -> str:
     t = mixture_train(cfg, mixture)
     return f"{budget(cfg, mixture):,} examples ({t['steps']} steps x {t['batch_size']})"
+
+
+# ---------------------------------------------------------------- pre-declared claims (analysis/scorecard.py)
+
+CLAIM_KEYS = {"contrast": ("a", "b"), "gain_trend": ("a", "b"), "best_differs": ("arms",),
+              "weight_change": ("mixture", "dataset")}
+
+
+def _arm_on(value: Any, backbone: str) -> list[str | None]:
+    """An arm of a claim on one backbone: a mixture, a list of them, or a {backbone: mixture} map."""
+    if isinstance(value, Mapping):
+        return [value.get(backbone)]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _claim_arms(claim: Mapping[str, Any], backbone: str) -> list[str | None]:
+    """The mixtures a claim needs on one backbone (None where a per-backbone arm leaves the backbone out)."""
+    if claim["kind"] == "best_differs":
+        return list(claim["arms"])
+    if claim["kind"] == "weight_change":
+        return [claim["mixture"]]
+    return _arm_on(claim["a"], backbone) + _arm_on(claim["b"], backbone)
+
+
+def _claim_backbones(cfg: Mapping[str, Any], claim: Mapping[str, Any]) -> list[str]:
+    """The claim's backbones: as listed, or ("all") every grid backbone on which all its arms were run."""
+    if claim.get("backbones", "all") != "all":
+        return list(claim["backbones"])
+    grid = {(b, m) for b, m, _ in runs(cfg)}
+    return [b for b in grid_backbones(cfg) if all((b, m) in grid for m in _claim_arms(claim, b))]
+
+
+def claim_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the claims section: names, keys per kind, and arms that the grid never runs."""
+    section, problems = cfg["claims"], []
+    grid = {(b, m) for b, m, _ in runs(cfg)}
+
+    def name(kind: str, value: Any, where: str) -> bool:
+        pool = cfg[kind + "s"]
+        if value in pool:
+            return True
+        problems.append(f"{where}: unknown {kind} {value!r}.{_did_you_mean(value, pool)} Valid: {', '.join(pool)}")
+        return False
+
+    for key in ("baseline", "best_heuristic"):
+        value = section[key]
+        for backbone, mixture in (value.items() if isinstance(value, Mapping) else [(None, value)]):
+            if backbone is not None:
+                name("backbone", backbone, f"claims.{key}")
+            if mixture is not None:
+                name("mixture", mixture, f"claims.{key}" + (f".{backbone}" if backbone else ""))
+    ids = [c["id"] for c in section["list"]]
+    for i, claim in enumerate(section["list"]):
+        where, kind = f"claims.list[{i}] ({claim['id']})", claim["kind"]
+        if ids.count(claim["id"]) > 1:
+            problems.append(f"{where}: id {claim['id']!r} is used more than once")
+        needed = CLAIM_KEYS[kind]
+        unused = [k for keys in CLAIM_KEYS.values() for k in keys if k in claim and k not in needed]
+        problems += [f"{where}: kind {kind} needs key {k!r}" for k in needed if k not in claim]
+        problems += [f"{where}: key {k!r} is not used by kind {kind}" for k in dict.fromkeys(unused)]
+        if any(k not in claim for k in needed):
+            continue
+        if kind == "gain_trend" and (isinstance(claim["b"], list) or claim["backbones"] == "all"
+                                     or len(claim["backbones"]) < 2):
+            problems.append(f"{where}: gain_trend needs one arm b and an ordered list of at least two backbones")
+            continue
+        arms = [claim.get("mixture")] if kind == "weight_change" else (
+            claim.get("arms") or [v for k in ("a", "b") for v in (claim[k].values() if isinstance(claim[k], Mapping)
+                                                              else [claim[k]] if isinstance(claim[k], str)
+                                                              else claim[k])])
+        backbones = [] if claim["backbones"] == "all" else list(claim["backbones"])
+        backbones += [b for k in ("a", "b") if isinstance(claim.get(k), Mapping) for b in claim[k]]
+        if not all([name("mixture", m, where) for m in arms] + [name("backbone", b, where) for b in backbones]):
+            continue
+        if kind == "weight_change" and claim["dataset"] not in mixture_datasets(cfg, claim["mixture"]):
+            problems.append(f"{where}: mixture {claim['mixture']!r} does not train on dataset {claim['dataset']!r} "
+                            f"(it trains on {', '.join(mixture_datasets(cfg, claim['mixture']))})")
+        resolved = _claim_backbones(cfg, claim)
+        for b in resolved:
+            missing = [m for m in _claim_arms(claim, b) if (b, m) not in grid]
+            if missing:
+                problems.append(f"{where}: the grid has no runs of {', '.join(f'{b} x {m}' for m in missing)}")
+        if not resolved:
+            problems.append(f"{where}: no backbone of the grid runs every arm of this claim")
+        elif kind == "best_differs" and len(resolved) < 2:
+            problems.append(f"{where}: best_differs needs at least two backbones, got {resolved}")
+    return problems
+
+
+def claims_spec(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims section resolved for summary/claims.json: backbones listed, every arm given per backbone."""
+    section, backbones = cfg["claims"], grid_backbones(cfg)
+    heuristic = section["best_heuristic"]
+    out = {k: v for k, v in section.items() if k != "list"}
+    out["best_heuristic"] = {b: heuristic for b in backbones} if isinstance(heuristic, str) else heuristic
+    out["list"] = []
+    for claim in section["list"]:
+        resolved = {k: claim[k] for k in ("id", "text", "kind", "family", "metric", "direction")}
+        resolved["backbones"] = _claim_backbones(cfg, claim)
+        if claim["kind"] in ("contrast", "gain_trend"):
+            resolved["a"] = {b: _arm_on(claim["a"], b)[0] for b in resolved["backbones"]}
+            resolved["b"] = {b: _arm_on(claim["b"], b) if claim["kind"] == "contrast" else _arm_on(claim["b"], b)[0]
+                             for b in resolved["backbones"]}
+        else:
+            resolved.update({k: claim[k] for k in CLAIM_KEYS[claim["kind"]]})
+        out["list"].append(resolved)
+    return json_safe(out)
 
 
 # ---------------------------------------------------------------- the grid
@@ -866,6 +975,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate a config and print the grid size").add_argument("config")
     sub.add_parser("runs", help="list the runs of the grid").add_argument("config")
+    sub.add_parser("claims", help="print the resolved claims (what mos.aggregate --claims takes)").add_argument(
+        "config")
     spec = sub.add_parser("spec", help="print a job's JSON spec (pass it to the stage with --spec)")
     spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval", "ppl_study"])
     spec.add_argument("config")
@@ -894,6 +1005,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_summary(cfg, args.config))
         elif args.command == "runs":
             print("\n".join(f"{b}\t{m}\t{s}" for b, m, s in runs(cfg)))
+        elif args.command == "claims":
+            print(spec_json(claims_spec(cfg)))
         else:
             print(json.dumps(_spec_for(args, cfg), indent=2, ensure_ascii=False, allow_nan=False))
     except ConfigError as e:
