@@ -41,6 +41,7 @@ cell c = (b, m) is one arm on one backbone, and its seeds are replicates:
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -302,19 +303,21 @@ class Fit:
         if missing:
             raise ValueError(f"{what}: missing column(s) {missing}")
         df = frame.dropna(subset=["value"]).reset_index(drop=True)
-        if df.duplicated(KEY).any():
-            raise ValueError(f"{what}: more than one value per run: {df[df.duplicated(KEY)][KEY].to_dict('records')}")
         self.scale, self.pair_by_seed, self.what = scale, pair_by_seed, what
         self.y = df["value"].to_numpy(dtype=float)
         scale.check(self.y, what)
-        theta0 = df["theta0"].astype(str) if "theta0" in df.columns else pd.Series("θ0", index=df.index)
+        theta0 = df["theta0"].astype(str).tolist() if "theta0" in df.columns else ["θ0"] * len(df)
         self.frame = df.assign(theta0=theta0)
-        cells = list(zip(df["backbone"], df["mixture"], strict=True))
-        self.cell_code, self.cells = _codes(cells)
+        backbone, mixture, seed = (df[c].tolist() for c in KEY)  # plain lists: pandas is slow per element
+        keys = list(zip(backbone, mixture, seed, strict=True))
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"{what}: more than one value per run: "
+                             f"{sorted({k for k in keys if keys.count(k) > 1})}")
+        self.cell_code, self.cells = _codes(list(zip(backbone, mixture, strict=True)))
         self.index = {c: i for i, c in enumerate(self.cells)}
         self.n = np.bincount(self.cell_code, minlength=len(self.cells))
         self._one_way()
-        self._two_way(theta0)
+        self._two_way(backbone, mixture, seed, theta0)
 
     # -- cell means: one-way model, σ pooled over cells (intervals on the metric's transformed scale)
 
@@ -324,7 +327,11 @@ class Fit:
         self.mean = np.bincount(self.cell_code, self.y, C) / self.n
         raw_ss = ((self.y - self.mean[self.cell_code]) ** 2).sum()
         self.sigma_cell = math.sqrt(raw_ss / self.df_cell) if self.df_cell > 0 else math.nan
-        self.intervals = cell_intervals(self.frame, scale=self.scale).set_index(["backbone", "mixture"])
+
+    @functools.cached_property
+    def intervals(self) -> pd.DataFrame:
+        """cell_intervals of this metric, indexed by backbone and mixture (computed when first asked)."""
+        return cell_intervals(self.frame, scale=self.scale).set_index(["backbone", "mixture"])
 
     def cell(self, backbone: str, mixture: str) -> Estimate:
         """The cell's mean with its 95% interval (pooled σ; mapped back from the transformed scale)."""
@@ -347,10 +354,9 @@ class Fit:
 
     # -- differences: two-way additive model with blocks, least squares on the metric's scale
 
-    def _two_way(self, theta0: pd.Series) -> None:
-        df = self.frame
-        block_keys = (list(zip(df["backbone"], theta0, df["seed"], strict=True)) if self.pair_by_seed
-                      else list(zip(df["backbone"], theta0, strict=True)))
+    def _two_way(self, backbone: list, mixture: list, seed: list, theta0: list) -> None:
+        block_keys = (list(zip(backbone, theta0, seed, strict=True)) if self.pair_by_seed
+                      else list(zip(backbone, theta0, strict=True)))
         block_code, self.blocks = _codes(block_keys)
         C, N = len(self.cells), len(self.y)
         self.X = np.hstack([_dummies(self.cell_code, C), _dummies(block_code, len(self.blocks))])
@@ -361,9 +367,8 @@ class Fit:
         self.df_resid = N - self.rank
         # θ0 random: the cell × θ0 interaction model, when some backbone has several θ0
         self.X_int = None
-        per_backbone = df.assign(t=theta0).groupby("backbone")["t"].nunique()
-        if (per_backbone > 1).any():
-            ct_code, ct = _codes(list(zip(df["backbone"], df["mixture"], theta0, strict=True)))
+        if len(set(zip(backbone, theta0, strict=True))) > len(set(backbone)):  # some backbone has several θ0
+            ct_code, ct = _codes(list(zip(backbone, mixture, theta0, strict=True)))
             X_int = np.hstack([_dummies(ct_code, len(ct)), _dummies(block_code, len(self.blocks))])
             rank_int = int(np.linalg.matrix_rank(X_int))
             if rank_int > self.rank:
