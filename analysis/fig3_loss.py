@@ -96,7 +96,7 @@ def panels(runs: pd.DataFrame) -> list[tuple[str, list[str], str]]:
     for b in backbones:
         extra = [m for m in ran[b] if m not in shared]
         if extra and shared:
-            out.append((b, [*shared[:1], *extra], f"{b}: other mixtures\\n({shared[0]} for reference)"))
+            out.append((b, [*shared[:1], *extra], f"{b}: other mixtures\n({shared[0]} for reference)"))
     return out
 
 
