@@ -10,8 +10,9 @@ cell c = (b, m) is one arm on one backbone, and its seeds are replicates:
 
     y_r = µ_c + β_k(r) + ε_r,      ε_r ~ N(0, σ²) independent, one σ for every cell of the experiment.
 
-* Cell means (the ± of every table cell and figure band): the one-way model (no β), σ pooled over
-  all cells, df = N − C (runs minus cells). A bounded metric is fitted on a transformed scale and
+* Cell means (the interval of every table cell and figure band): the one-way model (no β: a cell
+  mean carries its seeds' block effects and, with several θ0, their θ0s), σ pooled over all cells,
+  df = N − C (runs minus cells). A bounded metric is fitted on a transformed scale and
   its interval mapped back, so it stays in range: accuracies and win rates in [0, 100], judge scores
   in [1, 10], µBOTH in [5, 100], sampling weights in [0, 1] and their changes in [−1, 1] on the scaled
   logit z = log((y − lo + δ) / (hi − y + δ)) with δ = 0.5% of the range (the endpoints mapped back are
@@ -51,8 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-CONFIDENCE = 0.95
-ALPHA = 0.05
+ALPHA = 0.05  # two-sided 95% intervals; one-sided tests at α
 POWER = 0.80
 THETA0_COLUMNS = ("theta0", "pretrain_seed")  # runs.csv columns naming a run's pretrained backbone θ0
 KEY = ["backbone", "mixture", "seed"]
