@@ -59,6 +59,11 @@ def sci(value: float) -> str:
     return f"{value / 10 ** exponent:.1f}·10^{exponent}"
 
 
+def mde_text(mde: pd.Series) -> str:
+    """' (MDE = x)' with the largest MDE, or ' (no interval: one seed)' when there is none."""
+    return f" (MDE = {mde.max():.2f})" if mde.notna().any() else " (no interval: one seed per cell)"
+
+
 def is_heuristic(label: str) -> bool:
     return common.label_key(label).startswith(HEURISTIC_KEYS)
 
@@ -74,13 +79,14 @@ def table2_part(t2: pd.DataFrame) -> list[str]:
     backbones = list(dict.fromkeys(t2["backbone"]))
     shared = [m for m in dict.fromkeys(t2["mixture"]) if (t2["mixture"] == m).sum() == len(backbones)]
     seeds = sorted(set(t2["n_seeds"]))
-    lines = [f"Table 2 as µBOTH [95% interval] over {'/'.join(map(str, seeds))} seeds / µMU (testbed MC, %) / µMB "
+    lines = [f"Table 2 as µBOTH [95% interval] over {'/'.join(map(str, seeds))} seed{'s' * (seeds != [1])} / µMU "
+             "(testbed MC, %) / µMB "
              "(testbed two-turn prompts graded 1–10 by the reference judge), `tables/table2_main_testbed_mc.md`:", "",
              "| Mixture | " + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
     for m in shared:
         rows = t2[t2["mixture"] == m].set_index("backbone")
         label = rows["paper_method"].iloc[0] or m
-        cells = [f"{r.mu_both_mean:.1f} [{r.mu_both_lo:.1f}, {r.mu_both_hi:.1f}] / {r.mu_mmlu_mean:.1f} / "
+        cells = [f"{common.fmt_interval(r.mu_both_mean, r.mu_both_lo, r.mu_both_hi, 1)} / {r.mu_mmlu_mean:.1f} / "
                  f"{r.mu_mtbench_mean:.2f}" for _, r in rows.loc[backbones].iterrows()]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -116,7 +122,7 @@ def versus_best_part(t2: pd.DataFrame) -> str | None:
     return (f"- **Learned mixtures vs the declared best heuristic** (µBOTH, `table2_main_testbed_mc.md`, 95% "
             f"intervals not corrected for multiplicity): of {len(rows)} rows, {len(above)} above and {len(below)} "
             f"below with the interval excluding 0" + (f" ({listing})" if listing else "")
-            + f"; the other {len(rows) - len(above) - len(below)} inconclusive (MDE = {rows['mde'].max():.2f}).")
+            + f"; the other {len(rows) - len(above) - len(below)} inconclusive{mde_text(rows['mde'])}.")
 
 
 def skills_part(sk: pd.DataFrame, t2: pd.DataFrame) -> str | None:
@@ -184,7 +190,7 @@ def winrate_part(wr: pd.DataFrame) -> str | None:
     listing = "; ".join(f"{r.backbone} {r.mixture} {iv(r.delta_mean, r.delta_lo, r.delta_hi)}" for r in clear.itertuples())
     return (f"- **Win rates** against {wr['reference'].iloc[0]} (`winrate.md`, win rate − 50 in points, 95% intervals "
             f"not corrected for multiplicity): {len(clear)} of {len(wr)} rows exclude 0"
-            + (f" ({listing})" if listing else "") + f"; the rest inconclusive (MDE = {wr['mde'].max():.2f}).")
+            + (f" ({listing})" if listing else "") + f"; the rest inconclusive{mde_text(wr['mde'])}.")
 
 
 def theta0_part(t6: pd.DataFrame | None) -> str | None:

@@ -101,6 +101,9 @@ def render(data: claims.Data, hyps: list[claims.Hypothesis]) -> tuple[str, pd.Da
                 "is scored. Write it from the experiment's config with `python -m mos.aggregate --out "
                 f"{data.exp / 'summary'} --claims \"$(python -m mos.config claims CONFIG)\"`.")
         return f"# Replication scorecard\n\n{text}\n", pd.DataFrame(columns=["Claim", "Verdict"])
+    if not hyps:
+        return ("# Replication scorecard\n\nclaims.json declares no claims: nothing is scored (declare them in the "
+                "config's `claims:` section).\n", pd.DataFrame(columns=["Claim", "Verdict"]))
     sims = int(data.spec.get("null_simulations", 2000))
     top, every = display(hyps, sims)
     verdicts = pd.Series([h.verdict.split(" (")[0] for h in hyps])
