@@ -6,7 +6,7 @@
 
 Runs the `write_all(results/<exp>)` of each analysis script on the committed summaries
 (results/<exp>/summary/*.csv) and the paper's numbers (results/paper/): Tables 1, 2, 3, 5 and 6,
-Figures 2, 3 and 4 and the scorecard, as Markdown + CSV + LaTeX tables in results/<exp>/tables/ and
+Figures 2, 3 and 4, the scorecard, the power table and the headline text of the README, as Markdown + CSV + LaTeX tables in results/<exp>/tables/ and
 PNG + PDF figures in results/<exp>/figures/ (what `snakemake` regenerates after a run, without the
 jobs before it). A script whose input is absent (e.g. summary/ppl.csv of an older run) writes the
 paper's rows with a note instead of failing. A failing script is reported and the others still run;
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from analysis import common
 
-# In dependency-free order: tables, then figures, then the scorecard (which reads every result).
+# In dependency order: tables, figures, the scorecard and power table, then the headline (reads the tables).
 SCRIPTS = {
     "table1_datasets": "Table 1: dataset statistics (summary/datasets.csv)",
     "table2_main": "Table 2: µMU and MMLU groups / skills per benchmark",
@@ -36,7 +36,9 @@ SCRIPTS = {
     "fig2_weights": "Figure 2: learned sampling probabilities of MoS (+ start/end table)",
     "fig3_loss": "Figure 3: training loss (+ final-loss table)",
     "fig4_mospec_weights": "Figure 4: learned sampling probabilities of MoSpec (+ start/end table)",
-    "scorecard": "Replication scorecard of the paper's claims",
+    "scorecard": "Replication scorecard: verdicts on the pre-declared claims (summary/claims.json)",
+    "power": "Power of the pre-declared primary comparisons",
+    "headline": "The README's results text, from the tables above (tables/headline.md)",
 }
 
 

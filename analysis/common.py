@@ -1,10 +1,11 @@
-"""Shared helpers of the analysis scripts: loading results/, seed statistics, table and figure writers.
+"""Shared helpers of the analysis scripts: loading results/, naming, table and figure writers.
 
 Not run by itself; the scripts import it:
 
     python analysis/table2_main.py results/<exp>
     python analysis/fig3_loss.py results/<exp>
 
+Seed statistics come from analysis/inference.py (one model for every table and figure band).
 Everything here reads only files under `results/` (the summary CSVs of `python -m mos aggregate`
 and the paper's numbers in `results/paper/`) and writes atomically, so a killed script never
 leaves a half-written table or figure.
@@ -13,20 +14,21 @@ leaves a half-written table or figure.
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from analysis import inference
 from mos.common.io import atomic_write_text
 
-CONFIDENCE = 0.95
-SEED_NOTE = ("Mean ± half-width of the 95% confidence interval over seeds (Student t, n − 1 degrees of "
-             "freedom); a cell without ± comes from a single seed, which has no confidence interval.")
+SEED_NOTE = ("Mean over seeds [95% interval], with one σ pooled over every cell of the column "
+             "(analysis/inference.py; bounded metrics on a logit scale, so the interval stays in range); "
+             "no interval where no cell has two seeds.")
 CSV_FLOAT_FORMAT = "%.6g"  # six significant digits: ample for accuracies in % and losses
 DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "snapshots" / "default"  # the committed snapshot
 
@@ -80,6 +82,23 @@ def load_runs(exp: Path) -> pd.DataFrame:
     return runs
 
 
+CLAIMS_FILE = "claims.json"
+
+
+def load_claims(exp: Path) -> dict | None:
+    """summary/claims.json (the config's pre-declared claims, written by mos.pipeline.aggregate), or None when absent."""
+    path = Path(exp) / "summary" / CLAIMS_FILE
+    if not path.is_file():
+        return None
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(spec, dict) or not isinstance(spec.get("list"), list):
+        raise ValueError(f"{path}: expected an object with a 'list' of claims (python -m mos config claims CONFIG)")
+    return spec
+
+
 # ---------------------------------------------------------------- naming and ordering
 
 
@@ -110,61 +129,21 @@ def label_key(label: object) -> str:
     return "".join(ch for ch in text if not ch.isspace() and ch != ".")
 
 
-# ---------------------------------------------------------------- seed statistics
+# ---------------------------------------------------------------- seed statistics (analysis/inference.py)
 
 
-def _t_two_sided_mass(t: float, dof: int) -> float:
-    """P(|T| < t) for Student's t with an integer number of degrees of freedom (closed form series)."""
-    theta = math.atan(t / math.sqrt(dof))
-    s, c2 = math.sin(theta), math.cos(theta) ** 2
-    if dof % 2 == 0:  # sinθ · Σ_{k<dof/2} c2^k · (1·3…(2k−1)) / (2·4…2k)
-        term, total = 1.0, 1.0
-        for k in range(1, dof // 2):
-            term *= c2 * (2 * k - 1) / (2 * k)
-            total += term
-        return s * total
-    term, total = 1.0, 0.0  # (2/π)·(θ + sinθ·cosθ·Σ_{k<(dof−1)/2} c2^k · (2·4…2k) / (1·3…(2k+1)))
-    for k in range(1, (dof - 1) // 2 + 1):
-        total += term
-        term *= c2 * (2 * k) / (2 * k + 1)
-    return 2 / math.pi * (theta + s * math.cos(theta) * total)
+def seed_stats(df: pd.DataFrame, by: Sequence[str], value: str = "value",
+               scale: inference.Scale | Mapping[str, inference.Scale] = inference.FREE,
+               cells: Sequence[str] = ("backbone", "mixture")) -> pd.DataFrame:
+    """Mean, 95% interval (lo, hi) and seed count n per group of `by`, σ pooled over the cells of the rest.
 
-
-def t_quantile(confidence: float, dof: int) -> float:
-    """The two-sided Student-t critical value: P(|T| < q) = confidence, found by bisection."""
-    if dof < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
-    lo, hi = 0.0, 1.0
-    while _t_two_sided_mass(hi, dof) < confidence:
-        hi *= 2
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _t_two_sided_mass(mid, dof) < confidence else (lo, mid)
-    return (lo + hi) / 2
-
-
-def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float, int]:
-    """Mean, confidence-interval half-width and count of the non-missing values.
-
-    The half-width is t · s / √n with the sample standard deviation s; it is NaN for one value.
+    `by` = the `cells` columns plus grouping columns (e.g. column, or step and dataset): the cells of each
+    grouping share one pooled σ (inference.cell_intervals). Columns: by + mean, lo, hi, n.
     """
-    x = np.asarray([v for v in values if not pd.isna(v)], dtype=float)
-    n = len(x)
-    if n == 0:
-        return math.nan, math.nan, 0
-    if n == 1:
-        return float(x[0]), math.nan, 1
-    return float(x.mean()), t_quantile(confidence, n - 1) * float(x.std(ddof=1)) / math.sqrt(n), n
-
-
-def seed_stats(df: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
-    """Mean, CI half-width and seed count of `value` per `by` group: columns by + mean, ci, n."""
-    rows = []
-    for key, group in df.groupby(list(by), sort=False):
-        mean, ci, n = mean_ci(group[value])
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                     "mean": mean, "ci": ci, "n": n})
-    return pd.DataFrame(rows, columns=[*by, "mean", "ci", "n"])
+    groups = [c for c in by if c not in cells]
+    cells = [c for c in by if c in cells]
+    out = inference.cell_intervals(df, value, cells, groups, scale)
+    return out[[*by, "mean", "lo", "hi", "n"]]
 
 
 def macro_average_mismatches(metrics: pd.DataFrame, tol: float = 1e-6) -> pd.DataFrame:
@@ -180,14 +159,53 @@ def macro_average_mismatches(metrics: pd.DataFrame, tol: float = 1e-6) -> pd.Dat
     return both[(both["overall"] - both["subject_mean"]).abs() > tol].reset_index()
 
 
+# ---------------------------------------------------------------- one style per mixture, in every figure
+
+# (colour, line style, marker) per paper row, keyed by label_key: a colour per family of methods
+# (the paper's Figure 3 colours for its four lines) and the line style and marker telling members apart.
+MIXTURE_STYLES = {
+    "prop(τ=1)": ("tab:red", "-", None), "temp(τ=10)": ("tab:blue", "-", None), "uni(τ=∞)": ("tab:green", "-", None),
+    "multidds": ("tab:gray", "--", "s"), "multiuat": ("tab:brown", "--", "^"),
+    "mos+cossim": ("tab:purple", ":", "o"), "mos+cossim+ema": ("tab:purple", "-", "o"),
+    "mos+diff": ("tab:orange", ":", "D"), "mos+diff+ema": ("tab:orange", "-", "D"),
+    "mos+cossim+ema,priorτ=1": ("tab:pink", "--", "v"), "mos+cossim+ema,priorτ=10": ("tab:pink", "-.", "^"),
+    "mos+diff+ema,priorτ=1": ("tab:olive", "--", "P"), "mos+diff+ema,priorτ=10": ("tab:olive", "-.", "X"),
+    "mospec+cossim+ema": ("tab:cyan", "-", "*"), "mospec+diff+ema": ("tab:cyan", "--", "h"),
+    "math-only": ("black", "-", "x"),
+}
+OTHER_STYLES = [(c, ls, None) for ls in ("-", "--", ":") for c in ("#17becf", "#bcbd22", "#7f7f7f", "#8c564b")]
+
+
+def mixture_styles(labels: Mapping[str, str]) -> dict[str, dict[str, object]]:
+    """mixture -> matplotlib keywords (color, linestyle, marker) from its paper label; unknown ones in turn."""
+    out, others = {}, iter(OTHER_STYLES * (1 + len(labels) // len(OTHER_STYLES)))
+    for mixture, label in labels.items():
+        key = label_key(label)
+        key = "math-only" if key.startswith("math") and "+" not in key else key
+        color, ls, marker = MIXTURE_STYLES.get(key) or next(others)
+        out[mixture] = {"color": color, "linestyle": ls, "marker": marker}
+    return out
+
+
 # ---------------------------------------------------------------- formatting
 
 
-def fmt_mean_ci(mean: float, ci: float, digits: int = 2) -> str:
-    """'31.20 ± 1.05', or '31.20' without a CI, or '–' without a value."""
+def fmt_interval(mean: float, lo: float, hi: float, digits: int = 2) -> str:
+    """'31.20 [30.15, 32.25]', or '31.20' without an interval, or '–' without a value."""
     if pd.isna(mean):
         return "–"
-    return f"{mean:.{digits}f}" if pd.isna(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
+    return f"{mean:.{digits}f}" if pd.isna(lo) else f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def fmt_signed(mean: float, lo: float = math.nan, hi: float = math.nan, digits: int = 2) -> str:
+    """'+1.20 [−0.50, +2.90]', '−0.35', or '–' without a value."""
+    if pd.isna(mean):
+        return "–"
+
+    def sign(v: float) -> str:
+        return f"{v:+.{digits}f}".replace("-", "−")
+
+    return sign(mean) if pd.isna(lo) else f"{sign(mean)} [{sign(lo)}, {sign(hi)}]"
 
 
 def fmt_number(value: float, digits: int = 2) -> str:

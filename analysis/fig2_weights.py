@@ -6,11 +6,12 @@ Reads results/<exp>/summary/{runs,trajectory}.csv and the paper's digitized curv
 results/paper/fig2a_mos_cossim_ema_probs.csv and fig2b_mos_diff_ema_probs.csv. One panel per backbone
 x mixture whose paper_method starts with "MoS +" (MoSpec has its own figure, analysis/fig4_mospec_weights.py),
 in runs.csv order, then one panel per paper curve. Each panel has one line per dataset in the paper's
-colours (Mathematics red, Medicine blue, General green, NLP orange): the weight logged in
-trajectory.csv, averaged over seeds at each step, with a shaded 95% confidence band across seeds. All
+colours and line styles (Mathematics red solid, Medicine blue dashed, General green dash-dot, NLP
+orange dotted): the weight logged in trajectory.csv, averaged over seeds at each step, with a shaded
+95% band (σ pooled over every panel's runs at that step and dataset, logit scale: analysis/inference.py). All
 panels share one y-axis. Writes results/<exp>/figures/fig2_weights.{png,pdf} and .csv (the plotted
 values, ours and the paper's), and results/<exp>/tables/fig2_final_weights.{md,csv,tex}: each dataset's
-weight at the first and last logged step and the change, mean ± CI over seeds, beside the paper's for
+weight at the first and last logged step and the change, mean [95% interval] over seeds, beside the paper's for
 the LLaMA-3-8B runs with the same paper_method. A jupytext percent script: it also opens as a notebook.
 """
 
@@ -29,9 +30,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import common, table3_priors  # noqa: E402
+from analysis import common, inference  # noqa: E402
 
 DATASET_COLORS = {"Mathematics": "tab:red", "Medicine": "tab:blue", "General": "tab:green", "NLP": "tab:orange"}
+DATASET_LINES = {"Mathematics": "-", "Medicine": "--", "General": "-.", "NLP": ":"}  # colour-blind safe pairing
 OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 MAX_COLUMNS = 4
 PAPER_BACKBONE = "LLaMA-3-8B"
@@ -93,12 +95,14 @@ def dataset_colors(datasets: Sequence[str]) -> dict[str, str]:
 
 
 def weight_curves(trajectory: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
-    """backbone, mixture, step, dataset, mean, ci, n: each dataset's weight averaged over seeds per step.
+    """backbone, mixture, step, dataset, mean, lo, hi, n: each dataset's weight averaged over seeds per step,
+    with its 95% interval (σ pooled over the selected mixtures at that step and dataset, logit scale).
 
     Rows follow `selected` (runs.csv order), then step, then the dataset order of dataset_order().
     """
     traj = trajectory.merge(selected[["backbone", "mixture"]], on=["backbone", "mixture"])
-    stats = common.seed_stats(traj, ["backbone", "mixture", "step", "dataset"], value="weight")
+    stats = common.seed_stats(traj, ["backbone", "mixture", "step", "dataset"], value="weight",
+                              scale=inference.WEIGHT)
     if stats.empty:
         return stats
     rank_pair = {(b, m): i for i, (b, m) in enumerate(zip(selected["backbone"], selected["mixture"], strict=True))}
@@ -134,20 +138,19 @@ def paper_start_end(curves: pd.DataFrame) -> pd.DataFrame:
 
 def final_table(trajectory: pd.DataFrame, selected: pd.DataFrame,
                 paper: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Numeric and display tables: start, end and change (end − start, per seed) mean ± CI per dataset.
+    """Numeric and display tables: start, end and change (end − start, per seed) mean [95% interval] per dataset.
 
     `paper` maps label_key(method) -> the paper's curves; they fill paper_* on LLaMA-3-8B rows.
     """
     runs = start_end(trajectory, selected).assign(change=lambda d: d["end"] - d["start"])
-    rows = []
-    for (backbone, mixture, dataset), g in runs.groupby(["backbone", "mixture", "dataset"], sort=False):
-        row = {"backbone": backbone, "mixture": mixture, "dataset": dataset, "n_seeds": len(g)}
-        for col in ("start", "end", "change"):
-            row[f"{col}_mean"], row[f"{col}_ci"], _ = common.mean_ci(g[col])
-        rows.append(row)
-    cols = ["backbone", "mixture", "dataset", "n_seeds"] + [f"{c}_{s}" for c in ("start", "end", "change")
-                                                           for s in ("mean", "ci")]
-    table = pd.DataFrame(rows, columns=cols).merge(selected, on=["backbone", "mixture"], how="left")
+    keys = ["backbone", "mixture", "dataset"]
+    table = runs.groupby(keys, sort=False).size().rename("n_seeds").reset_index()
+    for col, scale in (("start", inference.WEIGHT), ("end", inference.WEIGHT), ("change", inference.CHANGE)):
+        stats = common.seed_stats(runs, keys, value=col, scale=scale) if len(runs) else pd.DataFrame(
+            columns=[*keys, "mean", "lo", "hi"])
+        table = table.merge(stats[[*keys, "mean", "lo", "hi"]].rename(
+            columns={s: f"{col}_{s}" for s in ("mean", "lo", "hi")}), on=keys, how="left")
+    table = table.merge(selected, on=["backbone", "mixture"], how="left")
     table = order_rows(table, selected, trajectory)
     table = add_paper(table, paper)
     return table, display_table(table)
@@ -178,16 +181,17 @@ def add_paper(table: pd.DataFrame, paper: dict[str, pd.DataFrame]) -> pd.DataFra
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Strings for Markdown and LaTeX (weights to 3 decimals)."""
     def cells(col: str) -> list[str]:
-        return [common.fmt_mean_ci(m, c, 3) for m, c in zip(table[f"{col}_mean"], table[f"{col}_ci"], strict=True)]
+        return [common.fmt_interval(m, lo, hi, 3) for m, lo, hi in
+                zip(table[f"{col}_mean"], table[f"{col}_lo"], table[f"{col}_hi"], strict=True)]
 
     out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Method": table["paper_method"],
                         "Dataset": table["dataset"], "Seeds": table["n_seeds"], "Start": cells("start"),
                         "End": cells("end")})
-    out["Change"] = [table3_priors.fmt_signed(m, c, 3) for m, c in zip(table["change_mean"], table["change_ci"],
-                                                                        strict=True)]
+    out["Change"] = [common.fmt_signed(m, lo, hi, 3) for m, lo, hi in
+                     zip(table["change_mean"], table["change_lo"], table["change_hi"], strict=True)]
     for col in ("start", "end"):
         out[f"Paper {col}"] = table[f"paper_{col}"].map(lambda v: common.fmt_number(v, 3))
-    out["Paper change"] = table["paper_change"].map(lambda v: table3_priors.fmt_signed(v, math.nan, 3))
+    out["Paper change"] = table["paper_change"].map(lambda v: common.fmt_signed(v, digits=3))
     return out
 
 
@@ -209,8 +213,8 @@ def load_paper_curves(exp: Path, panels: Sequence[PaperPanel]) -> list[tuple[Pap
 
 def y_limits(curves: pd.DataFrame, paper: Sequence[tuple[PaperPanel, pd.DataFrame]]) -> tuple[float, float]:
     """A common y-range over our bands and the paper's curves, padded by 5%."""
-    lows = [(curves["mean"] - curves["ci"].fillna(0)).min()] if len(curves) else []
-    highs = [(curves["mean"] + curves["ci"].fillna(0)).max()] if len(curves) else []
+    lows = [curves["lo"].fillna(curves["mean"]).min()] if len(curves) else []
+    highs = [curves["hi"].fillna(curves["mean"]).max()] if len(curves) else []
     for _, c in paper:
         values = c.drop(columns="step")
         lows.append(values.min().min())
@@ -223,17 +227,18 @@ def y_limits(curves: pd.DataFrame, paper: Sequence[tuple[PaperPanel, pd.DataFram
 def plot_ours(ax: plt.Axes, curves: pd.DataFrame, colors: dict[str, str], title: str) -> None:
     """One run group: a mean line and a CI band (where there are several seeds) per dataset."""
     for dataset, c in curves.groupby("dataset", sort=False):
-        ax.plot(c["step"], c["mean"], color=colors[dataset], lw=1.4, label=dataset)
-        band = c.dropna(subset=["ci"])
-        ax.fill_between(band["step"], band["mean"] - band["ci"], band["mean"] + band["ci"],
-                        color=colors[dataset], alpha=0.2, lw=0)
+        ax.plot(c["step"], c["mean"], color=colors[dataset], ls=DATASET_LINES.get(dataset, "-"), lw=1.5,
+                label=dataset)
+        band = c.dropna(subset=["lo"])
+        ax.fill_between(band["step"], band["lo"], band["hi"], color=colors[dataset], alpha=0.2, lw=0)
     ax.set_title(title, fontsize=9)
 
 
 def plot_paper(ax: plt.Axes, panel: PaperPanel, curves: pd.DataFrame, colors: dict[str, str]) -> None:
     """One digitized paper panel, in the paper's colours."""
     for dataset in curves.columns.drop("step"):
-        ax.plot(curves["step"], curves[dataset], color=colors.get(dataset, "black"), lw=1.2, label=dataset)
+        ax.plot(curves["step"], curves[dataset], color=colors.get(dataset, "black"), ls=DATASET_LINES.get(dataset, "-"),
+                lw=1.3, label=dataset)
     ax.set_title(f"Paper {panel.name}: {PAPER_BACKBONE}\n{panel.method}", fontsize=9)
 
 
@@ -279,13 +284,20 @@ def make_figure(curves: pd.DataFrame, selected: pd.DataFrame, paper: Sequence[tu
         ax.tick_params(labelsize=7)
         if i % ncols == 0:
             ax.set_ylabel("Samp. prob.", fontsize=8)
-    handles = [plt.Line2D([], [], color=colors[d], lw=1.6) for d in colors]
-    fig.legend(handles, list(colors), loc="lower center", ncol=max(1, len(colors)), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    handles = [plt.Line2D([], [], color=colors[d], ls=DATASET_LINES.get(d, "-"), lw=1.8) for d in colors]
+    shown = max(len(pairs) + len(paper), 1)
+    if shown < len(flat):  # the legend in the first empty slot, beside the panels
+        flat[shown].set_visible(True)
+        flat[shown].axis("off")
+        flat[shown].legend(handles, list(colors), loc="center", fontsize=9, frameon=False, title="Dataset",
+                           title_fontsize=9, handlelength=3)
+    else:
+        fig.legend(handles, list(colors), loc="lower center", ncol=max(1, len(colors)), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.16 / fig.get_figheight()), handlelength=3)
     fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.0, "Lines: mean over seeds; bands: 95% confidence interval across seeds.", fontsize=7,
-             va="bottom")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.text(0.01, 0.0, "Lines: mean over seeds; bands: 95% interval of the mean (σ pooled over every panel's "
+             "runs at each step, logit scale).", fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, (0.55 if shown >= len(flat) else 0.2) / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -293,14 +305,14 @@ def plotted_values(curves: pd.DataFrame, selected: pd.DataFrame,
                    paper: Sequence[tuple[PaperPanel, pd.DataFrame]]) -> pd.DataFrame:
     """The figure's data: source (ours / the paper panel), backbone, mixture, paper_method, step, dataset, ..."""
     ours = curves.merge(selected, on=["backbone", "mixture"], how="left").rename(
-        columns={"mean": "weight_mean", "ci": "weight_ci", "n": "n_seeds"}).assign(source="ours")
+        columns={"mean": "weight_mean", "lo": "weight_lo", "hi": "weight_hi", "n": "n_seeds"}).assign(source="ours")
     parts = [ours]
     for panel, c in paper:
         long = c.melt(id_vars="step", var_name="dataset", value_name="weight_mean")
         parts.append(long.assign(source=f"paper {panel.name}", backbone=PAPER_BACKBONE, mixture="",
                                  paper_backbone=PAPER_BACKBONE, paper_method=panel.method))
     cols = ["source", "backbone", "mixture", "paper_backbone", "paper_method", "step", "dataset", "weight_mean",
-            "weight_ci", "n_seeds"]
+            "weight_lo", "weight_hi", "n_seeds"]
     return pd.concat([p.reindex(columns=cols) for p in parts if len(p)], ignore_index=True).reindex(columns=cols)
 
 

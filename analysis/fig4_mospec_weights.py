@@ -8,7 +8,7 @@ digitized Figure 4 curves results/paper/fig4a_mospec_cossim_ema_probs.csv and
 fig4b_mospec_diff_ema_probs.csv. Reads results/<exp>/summary/{runs,trajectory}.csv. Writes
 results/<exp>/figures/fig4_mospec_weights.{png,pdf,csv} and
 results/<exp>/tables/fig4_final_weights.{md,csv,tex} (each dataset's weight at the first and last
-logged step and the change, mean ± CI over seeds, beside the paper's).
+logged step and the change, mean [95% interval] over seeds, beside the paper's).
 A jupytext percent script: it also opens as a notebook.
 """
 

@@ -5,8 +5,10 @@
 Reads results/<exp>/summary/{runs,metrics}.csv and results/paper/table2_main.csv. For every
 multiple-choice benchmark in metrics.csv (testbed_mc, the testbed's MMLU analogue; mmlu_dev, real
 MMLU dev questions) it writes results/<exp>/tables/table2_main_<benchmark>.{md,csv,tex}: accuracy
-in % as mean ± 95% CI over seeds, the best mixture of each backbone marked, and the paper's row
-for the run's paper_backbone / paper_method beside it. For benchmarks with per-skill rows
+in % as mean [95% interval] over seeds (σ pooled over the column's cells, analysis/inference.py),
+the highest mean of each backbone marked, each row's difference in the headline metric to the
+reference arms declared in summary/claims.json (baseline and best heuristic) with its interval and
+MDE, and the paper's row for the run's paper_backbone / paper_method beside it. For benchmarks with per-skill rows
 (testbed_mc: its "Others" group mixes the General and NLP skills) it also writes
 table2_skills_<benchmark>.{md,csv,tex}. When metrics.csv also holds a judged two-turn benchmark
 (mt_bench, else testbed_chat — the MT-Bench analogue graded by `python -m mos judge`), the group
@@ -18,13 +20,14 @@ A jupytext percent script: it also opens as a notebook.
 # %%
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import common
+from analysis import common, inference
 
 PREFERRED_METRIC = "acc"
 # (scope, name in metrics.csv) -> (column key, header); the keys match results/paper/table2_main.csv.
@@ -104,16 +107,57 @@ def long_values(metrics: pd.DataFrame, benchmark: str, metric: str,
     return pd.concat(parts, ignore_index=True)
 
 
+def column_scale(key: str) -> inference.Scale:
+    """The range of a column: µBOTH in [5, 100], µMB and its turns in [1, 10], accuracies in [0, 100] %."""
+    if key == MU_BOTH[0]:
+        return inference.BOTH
+    return inference.SCORE if key in {k for k, _ in CHAT_COLUMNS.values()} else inference.PERCENT
+
+
 def seed_table(values: pd.DataFrame, keys: Sequence[str], runs: pd.DataFrame) -> pd.DataFrame:
-    """Wide table: backbone, mixture, n_seeds, <key>_mean, <key>_ci for each column key."""
-    stats = common.seed_stats(values, ["backbone", "mixture", "column"])
-    wide = stats.pivot(index=["backbone", "mixture"], columns="column", values=["mean", "ci"])
+    """Wide table: backbone, mixture, n_seeds, <key>_mean, <key>_lo, <key>_hi for each column key
+    (σ pooled over every cell of the column)."""
+    scales = {k: column_scale(k) for k in values["column"].unique()}
+    stats = common.seed_stats(values, ["column", "backbone", "mixture"], scale=scales)
+    wide = stats.pivot(index=["backbone", "mixture"], columns="column", values=["mean", "lo", "hi"])
     table = pd.DataFrame(index=wide.index)
     table["n_seeds"] = stats.groupby(["backbone", "mixture"], sort=False)["n"].max()
     for key in keys:
-        for stat in ("mean", "ci"):
+        for stat in ("mean", "lo", "hi"):
             table[f"{key}_{stat}"] = wide[(stat, key)] if (stat, key) in wide.columns else float("nan")
     return common.sort_like_runs(table.reset_index(), runs)
+
+
+def add_comparisons(table: pd.DataFrame, values: pd.DataFrame, key: str, spec: dict | None,
+                    theta0_runs: pd.DataFrame) -> pd.DataFrame:
+    """Δ of `key` against claims.json's baseline and pre-declared best heuristic, per backbone, with the MDE.
+
+    Columns delta_<ref>_{mean,lo,hi} and <ref>_arm for ref = baseline, best; mde (of a difference of this
+    row with a reference). Empty without claims.json (the references are declared there, not chosen here).
+    """
+    out = table.copy()
+    refs = {"baseline": {}, "best": {}}
+    if spec:
+        backbones = out["backbone"].unique()
+        refs["baseline"] = {b: spec["baseline"] for b in backbones} if spec.get("baseline") else {}
+        refs["best"] = dict(spec.get("best_heuristic") or {})
+    data = inference.attach_theta0(values[values["column"] == key][[*inference.KEY, "value"]], theta0_runs)
+    fit = inference.Fit(data, column_scale(key), bool((spec or {}).get("pair_by_seed", True)),
+                        what=f"table 2 {key}") if len(data) else None
+    for ref, arms in refs.items():
+        out[f"{ref}_arm"] = out["backbone"].map(arms).fillna("")
+        for stat in ("mean", "lo", "hi"):
+            out[f"delta_{ref}_{stat}"] = math.nan
+    out["mde"] = math.nan
+    for i, row in out.iterrows():
+        for ref in refs:
+            arm = row[f"{ref}_arm"]
+            if not arm or arm == row["mixture"] or fit is None or not fit.has(row["backbone"], arm) \
+                    or not fit.has(row["backbone"], row["mixture"]):
+                continue
+            c = fit.compare(row["backbone"], row["mixture"], arm)
+            out.loc[i, [f"delta_{ref}_mean", f"delta_{ref}_lo", f"delta_{ref}_hi", "mde"]] = c.effect, c.lo, c.hi, c.mde
+    return out
 
 
 # %% [markdown]
@@ -148,12 +192,22 @@ def best_rows(table: pd.DataFrame, column: str) -> pd.Series:
 
 def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]],
                   with_paper: bool) -> pd.DataFrame:
-    """Mean ± CI cells, the best value of each backbone in bold in every column."""
+    """Mean [95% interval] cells, the highest mean of each backbone in bold in every column, then the Δ columns."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
     for key, header in spec.values():
-        cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
+                 zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
         bold = best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
+    headline = next(iter(spec.values()))[1]
+    for ref, what in (("baseline", "baseline"), ("best", "declared best heuristic")):
+        if f"{ref}_arm" in table.columns and (table[f"{ref}_arm"] != "").any():
+            out[f"Δ {headline} vs {what}"] = [
+                "ref." if arm == mix else (f"{common.fmt_signed(m, lo, hi)} vs {arm}" if arm and m == m else "–")
+                for arm, mix, m, lo, hi in zip(table[f"{ref}_arm"], table["mixture"], table[f"delta_{ref}_mean"],
+                                               table[f"delta_{ref}_lo"], table[f"delta_{ref}_hi"], strict=True)]
+    if "mde" in table.columns and table["mde"].notna().any():
+        out[f"MDE {headline}"] = table["mde"].map(common.fmt_number)
     if with_paper:
         out["Paper backbone"] = table["paper_backbone"]
         out["Paper method"] = table["paper_method"]
@@ -163,7 +217,7 @@ def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[
 
 
 def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, benchmark: str,
-          kind: str = "group") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+          kind: str = "group", spec_claims: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The numeric table, its display form, and the metric used, for one benchmark."""
     metric = pick_metric(metrics, benchmark)
     spec = column_spec(metrics[metrics["benchmark"] == benchmark], kind)
@@ -179,6 +233,8 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     if with_paper:
         table = add_paper(table, runs, paper, keys)
     table["best"] = best_rows(table, "mu_mmlu_mean")
+    if kind == "group":
+        table = add_comparisons(table, values, keys[0], spec_claims, runs)
     return table, display_frame(table, spec, with_paper), metric
 
 
@@ -188,10 +244,20 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
 # %%
 
 
-def notes(kind: str, metric: str, mismatches: pd.DataFrame) -> list[str]:
-    """The sentences printed under a table: metric, CI rule, bold rule, and any macro-average warning."""
+def notes(kind: str, metric: str, mismatches: pd.DataFrame, spec: dict | None = None) -> list[str]:
+    """The sentences printed under a table: metric, interval rule, bold rule, and any macro-average warning."""
     out = [f"Metric: {metric}, in % (µMB and its turns: the judge's 1-10 scale). " + common.SEED_NOTE,
-           "Bold: the best mixture of each backbone in that column (the csv's `best` marks the best µMU)."]
+           "Bold: the highest mean of each backbone in that column (the csv's `best` marks the highest µMU) — "
+           "not a claim that it beats the others: the Δ columns and the scorecard say which differences are "
+           "beyond noise."]
+    if kind == "group" and spec:
+        out.append("Δ: this row minus the reference arm of its backbone declared in claims.json (the baseline, and "
+                   "the best heuristic declared before the results, not our best), with its 95% interval from the "
+                   "pooled model of analysis/inference.py (paired by seed); an interval that includes 0 is "
+                   "inconclusive. MDE: the smallest difference this design detects with 80% power (two-sided "
+                   "α = 0.05). Not corrected for multiplicity: the scorecard tests the pre-declared claims.")
+    elif kind == "group":
+        out.append("No Δ columns: summary/claims.json (which declares the reference arms) is absent.")
     if kind == "group":
         out.append("µBOTH = (µMU + 10 · µMB) / 2 per seed, when a judged two-turn benchmark was run "
                    "(mt_bench, else testbed_chat).")
@@ -214,6 +280,7 @@ def write_all(exp: Path) -> list[Path]:
     paper_path = common.paper_dir(exp) / "table2_main.csv"
     paper = common.read_csv(paper_path, ["backbone", "method"]) if paper_path.is_file() else None
     mismatches = common.macro_average_mismatches(metrics)
+    spec = common.load_claims(exp)
     if len(mismatches):
         print(f"table2_main: overall != mean of subjects for:\n{mismatches}", file=sys.stderr)
     written = []
@@ -221,12 +288,13 @@ def write_all(exp: Path) -> list[Path]:
         bench = metrics[metrics["benchmark"] == benchmark]
         kinds = ["group"] + (["skill"] if (bench["scope"] == "skill").any() else [])
         for kind in kinds:
-            table, display, metric = build(metrics, runs, paper, benchmark, kind)
+            table, display, metric = build(metrics, runs, paper, benchmark, kind, spec)
             stem = "table2_main" if kind == "group" else "table2_skills"
             title = (f"Table 2 ({'MMLU groups' if kind == 'group' else 'per skill'}), {benchmark}: "
                      "accuracy (%) per backbone and mixture")
             written += common.write_table(display, table, exp / "tables" / f"{stem}_{benchmark}", title,
-                                          notes(kind, metric, mismatches[mismatches["benchmark"] == benchmark]))
+                                          notes(kind, metric, mismatches[mismatches["benchmark"] == benchmark],
+                                                spec))
     return written
 
 

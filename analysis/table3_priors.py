@@ -9,8 +9,9 @@ MoS + COSSIM + EMA / MoS + DIFF + EMA with prior τ = 1, 10 and ∞ (the τ = �
 plainly "MoS + COSSIM + EMA" / "MoS + DIFF + EMA", the uniform prior of the main table). Columns: µMU
 (the multiple-choice benchmark's overall accuracy, testbed_mc when present) and the per-skill accuracies,
 and, when a judged two-turn benchmark was run, µMB and µBOTH = (µMU + 10 · µMB) / 2 as in table2_main,
-in % as mean ± 95% CI over seeds; µMU's difference to the TEMP. row with the CI of the difference; and the
-paper's µBOTH / µMU / µMB and µMU difference. Writes results/<exp>/tables/table3_priors.{md,csv,tex}.
+in % as mean [95% interval] over seeds (σ pooled over every cell, analysis/inference.py); the
+difference of µBOTH and µMU to the TEMP. row with its interval and MDE; and the paper's µBOTH / µMU /
+µMB and µMU difference. Writes results/<exp>/tables/table3_priors.{md,csv,tex}.
 Without any prior-study run it still writes the table, with the paper's rows only and a note.
 A jupytext percent script: it also opens as a notebook.
 """
@@ -19,13 +20,12 @@ A jupytext percent script: it also opens as a notebook.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from analysis import common, table2_main
+from analysis import common, inference, table2_main
 
 PAPER_FILE = "table3_priors_llama3_8b.csv"
 PREFERRED_BENCHMARK = "testbed_mc"
@@ -36,39 +36,6 @@ METHODS = (REFERENCE,
            "MoS + DIFF + EMA, prior τ = 1", "MoS + DIFF + EMA, prior τ = 10", "MoS + DIFF + EMA, prior τ = ∞")
 PAPER_COLUMNS = {"mu_both": "µBOTH", "mu_mmlu": "µMU", "mu_mtbench": "µMB"}
 UNIFORM_PRIOR = ", prior τ = ∞"
-
-# %% [markdown]
-# ## Statistics shared with the other tables: the difference of two means and its CI
-
-# %%
-
-
-def mean_diff_ci(a: Iterable[float], b: Iterable[float],
-                 confidence: float = common.CONFIDENCE) -> tuple[float, float]:
-    """mean(a) − mean(b) and the half-width of its Welch confidence interval (independent seeds).
-
-    The degrees of freedom (Welch–Satterthwaite) are rounded down, which widens the interval a little.
-    The half-width is NaN when either side has fewer than two values; 0 when both have no spread.
-    """
-    x = np.asarray([v for v in a if not pd.isna(v)], dtype=float)
-    y = np.asarray([v for v in b if not pd.isna(v)], dtype=float)
-    if len(x) == 0 or len(y) == 0:
-        return math.nan, math.nan
-    diff = float(x.mean() - y.mean())
-    if len(x) < 2 or len(y) < 2:
-        return diff, math.nan
-    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-    se = math.sqrt(vx + vy)
-    if se == 0:
-        return diff, 0.0
-    dof = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
-    return diff, common.t_quantile(confidence, max(1, math.floor(dof + 1e-6))) * se  # 1e-6: rounding noise
-
-
-def significant(diff: float, ci: float) -> bool:
-    """True when the confidence interval diff ± ci excludes 0."""
-    return not pd.isna(diff) and not pd.isna(ci) and abs(diff) > ci
-
 
 # %% [markdown]
 # ## Which runs are the paper's rows
@@ -143,7 +110,7 @@ def per_seed(metrics: pd.DataFrame, benchmark: str | None, spec: dict) -> tuple[
     return table2_main.long_values(metrics, benchmark, metric, spec), metric
 
 
-def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
+def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, claims_spec: dict | None = None,
           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """The numeric table, its display form and facts for the notes (benchmark, metric, missing rows)."""
     methods = list(paper["method"]) if paper is not None else list(METHODS)
@@ -160,37 +127,45 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     keys = [key for key, _ in spec.values()]
     rows = match_rows(runs, methods, backbones or [""])
     table = rows.copy()
-    table["n_seeds"] = 0
+    stats = (common.seed_stats(values, ["column", "backbone", "mixture"],
+                               scale={k: table2_main.column_scale(k) for k in values["column"].unique()})
+             .set_index(["backbone", "mixture", "column"]) if len(values) else pd.DataFrame())
+    n_seeds = stats["n"].groupby(level=[0, 1]).max().to_dict() if len(stats) else {}
+    table["n_seeds"] = [int(n_seeds.get((r.backbone, r.mixture), 0)) for r in rows.itertuples()]
     for key in keys:
-        table[f"{key}_mean"], table[f"{key}_ci"] = math.nan, math.nan
-    for i, row in rows.iterrows():
-        mine = values[(values["backbone"] == row["backbone"]) & (values["mixture"] == row["mixture"])]
-        for key in keys:
-            mean, ci, n = common.mean_ci(mine.loc[mine["column"] == key, "value"])
-            table.loc[i, [f"{key}_mean", f"{key}_ci"]] = mean, ci
-            table.loc[i, "n_seeds"] = max(table.loc[i, "n_seeds"], n)
-    table = add_reference_diff(table, values)
+        for stat in ("mean", "lo", "hi"):
+            table[f"{key}_{stat}"] = [stats[stat].get((r.backbone, r.mixture, key), math.nan) for r in rows.itertuples()]
+    deltas = [k for k in (table2_main.MU_BOTH[0], "mu_mmlu") if k in keys]
+    table = add_reference_diff(table, values, deltas, claims_spec, runs)
     table = add_paper(table, paper)
     table.insert(3, "benchmark", benchmark or "")
     table.insert(4, "metric", metric)
-    facts = {"benchmark": benchmark, "metric": metric, "backbones": backbones,
+    facts = {"benchmark": benchmark, "metric": metric, "backbones": backbones, "deltas": deltas,
              "missing": [f"{r.backbone}: {r.method}" for r in table.itertuples() if r.backbone and not r.mixture]}
-    return table, display_frame(table, spec), facts
+    return table, display_frame(table, spec, deltas), facts
 
 
-def add_reference_diff(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
-    """delta_temp_mean / _ci: each row's µMU minus the TEMP. row's µMU of its backbone (Welch CI)."""
-    mu = values[values["column"] == "mu_mmlu"]
+def add_reference_diff(table: pd.DataFrame, values: pd.DataFrame, keys: list[str], spec: dict | None,
+                       runs: pd.DataFrame) -> pd.DataFrame:
+    """delta_temp_<key>_{mean,lo,hi} and mde_<key>: each row minus the TEMP. row of its backbone, in `keys`,
+    from the pooled model of analysis/inference.py (paired by seed unless claims.json says otherwise)."""
     out = table.copy()
-    out["delta_temp_mean"], out["delta_temp_ci"] = math.nan, math.nan
-    for backbone, rows in out.groupby("backbone", sort=False):
-        ref = rows.loc[rows["method"].map(common.label_key) == common.label_key(REFERENCE), "mixture"]
-        if not len(ref) or not ref.iloc[0]:
-            continue
-        ref_values = mu.loc[(mu["backbone"] == backbone) & (mu["mixture"] == ref.iloc[0]), "value"]
-        for i, mixture in rows["mixture"].items():
-            mine = mu.loc[(mu["backbone"] == backbone) & (mu["mixture"] == mixture), "value"]
-            out.loc[i, ["delta_temp_mean", "delta_temp_ci"]] = mean_diff_ci(mine, ref_values)
+    pair = bool((spec or {}).get("pair_by_seed", True))
+    for key in keys:
+        data = inference.attach_theta0(values[values["column"] == key][[*inference.KEY, "value"]], runs)
+        fit = inference.Fit(data, table2_main.column_scale(key), pair, what=f"table 3 {key}")
+        for stat in ("mean", "lo", "hi"):
+            out[f"delta_temp_{key}_{stat}"] = math.nan
+        out[f"mde_{key}"] = math.nan
+        for backbone, rows in out.groupby("backbone", sort=False):
+            ref = rows.loc[rows["method"].map(common.label_key) == common.label_key(REFERENCE), "mixture"]
+            if not len(ref) or not ref.iloc[0] or not fit.has(backbone, ref.iloc[0]):
+                continue
+            for i, mixture in rows["mixture"].items():
+                if mixture and mixture != ref.iloc[0] and fit.has(backbone, mixture):
+                    c = fit.compare(backbone, mixture, ref.iloc[0])
+                    out.loc[i, [f"delta_temp_{key}_mean", f"delta_temp_{key}_lo", f"delta_temp_{key}_hi",
+                                f"mde_{key}"]] = c.effect, c.lo, c.hi, c.mde
     return out
 
 
@@ -216,37 +191,39 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFrame:
 # %%
 
 
-def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]]) -> pd.DataFrame:
-    """Mean ± CI cells; the best run of each backbone in bold per column; the paper's numbers beside."""
+def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]],
+                  deltas: list[str]) -> pd.DataFrame:
+    """Mean [95% interval] cells; the highest mean of each backbone in bold per column; Δ to TEMP.; the paper's."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Method": table["method"],
                         "Seeds": table["n_seeds"]})
+    headers = dict(spec.values())
     for key, header in spec.values():
-        cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
+                 zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
         bold = table2_main.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
     is_ref = table["method"].map(common.label_key) == common.label_key(REFERENCE)
-    out["µMU − TEMP."] = ["ref." if r else fmt_signed(m, c)
-                             for m, c, r in zip(table["delta_temp_mean"], table["delta_temp_ci"], is_ref, strict=True)]
+    for key in deltas:
+        out[f"{headers[key]} − TEMP."] = [
+            "ref." if r else common.fmt_signed(m, lo, hi) for m, lo, hi, r in
+            zip(table[f"delta_temp_{key}_mean"], table[f"delta_temp_{key}_lo"], table[f"delta_temp_{key}_hi"], is_ref,
+                strict=True)]
+    if deltas:
+        out[f"MDE {headers[deltas[0]]}"] = table[f"mde_{deltas[0]}"].map(common.fmt_number)
     for key, header in PAPER_COLUMNS.items():
         out[f"Paper {header}"] = table[f"paper_{key}"].map(common.fmt_number)
-    out["Paper µMU − TEMP."] = ["ref." if r else fmt_signed(v, math.nan)
+    out["Paper µMU − TEMP."] = ["ref." if r else common.fmt_signed(v)
                                    for v, r in zip(table["paper_delta_temp"], is_ref, strict=True)]
     return out
-
-
-def fmt_signed(mean: float, ci: float, digits: int = 2) -> str:
-    """'+1.20 ± 0.80', '−0.35', or '–' without a value."""
-    if pd.isna(mean):
-        return "–"
-    text = f"{mean:+.{digits}f}".replace("-", "−")
-    return text if pd.isna(ci) else f"{text} ± {ci:.{digits}f}"
 
 
 def notes(facts: dict[str, object]) -> list[str]:
     """The sentences under the table."""
     out = [f"Benchmark: {facts['benchmark'] or 'none'}, metric {facts['metric'] or '–'}, in %. " + common.SEED_NOTE,
-           "µMU − TEMP.: difference of the seed means with the half-width of its 95% Welch interval. "
-           "Bold: the best run of each backbone in that column.",
+           "− TEMP.: the row minus the TEMP. row of its backbone, with its 95% interval from the pooled model of "
+           "analysis/inference.py (paired by seed); an interval that includes 0 is inconclusive, and MDE is the "
+           "smallest difference detected with 80% power. Bold: the highest mean of each backbone in that column "
+           "(not a claim; the scorecard tests the pre-declared ones, with Holm's correction).",
            "The τ = ∞ rows are the runs labelled 'MoS + COSSIM + EMA' / 'MoS + DIFF + EMA' (uniform prior, as in "
            "the paper's Table 2). The Paper columns are the paper's Table 3 (LLaMA-3-8B; µMB on MT-Bench's 1–10 "
            "scale, which the testbed does not reproduce): compare orderings, not levels."]
@@ -265,7 +242,7 @@ def write_all(exp: Path) -> list[Path]:
                                                     "metric", "value"])
     paper_path = common.paper_dir(exp) / PAPER_FILE
     paper = common.read_csv(paper_path, ["method"]) if paper_path.is_file() else None
-    table, display, facts = build(metrics, runs, paper)
+    table, display, facts = build(metrics, runs, paper, common.load_claims(exp))
     title = "Table 3: sampling priors of MoS, µMU and per-skill accuracy (%)"
     return common.write_table(display, table, exp / "tables" / "table3_priors", title, notes(facts))
 

@@ -6,7 +6,8 @@ Reads results/<exp>/summary/{runs,metrics}.csv and results/paper/table5_mospec_l
 every backbone with a specialist run (paper_method "MoSpec + COSSIM + EMA", "MoSpec + DIFF + EMA" or
 a math-only label "MATH…", e.g. "MATHLLAMA-3-8B") it lists the paper's six rows:
 Generalist TEMP. (τ = 10), MoS + COSSIM + EMA, MoS + DIFF + EMA; Math Specialist MATH…, MoSpec + COSSIM
-+ EMA, MoSpec + DIFF + EMA. Columns, in % as mean ± 95% CI over seeds:
++ EMA, MoSpec + DIFF + EMA. Columns, in % as mean [95% interval] over seeds (σ pooled over the
+column's cells, on a logit scale so that it stays in [0, 100]):
 
 * GSM8K (lm-eval's gsm8k, 5-shot, strict exact match) when run, else GSM8K-an. — testbed_math,
   subject one_step, exact match (the GSM8K analogue);
@@ -15,7 +16,8 @@ Generalist TEMP. (τ = 10), MoS + COSSIM + EMA, MoS + DIFF + EMA; Math Specialis
 * M-math — mmlu (else testbed_mc), group Mathematics, accuracy (MMLU's math subjects);
 * µALL — the mean of the three, computed per seed (as the paper's µALL), then averaged over seeds;
 
-then the paper's four numbers. A benchmark missing from metrics.csv leaves its columns (and µALL)
+each row's µALL minus the math-only model's with its interval and MDE (analysis/inference.py), then
+the paper's four numbers. A benchmark missing from metrics.csv leaves its columns (and µALL)
 empty and says so under the table. Writes results/<exp>/tables/table5_mospec.{md,csv,tex}.
 A jupytext percent script: it also opens as a notebook.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common, table2_main
+from analysis import common, inference, table2_main
 
 PAPER_FILE = "table5_mospec_llama3_8b.csv"
 GENERALIST, SPECIALIST = "Generalist", "Math Specialist"
@@ -148,7 +150,7 @@ def component_values(metrics: pd.DataFrame, runs: pd.DataFrame,
     return wide[["backbone", "mixture", "seed", *COMPONENTS, MU_ALL[0]]], used
 
 
-def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
+def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, claims_spec: dict | None = None,
           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object]]:
     """The numeric table, its display form and facts for the notes."""
     backbones = specialist_backbones(runs)
@@ -156,14 +158,15 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     components = resolve_components(metrics)
     values, used = component_values(metrics, runs, components)
     keys = [MU_ALL[0], *COMPONENTS]
-    table["n_seeds"] = 0
+    long = values.melt(id_vars=inference.KEY, value_vars=keys, var_name="column").dropna(subset=["value"])
+    stats = (common.seed_stats(long, ["column", "backbone", "mixture"], scale=inference.PERCENT)
+             .set_index(["backbone", "mixture", "column"]) if len(long) else pd.DataFrame(columns=["mean", "lo", "hi"]))
+    table["n_seeds"] = [int(((values["backbone"] == r.backbone) & (values["mixture"] == r.mixture)).sum())
+                        for r in table.itertuples()]
     for key in keys:
-        table[f"{key}_mean"], table[f"{key}_ci"] = math.nan, math.nan
-    for i, row in table.iterrows():
-        mine = values[(values["backbone"] == row["backbone"]) & (values["mixture"] == row["mixture"])]
-        table.loc[i, "n_seeds"] = len(mine)
-        for key in keys:
-            table.loc[i, [f"{key}_mean", f"{key}_ci"]] = common.mean_ci(mine[key])[:2]
+        for stat in ("mean", "lo", "hi"):
+            table[f"{key}_{stat}"] = [stats[stat].get((r.backbone, r.mixture, key), math.nan) for r in table.itertuples()]
+    table = add_math_only_diff(table, values, claims_spec, runs)
     table = add_paper(table, paper, components)
     ran = values.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]], on=["backbone", "mixture"])
     facts = {"backbones": backbones, "metrics": used, "components": components,
@@ -171,6 +174,30 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
              "incomplete": [k for k in COMPONENTS if k in used and ran[k].isna().any()],
              "missing": [f"{r.backbone}: {r.model}" for r in table.itertuples() if r.backbone and not r.mixture]}
     return table, display_frame(table, components), facts
+
+
+def add_math_only_diff(table: pd.DataFrame, values: pd.DataFrame, spec: dict | None,
+                       runs: pd.DataFrame) -> pd.DataFrame:
+    """delta_math_only_{mean,lo,hi} and mde: each row's µALL minus the math-only row of its backbone, from the
+    pooled model of analysis/inference.py (paired by seed unless claims.json says otherwise)."""
+    out = table.copy()
+    for col in ("delta_math_only_mean", "delta_math_only_lo", "delta_math_only_hi", "mde"):
+        out[col] = math.nan
+    data = values.rename(columns={MU_ALL[0]: "value"})[[*inference.KEY, "value"]].dropna()
+    if data.empty:
+        return out
+    fit = inference.Fit(inference.attach_theta0(data, runs), inference.PERCENT,
+                        bool((spec or {}).get("pair_by_seed", True)), what="table 5 µALL")
+    for backbone, rows in out.groupby("backbone", sort=False):
+        ref = rows.loc[rows["paper_row"] == MATH_ONLY, "mixture"]
+        if not len(ref) or not fit.has(backbone, ref.iloc[0]):
+            continue
+        for i, mixture in rows["mixture"].items():
+            if mixture and mixture != ref.iloc[0] and fit.has(backbone, mixture):
+                c = fit.compare(backbone, mixture, ref.iloc[0])
+                out.loc[i, ["delta_math_only_mean", "delta_math_only_lo", "delta_math_only_hi", "mde"]] = (
+                    c.effect, c.lo, c.hi, c.mde)
+    return out
 
 
 def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None, components: dict | None = None) -> pd.DataFrame:
@@ -201,14 +228,21 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None, components: dict 
 
 
 def display_frame(table: pd.DataFrame, components: dict | None = None) -> pd.DataFrame:
-    """Mean ± CI cells, the best row of each backbone in bold per column, then the paper's numbers."""
+    """Mean [95% interval] cells, the highest mean of each backbone in bold per column, then the paper's numbers."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Group": table["group"], "Model": table["model"],
                         "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
     specs = [MU_ALL, *[(k, v[4], v[5]) for k, v in (components or COMPONENTS).items()]]
     for key, header, _ in specs:
-        cells = [common.fmt_mean_ci(m, c) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
+                 zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
         bold = table2_main.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
+    if "delta_math_only_mean" in table.columns:
+        is_ref = table["paper_row"] == MATH_ONLY
+        out["µALL − math-only"] = ["ref." if r else common.fmt_signed(m, lo, hi) for m, lo, hi, r in zip(
+            table["delta_math_only_mean"], table["delta_math_only_lo"], table["delta_math_only_hi"], is_ref,
+            strict=True)]
+        out["MDE µALL"] = table["mde"].map(common.fmt_number)
     for key, header, _ in specs:
         out[f"Paper {header}"] = table[f"paper_{key}"].map(common.fmt_number)
     return out
@@ -224,7 +258,10 @@ def notes(facts: dict[str, object]) -> list[str]:
 
     metrics = ", ".join(f"{where(k)} ({m})" for k, m in facts["metrics"].items())
     out = [f"In %: {metrics or 'no component benchmark found'}; µALL = their mean per seed. " + common.SEED_NOTE,
-           "Bold: the best row of each backbone in that column. The Paper columns are the paper's Table 5 "
+           "µALL − math-only: the row minus the math-only model of its backbone, with its 95% interval from the pooled "
+           "model of analysis/inference.py (paired by seed; σ pooled over the cells with µALL); an interval that "
+           "includes 0 is inconclusive; MDE: the smallest difference detected with 80% power.",
+           "Bold: the highest mean of each backbone in that column. The Paper columns are the paper's Table 5 "
            "(LLaMA-3-8B; GSM8K and MATH 5-shot, MMLU math subjects 0-shot): compare orderings, not levels."]
     absent: dict[str, list[str]] = {}
     for key in facts["absent"]:
@@ -249,7 +286,7 @@ def write_all(exp: Path) -> list[Path]:
                                                     "metric", "value"])
     paper_path = common.paper_dir(exp) / PAPER_FILE
     paper = common.read_csv(paper_path, ["group", "model"]) if paper_path.is_file() else None
-    table, display, facts = build(metrics, runs, paper)
+    table, display, facts = build(metrics, runs, paper, common.load_claims(exp))
     title = "Table 5: generalists and math specialists, math benchmarks (%)"
     return common.write_table(display, table, exp / "tables" / "table5_mospec", title, notes(facts))
 

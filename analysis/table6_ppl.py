@@ -7,7 +7,8 @@ results/<exp>/summary/runs.csv (paper labels) and results/paper/table6_ppl_study
 training dataset: PPL_θ0, the base backbone's perplexity, PPL_θ, the perplexity of the model
 fine-tuned with PROP. (τ = 1), and Δ = PPL_θ / PPL_θ0, each the mean over the study's examples of
 the per-example perplexity (Δ is the ratio of these means, as the paper's table); PPL_θ and Δ are
-computed per seed, then shown as mean ± 95% CI over seeds (θ0 is the same for every seed). The
+computed per seed, then shown as mean [95% interval] over seeds (σ pooled over every backbone × dataset
+on the log scale, analysis/inference.py; θ0 is the same for every seed). The
 paper's numbers for the run's paper backbone stand beside. Perplexity is over the response tokens
 given the instruction (the paper's Eq. 9); the authors' code measures the whole chat-templated
 sequence, prompt included, and that variant is written as table6_ppl_sequence. The study's examples
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common
+from analysis import common, inference
 
 PAPER_FILE = "table6_ppl_study.csv"
 SUMMARY_FILE = "ppl.csv"
@@ -51,18 +52,20 @@ def paper_family(label: object) -> str | None:
 
 
 def summarize(ppl: pd.DataFrame, scope: str) -> pd.DataFrame:
-    """backbone, mixture, dataset, n_seeds, n_examples, ppl_base, ppl_tuned_mean/_ci, ratio_mean/_ci
-    (and mean_ratio_mean/_ci when the summary has it) for one scope, in file order."""
-    rows = []
+    """backbone, mixture, dataset, n_seeds, n_examples, ppl_base, ppl_tuned_mean/_lo/_hi, ratio_mean/_lo/_hi
+    (and mean_ratio_* when the summary has it) for one scope, in file order: mean [95% interval] over seeds,
+    σ pooled over every backbone × dataset on the log scale (analysis/inference.py)."""
     part = ppl[ppl["scope"] == scope]
-    for (backbone, mixture, dataset), g in part.groupby(["backbone", "mixture", "dataset"], sort=False):
-        row = {"backbone": backbone, "mixture": mixture, "dataset": dataset, "n_seeds": g["seed"].nunique(),
-               "n_examples": int(g["n_examples"].max()), "ppl_base": float(g["ppl_base"].mean())}
-        for col in ("ppl_tuned", "ratio", "mean_ratio"):
-            if col in g.columns:
-                row[f"{col}_mean"], row[f"{col}_ci"], _ = common.mean_ci(g[col])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    keys = ["backbone", "mixture", "dataset"]
+    table = part.groupby(keys, sort=False).agg(n_seeds=("seed", "nunique"), n_examples=("n_examples", "max"),
+                                               ppl_base=("ppl_base", "mean")).reset_index()
+    table["n_examples"] = table["n_examples"].astype(int)
+    for col in ("ppl_tuned", "ratio", "mean_ratio"):
+        if col in part.columns:
+            stats = common.seed_stats(part, keys, value=col, scale=inference.POSITIVE, cells=keys)
+            table = table.merge(stats[[*keys, "mean", "lo", "hi"]].rename(
+                columns={s: f"{col}_{s}" for s in ("mean", "lo", "hi")}), on=keys, how="left")
+    return table
 
 
 def add_paper(table: pd.DataFrame, runs: pd.DataFrame | None, paper: pd.DataFrame | None) -> pd.DataFrame:
@@ -81,7 +84,7 @@ def paper_only(paper: pd.DataFrame | None) -> pd.DataFrame:
              "paper_backbone": names[f]}
             for f in PAPER_FAMILIES if f"{f}_ppl_base" in paper.columns for d in paper["dataset"]]
     out = pd.DataFrame(rows)
-    for col in ("ppl_base", "ppl_tuned_mean", "ppl_tuned_ci", "ratio_mean", "ratio_ci"):
+    for col in ("ppl_base", *(f"{k}_{s}" for k in ("ppl_tuned", "ratio") for s in ("mean", "lo", "hi"))):
         out[col] = math.nan
     return out
 
@@ -119,11 +122,13 @@ def paper_values(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFram
 
 
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """PPL_θ0 (one value: θ0 has no seeds), PPL_θ and Δ as mean ± CI; the paper's numbers beside."""
+    """PPL_θ0 (one value: θ0 has no seeds), PPL_θ and Δ as mean [95% interval]; the paper's numbers beside."""
     def ci_cells(key: str, digits: int) -> list[str]:
         if f"{key}_mean" not in table.columns:
             return ["–"] * len(table)
-        return [common.fmt_mean_ci(m, c, digits) for m, c in zip(table[f"{key}_mean"], table[f"{key}_ci"], strict=True)]
+        return [common.fmt_interval(m, lo, hi, max(digits, 2 - math.floor(math.log10(abs(m)))) if m and m == m
+                                    else digits)  # small ratios keep three significant digits
+                for m, lo, hi in zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
 
     return pd.DataFrame({
         "Backbone": table["backbone"], "Dataset": table["dataset"], "Mixture": table["mixture"],

@@ -5,8 +5,9 @@
 Reads results/<exp>/summary/{runs,winrate}.csv (`python -m mos judge winrate`: turn-1 answers of each
 run against the reference mixture's run of the same backbone and seed, judged pairwise, summarised
 by alpaca_eval's get_winrate) and writes results/<exp>/tables/winrate.{md,csv,tex}: per backbone and
-mixture the win rate in % (ties count half) as mean ± 95% CI over seeds, wins / draws / losses summed
-over seeds, and whether the CI excludes 50 %. The paper reports no win rates (AlpacaEval is the
+mixture the win rate in % (ties count half) as mean [95% interval] over seeds (σ pooled over every
+cell, analysis/inference.py), wins / draws / losses summed over seeds, and the difference from 50 %
+with its interval and MDE. The paper reports no win rates (AlpacaEval is the
 suite's extension of its MT-Bench evaluation). Without summary/winrate.csv it writes a note only.
 A jupytext percent script: it also opens as a notebook.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common
+from analysis import common, inference
 
 COLUMNS = ["backbone", "mixture", "seed", "benchmark", "reference", "judge", "win_rate", "n_wins",
            "n_wins_base", "n_draws", "n_total"]
@@ -28,21 +29,30 @@ COLUMNS = ["backbone", "mixture", "seed", "benchmark", "reference", "judge", "wi
 
 def build(winrate: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The numeric table (one row per backbone x mixture) and its display form."""
-    stats = common.seed_stats(winrate.rename(columns={"win_rate": "value"}), ["backbone", "mixture"])
+    values = winrate.rename(columns={"win_rate": "value"})
+    stats = common.seed_stats(values, ["backbone", "mixture"], scale=inference.PERCENT)
+    fit = inference.Fit(inference.attach_theta0(values[[*inference.KEY, "value"]], runs), inference.PERCENT,
+                        what="win rate")
+    versus = [fit.versus(b, m, 50.0) for b, m in zip(stats["backbone"], stats["mixture"], strict=True)]
+    stats = stats.assign(delta_mean=[c.effect for c in versus], delta_lo=[c.lo for c in versus],
+                         delta_hi=[c.hi for c in versus], p=[c.p(0) for c in versus], mde=[c.mde for c in versus])
     sums = winrate.groupby(["backbone", "mixture"], sort=False)[["n_wins", "n_draws", "n_wins_base", "n_total"]].sum()
     table = stats.merge(sums.reset_index(), on=["backbone", "mixture"])
     table["reference"] = winrate.groupby(["backbone", "mixture"], sort=False)["reference"].first().to_numpy()
     table = common.sort_like_runs(table.merge(common.paper_labels(runs), on=["backbone", "mixture"], how="left"),
                                   runs)
-    table["beyond_ci"] = [common.fmt_number(m - 50) if abs(m - 50) > c else "no"
-                          for m, c in zip(table["mean"], table["ci"].fillna(float("inf")), strict=True)]
+    table["beyond_ci"] = (table["delta_lo"] > 0) | (table["delta_hi"] < 0)
     display = pd.DataFrame({
         "Backbone": table["backbone"], "Mixture": table["mixture"], "Paper method": table["paper_method"],
         "vs": table["reference"], "Seeds": table["n"],
-        "Win rate (%)": [common.fmt_mean_ci(m, c) for m, c in zip(table["mean"], table["ci"], strict=True)],
+        "Win rate (%)": [common.fmt_interval(m, lo, hi) for m, lo, hi in
+                         zip(table["mean"], table["lo"], table["hi"], strict=True)],
         "Wins / draws / losses": [f"{int(w)} / {int(d)} / {int(b)}" for w, d, b in
                                   zip(table["n_wins"], table["n_draws"], table["n_wins_base"], strict=True)],
-        "Δ from 50 beyond 95% CI": table["beyond_ci"],
+        "Win rate − 50": [common.fmt_signed(m, lo, hi) + ("" if b else " (inconclusive)") for m, lo, hi, b in
+                          zip(table["delta_mean"], table["delta_lo"], table["delta_hi"], table["beyond_ci"],
+                              strict=True)],
+        "MDE": table["mde"].map(common.fmt_number),
     })
     return table, display
 
@@ -62,7 +72,9 @@ def write_all(exp: Path) -> list[Path]:
     bench, judge = winrate["benchmark"].iloc[0], winrate["judge"].iloc[0]
     notes = [f"Turn-1 answers of {bench}, judged pairwise by the {judge} judge in a seeded random order; win "
              "rate = (wins + draws / 2) / comparisons, as alpaca_eval's get_winrate. " + common.SEED_NOTE,
-             "The last column gives the difference from 50 % when the 95% CI excludes it."]
+             "Win rate − 50: the difference from a tie with its 95% interval (pooled model of analysis/inference.py); "
+             "inconclusive when the interval includes 0, MDE: the smallest difference detected with 80% power. Not "
+             "corrected for multiplicity."]
     return common.write_table(display, table, stem, title, notes)
 
 

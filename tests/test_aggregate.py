@@ -191,3 +191,20 @@ def test_cli_reports_error_and_writes(grid: list[Path], tmp_path: Path, capsys: 
     assert "8 runs" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="missing"):
         main(["--out", str(tmp_path / "summary"), str(tmp_path / "nowhere")])
+
+
+def test_claims_written_beside_the_summary(grid: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    claims = {"alpha": 0.05, "list": [{"id": "x", "text": "MoS beats TEMP. (τ=10)", "kind": "contrast"}]}
+    main(["--out", str(tmp_path / "summary"), "--claims", json.dumps(claims), *map(str, grid)])
+    assert json.loads((tmp_path / "summary" / "claims.json").read_text(encoding="utf-8")) == claims
+    assert "τ=10" in (tmp_path / "summary" / "claims.json").read_text(encoding="utf-8")  # readable, not escaped
+    assert (tmp_path / "summary" / "runs.csv").is_file()
+    main(["--out", str(tmp_path / "only"), "--claims", json.dumps(claims)])  # claims alone: an older summary
+    assert sorted(p.name for p in (tmp_path / "only").iterdir()) == ["claims.json"]
+    with pytest.raises(SystemExit, match="--claims: not valid JSON"):
+        main(["--out", str(tmp_path / "bad"), "--claims", "{alpha"])
+    with pytest.raises(SystemExit, match="with a 'list' of claims"):
+        main(["--out", str(tmp_path / "bad"), "--claims", "[]"])
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad")])
+    assert "give run folders, --claims, or both" in capsys.readouterr().err

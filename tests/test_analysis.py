@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import common, fig3_loss, table2_main
+from analysis import common, fig3_loss, inference, table2_main
 
 ROOT = Path(__file__).resolve().parent.parent
 T975 = {1: 12.7062047, 2: 4.30265273, 4: 2.77644511, 9: 2.26215716, 30: 2.04227246}  # Student t, 97.5%
@@ -72,17 +73,22 @@ def exp(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("dof", sorted(T975))
 def test_t_quantile_matches_tables(dof: int) -> None:
-    assert common.t_quantile(0.95, dof) == pytest.approx(T975[dof], abs=1e-6)
+    assert inference.t_crit(dof) == pytest.approx(T975[dof], abs=1e-6)
 
 
-def test_mean_ci_known_values() -> None:
-    mean, ci, n = common.mean_ci([1.0, 2.0, 3.0])
-    assert (mean, n) == (2.0, 3)
-    assert ci == pytest.approx(T975[2] * 1.0 / math.sqrt(3))  # s = 1
-    mean, ci, n = common.mean_ci([5.0, float("nan")])
-    assert (mean, n) == (5.0, 1) and math.isnan(ci)  # one seed: no interval
-    assert common.fmt_mean_ci(mean, ci) == "5.00"
-    assert common.fmt_mean_ci(2.0, 2.484, 2) == "2.00 ± 2.48"
+def test_seed_stats_pool_sigma_over_cells() -> None:
+    """Two cells of one group share one σ: s² = (2 + 6) / 4 on 4 df (values 1, 2, 3 and 5, 5, 8)."""
+    df = pd.DataFrame({"backbone": "b", "mixture": ["m"] * 3 + ["n"] * 3, "seed": [0, 1, 2] * 2,
+                       "value": [1.0, 2.0, 3.0, 5.0, 5.0, 8.0]})
+    stats = common.seed_stats(df, ["backbone", "mixture"]).set_index("mixture")
+    hw = T975[4] * math.sqrt(2.0) / math.sqrt(3)
+    assert (stats.loc["m", "mean"], stats.loc["m", "n"]) == (2.0, 3)
+    assert stats.loc["m", "lo"] == pytest.approx(2.0 - hw) and stats.loc["n", "hi"] == pytest.approx(6.0 + hw)
+    one = common.seed_stats(df.iloc[[0, 3]], ["backbone", "mixture"])  # one seed per cell: no interval
+    assert one["lo"].isna().all() and list(one["mean"]) == [1.0, 5.0]
+    assert common.fmt_interval(5.0, math.nan, math.nan) == "5.00"
+    assert common.fmt_interval(2.0, 0.5, 3.25) == "2.00 [0.50, 3.25]"
+    assert common.fmt_signed(-1.0, -2.5, 0.25) == "−1.00 [−2.50, +0.25]"
 
 
 def test_label_key_matches_paper_spellings() -> None:
@@ -115,13 +121,22 @@ def test_table2_numbers_best_and_paper(exp: Path) -> None:
     assert list(table["backbone"]) == ["tiny-llama", "tiny-llama", "tiny-qwen", "tiny-qwen"]  # runs.csv order
     row = table.iloc[0]
     assert row["mu_mmlu_mean"] == pytest.approx(32.0)
-    assert row["mu_mmlu_ci"] == pytest.approx(T975[2] * 2.0 / math.sqrt(3))  # values 30, 32, 34 %: s = 2
+    # by hand: σ pooled over the 4 cells on the scaled logit z = log((y + .5) / (100.5 − y)), 8 df, centred on z(32)
+    z = {k: [math.log((100 * v + 0.5) / (100.5 - 100 * v)) for v in vals] for k, vals in MU.items()}
+    s2 = sum(sum((x - sum(v) / 3) ** 2 for x in v) for v in z.values()) / 8
+    hw = 2.30600414 * math.sqrt(s2 / 3)  # t(0.975, 8)
+
+    def back(x: float) -> float:
+        return -0.5 + 101 / (1 + math.exp(-x))
+
+    centre = math.log(32.5 / 68.5)
+    assert (row["mu_mmlu_lo"], row["mu_mmlu_hi"]) == pytest.approx((back(centre - hw), back(centre + hw)))
     assert row["mmlu_math_mean"] == pytest.approx(27.0) and row["n_seeds"] == 3
     assert row["mmlu_others_mean"] == pytest.approx(32.0 + 4 / 3)  # mean of its three subjects 34, 34, 32
     assert list(table["best"]) == [False, True, True, False]
     assert (row["paper_mu_mmlu"], row["paper_mmlu_math"]) == (56.78, 26.61)  # LLaMA-3-8B, PROP. (τ=1)
     assert table.iloc[3]["paper_mu_mmlu"] == 31.52  # Qwen1.5-0.5B, UNI. (τ=∞)
-    assert display.loc[1, "µMU"].startswith("**41.00 ± ") and not display.loc[0, "µMU"].startswith("**")
+    assert display.loc[1, "µMU"].startswith("**41.00 [") and not display.loc[0, "µMU"].startswith("**")
     assert list(display.columns[:7]) == ["Backbone", "Mixture", "Seeds", "µMU", "Math", "Med.", "Others"]
 
 
@@ -135,15 +150,16 @@ def test_skill_table_columns_in_canonical_order(exp: Path) -> None:
 
 def test_table2_script_writes_files(exp: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "analysis" / "table2_main.py"), str(exp)],
-                          capture_output=True, text=True, cwd=exp.parent.parent)
+                          capture_output=True, text=True, cwd=exp.parent.parent,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout's analysis/
     assert proc.returncode == 0, proc.stderr
     tables = exp / "tables"
     for stem in ("table2_main_testbed_mc", "table2_skills_testbed_mc"):
         for suffix in (".md", ".csv", ".tex"):
             assert (tables / f"{stem}{suffix}").stat().st_size > 0
     md = (tables / "table2_main_testbed_mc.md").read_text()
-    assert "| tiny-llama | uniform | 3 | **41.00 ± " in md and "56.78" in md
-    assert r"\pm" in (tables / "table2_main_testbed_mc.tex").read_text()
+    assert "| tiny-llama | uniform | 3 | **41.00 [" in md and "56.78" in md
+    assert "41.00 [" in (tables / "table2_main_testbed_mc.tex").read_text()
     assert len(pd.read_csv(tables / "table2_main_testbed_mc.csv")) == 4
 
 
@@ -151,7 +167,7 @@ def test_one_seed_has_empty_ci(exp: Path) -> None:
     metrics = common.load_summary(exp, "metrics")
     metrics = metrics[metrics["seed"] == 0]
     table, display, _ = table2_main.build(metrics, common.load_runs(exp), None, "testbed_mc")
-    assert table["mu_mmlu_ci"].isna().all() and (table["n_seeds"] == 1).all()
+    assert table["mu_mmlu_lo"].isna().all() and (table["n_seeds"] == 1).all()
     assert display.loc[0, "µMU"] == "30.00"
 
 
@@ -165,7 +181,11 @@ def test_loss_curves_and_final_loss(exp: Path) -> None:
     first = curves.iloc[0]
     assert (first["backbone"], first["mixture"], first["step"]) == ("tiny-llama", "proportional", 10)
     assert first["mean"] == pytest.approx(2.0 - 0.1 + 0.1)  # seeds add 0, 0.1, 0.2
-    assert first["ci"] == pytest.approx(T975[2] * 0.1 / math.sqrt(3))
+    # by hand: every cell's losses at a step are x, x + 0.1, x + 0.2; σ pooled on the log scale over 4 cells
+    logs = [[math.log(x + d) for d in (0.0, 0.1, 0.2)] for x in (1.9, 1.9, 1.9, 1.9)]
+    s2 = sum(sum((v - sum(c) / 3) ** 2 for v in c) for c in logs) / 8
+    hw = 2.30600414 * math.sqrt(s2 / 3)
+    assert (first["lo"], first["hi"]) == pytest.approx((2.0 * math.exp(-hw), 2.0 * math.exp(hw)))
     smoothed = fig3_loss.smooth(log[(log["seed"] == 0) & (log["mixture"] == "uniform")], window=3)
     assert smoothed["loss"].iloc[1] == pytest.approx(2.0 - 0.2)  # centred mean of a straight line
     finals = fig3_loss.final_losses(log)

@@ -20,7 +20,7 @@ import pytest
 
 import mos.pipeline.config as C
 import mos.pipeline.specs as S
-from analysis import common, table1_datasets, table6_ppl
+from analysis import inference, table1_datasets, table6_ppl
 from mos.pipeline import descriptives as stats
 from mos.training.base_ppl import pool_indices
 
@@ -158,6 +158,16 @@ def ppl_rows(backbone: str, seed: int, tuned: dict[str, float], base: dict[str, 
             for d in tuned for scope, k in (("response", 1), ("sequence", 2))]
 
 
+def log_interval(cells: dict[str, list[float]], which: str) -> tuple[float, float]:
+    """By hand: a cell's 95% interval with σ pooled over all cells on the log scale, centred on log(mean)."""
+    logs = {k: [math.log(v) for v in vals] for k, vals in cells.items()}
+    df = sum(len(v) - 1 for v in logs.values())
+    s2 = sum(sum((x - sum(v) / len(v)) ** 2 for x in v) for v in logs.values()) / df
+    hw = inference.t_crit(df) * math.sqrt(s2 / len(cells[which]))
+    mean = sum(cells[which]) / len(cells[which])
+    return mean * math.exp(-hw), mean * math.exp(hw)
+
+
 def test_table6_mean_ci_over_seeds_and_paper(exp: Path) -> None:
     base = {"Mathematics": 10.0, "NLP": 40.0}
     rows = []
@@ -169,17 +179,21 @@ def test_table6_mean_ci_over_seeds_and_paper(exp: Path) -> None:
     assert {p.name for p in written} == {f"table6_ppl{s}.{e}" for s in ("", "_sequence") for e in ("md", "csv", "tex")}
     table = pd.read_csv(exp / "tables" / "table6_ppl.csv")
     row = table[(table["backbone"] == "tiny-qwen") & (table["dataset"] == "Mathematics")].iloc[0]
-    mean, ci, n = common.mean_ci([0.5, 0.6, 0.7])
+    ratios = {"qm": [0.5, 0.6, 0.7], "qn": [0.1, 0.125, 0.15], "lm": [0.25, 0.3, 0.35], "ln": [0.05] * 3}
     assert (row["n_seeds"], row["ppl_base"]) == (3, 10.0)
-    assert row["ratio_mean"] == pytest.approx(mean) and row["ratio_ci"] == pytest.approx(ci)
+    assert row["ratio_mean"] == pytest.approx(0.6)
+    assert (row["ratio_lo"], row["ratio_hi"]) == pytest.approx(log_interval(ratios, "qm"))
     assert (row["paper_backbone"], row["paper_ppl_base"], row["paper_ppl_tuned"], row["paper_ratio"]) == (
         "Qwen1.5-0.5B", 4.18, 2.94, 0.70)
     llama = table[(table["backbone"] == "tiny-llama") & (table["dataset"] == "NLP")].iloc[0]
-    assert llama["paper_ratio"] == 0.14 and llama["ratio_ci"] == pytest.approx(0, abs=1e-12)  # no spread
+    assert llama["paper_ratio"] == 0.14  # no spread of its own, but σ is pooled over the four cells
+    assert (llama["ratio_lo"], llama["ratio_hi"]) == pytest.approx(log_interval(ratios, "ln"))
     seq = pd.read_csv(exp / "tables" / "table6_ppl_sequence.csv")
     assert seq["ppl_base"].iloc[0] == 20.0  # the other scope, in its own table
     md = (exp / "tables" / "table6_ppl.md").read_text(encoding="utf-8")
-    assert f"| tiny-qwen | Mathematics | proportional | 3 | 64 | 10.00 | 6.00 ± {common.mean_ci([5, 6, 7])[1]:.2f} |" in md
+    tuned = {"qm": [5.0, 6.0, 7.0], "qn": [4.0, 5.0, 6.0], "lm": [2.5, 3.0, 3.5], "ln": [2.0] * 3}
+    lo, hi = log_interval(tuned, "qm")
+    assert f"| tiny-qwen | Mathematics | proportional | 3 | 64 | 10.00 | 6.00 [{lo:.2f}, {hi:.2f}] |" in md
     assert "tiny-qwen: NLP / NLP" in md and "tiny-llama: NLP / NLP" in md
     tex = (exp / "tables" / "table6_ppl.tex").read_text(encoding="utf-8")
     assert r"PPL\_$\theta$0" in tex and r"$\Delta$" in tex
@@ -251,19 +265,21 @@ def test_base_ppl_runs_several_models_in_one_process(tiny_model_dir: Path, testb
 
 EXPECTED_TABLES = ["table1_datasets", "table2_main_testbed_mc", "table2_skills_testbed_mc", "table2_main_mmlu_dev",
                    "table3_priors", "table5_mospec", "table6_ppl", "table6_ppl_sequence", "fig2_final_weights",
-                   "fig3_final_loss", "fig4_final_weights", "scorecard", "winrate"]
+                   "fig3_final_loss", "fig4_final_weights", "scorecard", "winrate", "power"]
 EXPECTED_FIGURES = ["fig2_weights", "fig3_loss", "fig4_mospec_weights"]
 
 
 def test_regenerate_all_from_committed_summaries(tmp_path: Path) -> None:
-    """`python -m analysis results/<exp>` on a copy of snapshots/default/summary and results/paper only."""
+    """`python -m analysis results/<exp>` on a copy of snapshots/default/summary and results/paper only gives
+    the committed tables byte for byte (so a table edited by hand, or code changed without regenerating, fails)."""
     results = tmp_path / "results"
     shutil.copytree(ROOT / "snapshots" / "default" / "summary", results / "default" / "summary")
     shutil.copytree(ROOT / "results" / "paper", results / "paper")
     proc = subprocess.run([sys.executable, "-m", "analysis", str(results / "default")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **OFFLINE})
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT)})  # this checkout's analysis/
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "10 of 10 scripts" in proc.stdout
+    assert "12 of 12 scripts" in proc.stdout
     tables, figures = results / "default" / "tables", results / "default" / "figures"
     for stem in EXPECTED_TABLES:
         for ext in ("md", "csv", "tex"):
@@ -273,10 +289,18 @@ def test_regenerate_all_from_committed_summaries(tmp_path: Path) -> None:
         for ext in ("png", "pdf"):
             path = figures / f"{stem}.{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
-    # every table written has all three formats, every figure both
-    assert {p.stem for p in tables.glob("*.md")} == {p.stem for p in tables.glob("*.tex")} == {
+    # every table written has all three formats (the README's headline text is Markdown only), every figure both
+    assert {p.stem for p in tables.glob("*.md")} - {"headline"} == {p.stem for p in tables.glob("*.tex")} == {
         p.stem for p in tables.glob("*.csv")}
     assert {p.stem for p in figures.glob("*.png")} == {p.stem for p in figures.glob("*.pdf")}
+    assert (tables / "headline.md").is_file()
+    committed = ROOT / "snapshots" / "default"
+    compared = [*tables.glob("*.md"), *tables.glob("*.csv"), *tables.glob("*.tex"), *figures.glob("*.csv")]
+    differ = [p.relative_to(results).as_posix() for p in compared
+              if p.read_bytes() != (committed / p.parent.name / p.name).read_bytes()]
+    assert not differ, f"regenerated files differ from the committed ones: {differ} (run `make tables`)"
+    assert {p.name for p in compared} == {p.name for p in (committed / "tables").glob("*.*")} | {
+        p.name for p in (committed / "figures").glob("*.csv")}
     # nothing outside results/ was needed or written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
 

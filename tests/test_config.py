@@ -17,6 +17,7 @@ import yaml
 from mos.pipeline import config as C
 from mos.pipeline import grid as G
 from mos.pipeline import specs as S
+from mos.pipeline.claims import claim_problems, claims_spec  # noqa: F401
 from mos.pipeline.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -520,7 +521,8 @@ def _objects(node: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]]:
 
 
 # Optional keys without a default: absent means "inherit" or "none".
-NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets"}, "$.$defs.grid_block": {"seeds"}}
+NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets"}, "$.$defs.grid_block": {"seeds"},
+              "$.$defs.claim": {"a", "b", "arms", "mixture", "dataset"}}  # which ones a claim needs: its kind
 
 
 def test_schema_documents_every_key() -> None:
@@ -533,3 +535,63 @@ def test_schema_documents_every_key() -> None:
             optional = key not in node.get("required", []) and key != "paper_label"
             if optional and key not in NO_DEFAULT.get(path, ()):
                 assert "default" in prop, f"{path}.{key} has no default"
+
+
+# ---------------------------------------------------------------- pre-declared claims
+
+
+def with_claims(raw: dict[str, Any], *claims: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    return {**raw, "claims": {**settings, "list": list(claims)}}
+
+
+def test_default_claims_resolve_per_backbone() -> None:
+    spec = claims_spec(load_config(DEFAULT))
+    assert spec["best_heuristic"] == {"tiny-qwen": "temperature", "tiny-gemma": "uniform", "tiny-llama": "temperature"}
+    first = spec["list"][0]
+    assert first["backbones"] == ["tiny-qwen", "tiny-gemma", "tiny-llama"] and first["family"] == "primary"
+    assert first["a"]["tiny-gemma"] == "mos_cossim_ema" and first["b"]["tiny-gemma"] == ["temperature"]
+    mospec = next(c for c in spec["list"] if c["id"] == "mospec_vs_math_only")
+    assert mospec["backbones"] == ["tiny-llama"]  # "all" = the backbones that run every arm of the claim
+    assert json.loads(S.spec_json(spec)) == spec
+    assert claims_spec(load_config({}))["list"] == []  # no claims declared: nothing to score
+
+
+def test_claim_names_must_exist(raw: dict[str, Any]) -> None:
+    claim = {"id": "x", "text": "t", "kind": "contrast", "a": "proportionnal", "b": "uniform"}
+    assert ("claims.list[0] (x): unknown mixture 'proportionnal'. Did you mean 'proportional'?"
+            in error_of(with_claims(raw, claim)))
+    claim = {"id": "x", "text": "t", "kind": "contrast", "a": "proportional", "b": "uniform", "backbones": ["tiny-qwn"]}
+    assert "unknown backbone 'tiny-qwn'. Did you mean 'tiny-qwen'?" in error_of(with_claims(raw, claim))
+    msg = error_of(with_claims(raw, best_heuristic={"tiny-qwen": "temprature"}))
+    assert "claims.best_heuristic.tiny-qwen: unknown mixture 'temprature'" in msg
+
+
+def test_claim_arms_must_be_run_by_the_grid(raw: dict[str, Any]) -> None:
+    raw = {**raw, "grid": [{"backbones": "all", "mixtures": ["proportional", "temperature"]},
+                           {"backbones": ["tiny-qwen"], "mixtures": ["uniform"]}]}
+    claim = {"id": "x", "text": "t", "kind": "contrast", "a": "uniform", "b": "temperature",
+             "backbones": ["tiny-qwen", "tiny-llama"]}
+    assert "the grid has no runs of tiny-llama x uniform" in error_of(with_claims(raw, claim))
+    claim.pop("backbones")  # "all": only tiny-qwen runs uniform
+    assert claims_spec(load_config(with_claims(raw, claim)))["list"][0]["backbones"] == ["tiny-qwen"]
+    best = {"id": "b", "text": "t", "kind": "best_differs", "arms": ["uniform", "temperature"]}
+    assert "best_differs needs at least two backbones" in error_of(with_claims(raw, best))
+
+
+def test_claim_keys_follow_the_kind(raw: dict[str, Any]) -> None:
+    msg = error_of(with_claims(raw, {"id": "x", "text": "t", "kind": "contrast", "a": "uniform",
+                                     "arms": ["uniform", "temperature"]}))
+    assert "kind contrast needs key 'b'" in msg and "key 'arms' is not used by kind contrast" in msg
+    weight = {"id": "w", "text": "t", "kind": "weight_change", "mixture": "uniform", "dataset": "Maths"}
+    assert "does not train on dataset 'Maths'" in error_of(with_claims(raw, weight))
+    trend = {"id": "g", "text": "t", "kind": "gain_trend", "a": "uniform", "b": "temperature"}
+    assert "gain_trend needs one arm b and an ordered list" in error_of(with_claims(raw, trend))
+    twice = {"id": "x", "text": "t", "kind": "contrast", "a": "uniform", "b": "temperature"}
+    assert "id 'x' is used more than once" in error_of(with_claims(raw, twice, twice))
+    assert "config/config.yaml: claims.list[0]: missing key 'kind'" in error_of(with_claims(raw, {"id": "x", "text": "t"}))
+
+
+def test_cli_claims_prints_the_resolved_claims(capsys: pytest.CaptureFixture[str]) -> None:
+    assert S.main(["claims", str(DEFAULT)]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    assert spec["alpha"] == 0.05 and len(spec["list"]) == len(load_config(DEFAULT)["claims"]["list"])

@@ -1,6 +1,7 @@
 """Collect finished runs into the tidy summary CSVs that the analysis scripts read.
 
-    python -m mos aggregate --out results/<exp>/summary RUN_DIR [RUN_DIR ...]
+    python -m mos aggregate --out results/<exp>/summary RUN_DIR [RUN_DIR ...] [--claims JSON]
+    python -m mos aggregate --out snapshots/default/summary --claims "$(python -m mos config claims config/config.yaml)"
 
 Each RUN_DIR is a `results/<exp>/runs/<backbone>/<mixture>/seed<k>/` folder holding `run.json`,
 `train_log.csv`, `trajectory.csv`, `eval/metrics.csv` and, when the run answered a two-turn
@@ -14,6 +15,9 @@ and `items.csv.gz` (every run's per-item scores from `eval/items.csv` and the ju
 RUN_DIR arguments (the config order when Snakemake calls it), then the seed; rows inside a run keep
 their file order, sorted by step where there is one. Cells are copied as written, not re-formatted.
 A missing or malformed input stops the command with a message naming the file.
+`--claims` (the config's pre-declared claims as `python -m mos config claims` resolves them) is
+written to `claims.json` beside them, so the analysis reads the claims from results/ alone; given
+without run folders it writes only claims.json (for summaries aggregated before claims existed).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mos.common.io import write_csv
+from mos.common.io import atomic_write_text, write_csv
 
 RUN_KEY = ("backbone", "mixture", "seed")
 RUNS_COLUMNS = ("backbone", "mixture", "seed", "theta0", "strategy", "params", "paper_backbone", "paper_method",
@@ -245,18 +249,41 @@ def aggregate(run_dirs: Sequence[str | Path], out: str | Path) -> dict[str, int]
     return {name: len(rows) for name, (rows, _) in tables.items()}
 
 
+def write_claims(claims: str | Mapping[str, Any], out: str | Path) -> Path:
+    """Write the resolved claims (a JSON object, or its text) to `out`/claims.json, key order kept."""
+    if isinstance(claims, str):
+        try:
+            claims = json.loads(claims)
+        except json.JSONDecodeError as e:
+            raise AggregateError(f"--claims: not valid JSON ({e})") from e
+    if not isinstance(claims, Mapping) or not isinstance(claims.get("list"), list):
+        raise AggregateError("--claims: expected the object `python -m mos config claims CONFIG` prints "
+                             "(with a 'list' of claims)")
+    path = Path(out) / "claims.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(claims, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: exits with a message naming the bad file instead of a traceback."""
     parser = argparse.ArgumentParser(prog="python -m mos aggregate", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="summary folder, e.g. results/<exp>/summary")
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to collect")
+    parser.add_argument("--claims", help="the resolved claims as JSON (python -m mos config claims CONFIG)")
+    parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run folders to collect")
     args = parser.parse_args(argv)
+    if not args.run_dirs and args.claims is None:
+        parser.error("give run folders, --claims, or both")
     try:
-        counts = aggregate(args.run_dirs, args.out)
+        counts = aggregate(args.run_dirs, args.out) if args.run_dirs else None
+        claims = write_claims(args.claims, args.out) if args.claims is not None else None
     except AggregateError as e:
-        sys.exit(f"mos.pipeline.aggregate: error: {e}")
-    print(f"mos.pipeline.aggregate: {counts['runs.csv']} runs -> {args.out} "
-          + ", ".join(f"{k}: {v} rows" for k, v in counts.items()))
+        sys.exit(f"mos aggregate: error: {e}")
+    if counts:
+        print(f"mos aggregate: {counts['runs.csv']} runs -> {args.out} "
+              + ", ".join(f"{k}: {v} rows" for k, v in counts.items()))
+    if claims:
+        print(f"mos aggregate: claims -> {claims}")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def key_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _did_you_mean(word: Any, choices: Iterable[str]) -> str:
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
     if not isinstance(word, str):
         return ""
     guess = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -135,12 +135,12 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[str, str]]:
         return _describe_one_of(error)
     if kind == "additionalProperties":
         valid = list(error.schema.get("properties", {}))
-        return [(path, f"unknown key {k!r}.{_did_you_mean(k, valid)} Valid keys: {', '.join(valid)}")
+        return [(path, f"unknown key {k!r}.{did_you_mean(k, valid)} Valid keys: {', '.join(valid)}")
                 for k in inst if k not in valid]
     if kind == "type":
         return [(path, f"expected {_type_words(value)}, got {inst!r}")]
     if kind == "enum":
-        return [(path, f"expected one of {', '.join(map(str, value))}; got {inst!r}.{_did_you_mean(inst, value)}")]
+        return [(path, f"expected one of {', '.join(map(str, value))}; got {inst!r}.{did_you_mean(inst, value)}")]
     if kind == "required":
         missing = [k for k in value if k not in inst]
         return [(path, f"missing key {k!r}") for k in missing]
@@ -286,9 +286,12 @@ def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
     for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
         problems.extend(check(cfg))
-    if not problems:  # budgets and trains need valid references
+    if not problems:  # budgets, trains and claims need valid references
+        from mos.pipeline.claims import claim_problems  # claims build on the specs, which import this module
+
         problems.extend(_check_trains(cfg))
         problems.extend(_check_budgets(cfg))
+        problems.extend(claim_problems(cfg))
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
 
@@ -329,7 +332,7 @@ def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
     ref = ev["winrate"]["reference"]
     if ref is not None:
         if ref not in cfg["mixtures"]:
-            problems.append(f"eval.winrate.reference: unknown mixture {ref!r}.{_did_you_mean(ref, cfg['mixtures'])} "
+            problems.append(f"eval.winrate.reference: unknown mixture {ref!r}.{did_you_mean(ref, cfg['mixtures'])} "
                             f"Mixtures: {', '.join(cfg['mixtures'])}")
         if ev["winrate"]["benchmark"] not in names:
             problems.append(f"eval.winrate.benchmark: {ev['winrate']['benchmark']} is not among the evaluated "
@@ -342,7 +345,7 @@ def _check_mixtures(cfg: Mapping[str, Any]) -> list[str]:
     for name, mix in cfg["mixtures"].items():
         where = f"mixtures.{name}"
         unknown = [ds for ds in mix.get("datasets", []) if ds not in cfg["datasets"]]
-        problems.extend(f"{where}.datasets: unknown dataset {ds!r}.{_did_you_mean(ds, cfg['datasets'])} "
+        problems.extend(f"{where}.datasets: unknown dataset {ds!r}.{did_you_mean(ds, cfg['datasets'])} "
                         f"Datasets: {', '.join(cfg['datasets'])}" for ds in unknown)
         if unknown:
             continue
@@ -365,7 +368,7 @@ def build_strategy(cfg: Mapping[str, Any], mixture: str) -> Any:
     for key in params:
         if key not in valid:
             raise ConfigError(f"{where}: unknown key {key!r} for strategy {mix['strategy']!r}."
-                              f"{_did_you_mean(key, [*valid, *MIXTURE_KEYS])} "
+                              f"{did_you_mean(key, [*valid, *MIXTURE_KEYS])} "
                               f"Valid keys: {', '.join([*MIXTURE_KEYS, *valid])}")
     try:
         strategy = registry.build(mix["strategy"], params, where=where)
@@ -388,7 +391,7 @@ def _check_grid(cfg: Mapping[str, Any]) -> list[str]:
             for n in names:
                 if n not in cfg[section]:
                     problems.append(f"grid[{i}].{section}: unknown {section[:-1]} {n!r}."
-                                    f"{_did_you_mean(n, cfg[section])} Valid: all, {', '.join(cfg[section])}")
+                                    f"{did_you_mean(n, cfg[section])} Valid: all, {', '.join(cfg[section])}")
     return problems
 
 

@@ -185,7 +185,7 @@ def summary_dir(cfg: Mapping[str, Any]) -> str:
 
 
 def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
-    """The backbone's tokenization cache of every dataset of the grid (`python -m mos.data.tokenized`)."""
+    """The backbone's tokenization cache of every dataset of the grid (`python -m mos tokenize`)."""
     return f"{resources_dir(cfg)}/tokenized/{backbone}.npz"
 
 
@@ -205,10 +205,10 @@ def run_ppl_path(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int)
 
 
 def dataset_stats_path(cfg: Mapping[str, Any]) -> str:
-    """Table 1's statistics of the training datasets (`python -m mos.pipeline.descriptives datasets`)."""
+    """Table 1's statistics of the training datasets (`python -m mos stats datasets`)."""
     return f"{summary_dir(cfg)}/datasets.csv"
 
 
 def ppl_summary_path(cfg: Mapping[str, Any]) -> str:
-    """Table 6's perplexities per backbone x dataset x seed (`python -m mos.pipeline.descriptives ppl`)."""
+    """Table 6's perplexities per backbone x dataset x seed (`python -m mos stats ppl`)."""
     return f"{summary_dir(cfg)}/ppl.csv"

@@ -8,6 +8,7 @@ layouts are documented in docs/interfaces.md. The command line prints them for r
     python -m mos config spec train config/config.yaml tiny-llama proportional 0    # a job's spec
     python -m mos config spec pretrain config/config.yaml tiny-llama --theta 1   # θ0 of pretrain seed 1
     python -m mos config spec eval config/config.yaml tiny-llama proportional 0
+    python -m mos config claims config/config.yaml           # the resolved claims (summary/claims.json)
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def pretrain_spec(cfg: Mapping[str, Any], backbone: str, theta: int) -> dict[str
 
 
 def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
-    """Spec of `python -m mos.training.loop` for one run."""
+    """Spec of `python -m mos train` for one run."""
     _check_run(cfg, backbone, mixture, seed)
     mix = cfg["mixtures"][mixture]
     theta = theta_of(cfg, backbone, seed)
@@ -136,7 +137,7 @@ def benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) 
 
 
 def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
-    """Spec of `python -m mos.evaluation.evaluate` for one trained run."""
+    """Spec of `python -m mos evaluate` for one trained run."""
     _check_run(cfg, backbone, mixture, seed)
     names = run_benchmarks(cfg, backbone, mixture, seed)
     spec = {"model": f"{run_dir(cfg, backbone, mixture, seed)}/model",
@@ -166,7 +167,7 @@ def judge_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def judge_spec(cfg: Mapping[str, Any], backbone: str, mixture: str) -> dict[str, Any] | None:
-    """Spec of `python -m mos.evaluation.judge grade` for one backbone x mixture cell (None: nothing to judge)."""
+    """Spec of `python -m mos judge grade` for one backbone x mixture cell (None: nothing to judge)."""
     cell = [(b, m, s) for b, m, s in runs(cfg) if (b, m) == (backbone, mixture)]
     if not cell:
         raise ConfigError(f"({backbone}, {mixture}) is not a cell of the grid")
@@ -179,7 +180,7 @@ def judge_spec(cfg: Mapping[str, Any], backbone: str, mixture: str) -> dict[str,
 
 
 def winrate_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Spec of `python -m mos.evaluation.judge winrate`: every run against the reference mixture's run of the
+    """Spec of `python -m mos judge winrate`: every run against the reference mixture's run of the
     same backbone and seed (None when eval.winrate.reference is unset or has no run)."""
     ref, bench = cfg["eval"]["winrate"]["reference"], cfg["eval"]["winrate"]["benchmark"]
     if ref is None:
@@ -208,7 +209,7 @@ def _template_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:
 
 
 def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
-    """Arguments of `python -m mos.data.tokenized` for a backbone."""
+    """Arguments of `python -m mos tokenize` for a backbone."""
     args = ["--model", tokenizer_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
     if cfg["backbones"][backbone].get("chat_template"):
         args += ["--chat-template", cfg["backbones"][backbone]["chat_template"]]
@@ -299,7 +300,7 @@ def ppl_study_runs(cfg: Mapping[str, Any]) -> list[Run]:
 
 
 def ppl_study_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:
-    """Spec of `python -m mos.training.base_ppl` for a fine-tuned PROP. model over the study's subsample."""
+    """Spec of `python -m mos base-ppl` for a fine-tuned PROP. model over the study's subsample."""
     if (backbone, mixture, int(seed)) not in set(ppl_study_runs(cfg)):
         raise ConfigError(f"({backbone}, {mixture}, seed {seed}) is not a run of the perplexity study; "
                           f"its cells: {ppl_study_cells(cfg)}")
@@ -332,6 +333,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate a config and print the grid size").add_argument("config")
     sub.add_parser("runs", help="list the runs of the grid").add_argument("config")
+    sub.add_parser("claims", help="print the resolved claims (what `mos aggregate --claims` takes)").add_argument(
+        "config")
     spec = sub.add_parser("spec", help="print a job's JSON spec (pass it to the stage with --spec)")
     spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval", "ppl_study"])
     spec.add_argument("config")
@@ -360,6 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_summary(cfg, args.config))
         elif args.command == "runs":
             print("\n".join(f"{b}\t{m}\t{s}" for b, m, s in runs(cfg)))
+        elif args.command == "claims":
+            from mos.pipeline.claims import claims_spec
+
+            print(spec_json(claims_spec(cfg)))
         else:
             print(json.dumps(_spec_for(args, cfg), indent=2, ensure_ascii=False, allow_nan=False))
     except ConfigError as e:

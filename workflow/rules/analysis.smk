@@ -1,5 +1,6 @@
-# Results: collect every run into results/<exp>/summary/*.csv, then regenerate the paper's tables
-# and figures from those CSVs only (analysis/*.py also run by hand: python analysis/X.py results/<exp>).
+# Results: collect every run into results/<exp>/summary/*.csv (and the config's pre-declared claims
+# into summary/claims.json), then regenerate the paper's tables and figures from those files only
+# (analysis/*.py also run by hand: python analysis/X.py results/<exp>).
 
 SUMMARY = G.summary_dir(CFG)
 
@@ -16,17 +17,19 @@ rule aggregate:
         metrics=f"{SUMMARY}/metrics.csv",
         train_log=f"{SUMMARY}/train_log.csv",
         trajectory=f"{SUMMARY}/trajectory.csv",
-        items=f"{SUMMARY}/items.csv.gz",
+        item_scores=f"{SUMMARY}/items.csv.gz",
+        claims=f"{SUMMARY}/claims.json",
     params:
         out=folder_of("runs"),
         run_dirs=run_folders,
+        claims=S.spec_json(CLAIMS),  # the config's pre-declared claims, resolved
     log:
         f"{LOGS}/aggregate.log",
     threads: 1
     conda:
         ENV
     shell:
-        "python -m mos aggregate --out {params.out:q} {params.run_dirs:q} > {log:q} 2>&1"
+        "python -m mos aggregate --out {params.out:q} --claims {params.claims:q} {params.run_dirs:q} > {log:q} 2>&1"
 
 
 # ---------------------------------------------------------------- Table 2 (MMLU part), per benchmark
@@ -35,6 +38,7 @@ rule table2_main:
         script=ROOT / "analysis/table2_main.py",
         runs=rules.aggregate.output.runs,
         metrics=rules.aggregate.output.metrics,
+        claims=rules.aggregate.output.claims,
     output:
         tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md",
                       benchmark=[b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]),
@@ -69,13 +73,15 @@ rule fig3_loss:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
 
 
-# ---------------------------------------------------------------- Table 3, Table 5, Figures 2 and 4, scorecard
+# ---------------------------------------------------------------- Table 3, Table 5, Figures 2 and 4, scorecard, power
 ANALYSIS_OUTPUTS = {
     "table3_priors": ["tables/table3_priors.md"],
     "table5_mospec": ["tables/table5_mospec.md"],
-    "fig2_weights": ["figures/fig2_weights.png", "figures/fig2_weights.pdf"],
-    "fig4_mospec_weights": ["figures/fig4_mospec_weights.png", "figures/fig4_mospec_weights.pdf"],
-    "scorecard": ["tables/scorecard.md"],
+    "fig2_weights": ["figures/fig2_weights.png", "figures/fig2_weights.pdf", "tables/fig2_final_weights.csv"],
+    "fig4_mospec_weights": ["figures/fig4_mospec_weights.png", "figures/fig4_mospec_weights.pdf",
+                            "tables/fig4_final_weights.csv"],
+    "scorecard": ["tables/scorecard.md", "tables/scorecard.csv"],
+    "power": ["tables/power.md", "tables/power.csv"],
 }
 
 
@@ -89,6 +95,7 @@ for _script, _outputs in ANALYSIS_OUTPUTS.items():
             runs=rules.aggregate.output.runs,
             metrics=rules.aggregate.output.metrics,
             trajectory=rules.aggregate.output.trajectory,
+            claims=rules.aggregate.output.claims,
         output:
             [f"{RESULTS}/{o}" for o in _outputs],
         params:
@@ -159,3 +166,22 @@ if WINRATE:
             ENV
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- the README's results text, from the tables above
+rule headline:
+    input:
+        script=ROOT / "analysis/headline.py",
+        tables=[rules.table2_main.output, *(getattr(rules, name).output for name in ANALYSIS_OUTPUTS),
+                rules.winrate_table.output if WINRATE else [], rules.table6_ppl.output if PPL_CELLS else []],
+    output:
+        f"{RESULTS}/tables/headline.md",
+    params:
+        exp=experiment_of_table,
+    log:
+        f"{LOGS}/analysis/headline.log",
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "python {input.script:q} {params.exp:q} > {log:q} 2>&1"

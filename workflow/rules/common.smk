@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 from mos.data import chat_templates
 from mos.pipeline import grid as G
 from mos.pipeline import specs as S
+from mos.pipeline.claims import claims_spec
 from mos.pipeline.config import ConfigError, load_config
 
 
@@ -156,6 +157,7 @@ def mt_bench_args(wildcards):
 
 JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]
 WINRATE = S.winrate_spec(CFG)
+CLAIMS = claims_spec(CFG)  # the config's pre-declared claims, resolved (summary/claims.json)
 PPL_CELLS = S.ppl_study_cells(CFG)  # (backbone, mixture): the first PROP. (τ = 1) mixture of each backbone
 
 
@@ -206,6 +208,11 @@ def folder_of(output_key):
 def run_folders(wildcards, input):
     """The run folders of the grid, from the aggregate job's run.json inputs (config order)."""
     return [os.path.dirname(p) for p in input.run_json]
+
+
+def experiment_of_table(wildcards, output):
+    """results/<experiment>, from a table the job writes (results/<experiment>/tables/<name>)."""
+    return os.path.dirname(os.path.dirname(output[0]))
 
 
 def experiment_folder(wildcards, input):

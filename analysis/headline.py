@@ -1,0 +1,266 @@
+"""The README's results text, generated from the tables: results/<exp>/tables/headline.md.
+
+    python analysis/headline.py results/<exp>
+    python analysis/headline.py snapshots/default --readme README.md   # also rewrite the README's marked section
+
+Reads the tables the other scripts wrote (tables/table2_main_*.csv, table2_skills_*.csv, scorecard.csv,
+power.csv, fig2_final_weights.csv, fig4_final_weights.csv, table5_mospec.csv, winrate.csv,
+table6_ppl.csv) and summary/claims.json, and writes the headline results as Markdown: Table 2 in
+µBOTH with intervals, the verdicts on the pre-declared claims, the precision of the design, and one
+line per finding, every number taken from a table and every difference with its interval
+("inconclusive" with the minimal detectable effect when the interval includes 0). The README shows
+this text between `<!-- results:begin -->` and `<!-- results:end -->`; tests/test_readme_results.py
+fails when the numbers there differ from the generated ones. A table that is absent leaves its line
+out. A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import common, power, table2_main
+from mos.common.io import atomic_write_text
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these
+MC = "testbed_mc"
+
+# %%
+
+
+def read(exp: Path, name: str) -> pd.DataFrame | None:
+    path = Path(exp) / "tables" / f"{name}.csv"
+    return pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+
+
+def iv(mean: float, lo: float = math.nan, hi: float = math.nan, digits: int = 2) -> str:
+    """'+1.20 [−0.50, +2.90]'."""
+    return common.fmt_signed(mean, lo, hi, digits)
+
+
+def span(values: pd.Series, fmt: Callable[[float], str]) -> str:
+    """'a–b' over the values (one value when they agree at display precision)."""
+    lo, hi = fmt(values.min()), fmt(values.max())
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def sci(value: float) -> str:
+    """A large number as '1.7·10^5'."""
+    if value < 1000:
+        return f"{value:.3g}"
+    exponent = math.floor(math.log10(value))
+    return f"{value / 10 ** exponent:.1f}·10^{exponent}"
+
+
+def mde_text(mde: pd.Series) -> str:
+    """' (MDE = x)' with the largest MDE, or ' (no interval: one seed)' when there is none."""
+    return f" (MDE = {mde.max():.2f})" if mde.notna().any() else " (no interval: one seed per cell)"
+
+
+def is_heuristic(label: str) -> bool:
+    return common.label_key(label).startswith(HEURISTIC_KEYS)
+
+
+# %% [markdown]
+# ## Each part of the headline
+
+# %%
+
+
+def table2_part(t2: pd.DataFrame) -> list[str]:
+    """Table 2 in µBOTH [interval] / µMU / µMB for the mixtures every backbone ran."""
+    backbones = list(dict.fromkeys(t2["backbone"]))
+    shared = [m for m in dict.fromkeys(t2["mixture"]) if (t2["mixture"] == m).sum() == len(backbones)]
+    seeds = sorted(set(t2["n_seeds"]))
+    lines = [f"Table 2 as µBOTH [95% interval] over {'/'.join(map(str, seeds))} seed{'s' * (seeds != [1])} / µMU "
+             "(testbed MC, %) / µMB "
+             "(testbed two-turn prompts graded 1–10 by the reference judge), `tables/table2_main_testbed_mc.md`:", "",
+             "| Mixture | " + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
+    for m in shared:
+        rows = t2[t2["mixture"] == m].set_index("backbone")
+        label = rows["paper_method"].iloc[0] or m
+        cells = [f"{common.fmt_interval(r.mu_both_mean, r.mu_both_lo, r.mu_both_hi, 1)} / {r.mu_mmlu_mean:.1f} / "
+                 f"{r.mu_mtbench_mean:.2f}" for _, r in rows.loc[backbones].iterrows()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def verdict_part(score: pd.DataFrame) -> str:
+    """The tally of verdicts and the verdict on each primary claim."""
+    kinds = score["verdict"].str.split(" \\(").str[0]
+    families = list(dict.fromkeys(score["family"]))
+    primary = score[score["family"] == families[0]].drop_duplicates("id")
+    items = "; ".join(f"{r.claim}: {r.claim_verdict}" for r in primary.itertuples())
+    return (f"- **Pre-declared claims** (`scorecard.md`; config `claims:`; Holm within each family at α = 0.05, "
+            f"one-sided in the paper's direction): of {len(score)} hypotheses in {score['id'].nunique()} claims, "
+            f"{(kinds == 'held').sum()} held, {(kinds == 'contradicted').sum()} contradicted, "
+            f"{(kinds == 'inconclusive').sum()} inconclusive. The {families[0]} claims: {items}. Each claim's chance "
+            "of passing without any mixture effect is printed beside it (at most "
+            f"{100 * score['claim_chance_pass_rate'].max():.1f}% here).")
+
+
+def precision_part(pw: pd.DataFrame, spec: dict) -> str:
+    return f"- **Precision** (`power.md`): {power.headline(pw, spec)}"
+
+
+def versus_best_part(t2: pd.DataFrame) -> str | None:
+    """Learned rows against the best heuristic declared for each backbone (µBOTH), with intervals."""
+    rows = t2[(t2["best_arm"].fillna("") != "") & t2["delta_best_mean"].notna()
+              & ~t2["paper_method"].fillna("").map(is_heuristic)]
+    if rows.empty:
+        return None
+    above, below = rows[rows["delta_best_lo"] > 0], rows[rows["delta_best_hi"] < 0]
+    listing = "; ".join(f"{r.backbone} {r.mixture} {iv(r.delta_best_mean, r.delta_best_lo, r.delta_best_hi)}"
+                        for r in pd.concat([above, below]).itertuples())
+    return (f"- **Learned mixtures vs the declared best heuristic** (µBOTH, `table2_main_testbed_mc.md`, 95% "
+            f"intervals not corrected for multiplicity): of {len(rows)} rows, {len(above)} above and {len(below)} "
+            f"below with the interval excluding 0" + (f" ({listing})" if listing else "")
+            + f"; the other {len(rows) - len(above) - len(below)} inconclusive{mde_text(rows['mde'])}.")
+
+
+def skills_part(sk: pd.DataFrame, t2: pd.DataFrame) -> str | None:
+    """Per-skill accuracy of the static heuristics, and whether their intervals overlap."""
+    labels = t2.drop_duplicates("mixture").set_index("mixture")["paper_method"]
+    heur = [m for m in dict.fromkeys(sk["mixture"]) if is_heuristic(labels.get(m, ""))]
+    skills = [c[len("skill_"):-len("_mean")] for c in sk.columns if c.startswith("skill_") and c.endswith("_mean")]
+    names = {s.lower(): s for s in table2_main.SKILL_ORDER}
+    if len(heur) < 2 or not skills:
+        return None
+    parts = []
+    for m in heur:
+        rows = sk[sk["mixture"] == m]
+        parts.append(f"{labels[m]} " + ", ".join(f"{names.get(s, s)} {span(rows[f'skill_{s}_mean'], '{:.0f}'.format)}"
+                                                 for s in skills))
+    first, last = heur[0], heur[-1]
+    apart = [names.get(s, s) for s in skills if all(
+        a[f"skill_{s}_hi"] < b[f"skill_{s}_lo"] or b[f"skill_{s}_hi"] < a[f"skill_{s}_lo"]
+        for (_, a), (_, b) in zip(sk[sk["mixture"] == first].iterrows(), sk[sk["mixture"] == last].iterrows(),
+                                  strict=True))]
+    return (f"- **The mixture decides each skill** (`table2_skills_testbed_mc.md`, %, range over backbones): "
+            f"{'; '.join(parts)}. {labels[first]} and {labels[last]} have disjoint 95% intervals on every backbone "
+            f"for {', '.join(apart) if apart else 'no skill'}.")
+
+
+def weights_part(tables: list[pd.DataFrame]) -> str | None:
+    """End − start of each dataset's weight per method, over backbones, with the paper's change beside."""
+    parts = []
+    for table in tables:
+        for method, rows in table.groupby("paper_method", sort=False):
+            if not method.endswith("EMA") or "prior" in method:
+                continue
+            datasets = list(dict.fromkeys(rows["dataset"]))
+            clear = ((rows["change_lo"] > 0) | (rows["change_hi"] < 0)).sum()
+            ours = ", ".join(f"{d} {span(rows.loc[rows['dataset'] == d, 'change_mean'], lambda v: iv(v, digits=3))}"
+                             for d in datasets)
+            paper = rows.dropna(subset=["paper_change"]).drop_duplicates("dataset")
+            theirs = ", ".join(f"{d} {iv(v, digits=3)}" for d, v in zip(paper["dataset"],
+                                                                                     paper["paper_change"], strict=True))
+            parts.append(f"{method}: {ours} ({clear} of {len(rows)} intervals exclude 0"
+                         + (f"; the paper: {theirs}" if theirs else "") + ")")
+    if not parts:
+        return None
+    return ("- **Learned weights** (end − start of training, range over backbones, `fig2_final_weights.md`, "
+            "`fig4_final_weights.md`): " + "; ".join(parts) + ".")
+
+
+def mospec_part(t5: pd.DataFrame) -> str | None:
+    rows = t5[t5["delta_math_only_mean"].notna()]
+    if rows.empty:
+        return None
+    ref = t5[t5["paper_row"] == "MATH<backbone>"]
+    paper_ref = ref["paper_mu_all"].iloc[0] if len(ref) else math.nan
+    spec = rows[rows["model"].str.startswith("MoSpec")]
+    ours = "; ".join(f"{r.model} {iv(r.delta_math_only_mean, r.delta_math_only_lo, r.delta_math_only_hi)} "
+                     f"(the paper: {iv(r.paper_mu_all - paper_ref)})" for r in spec.itertuples())
+    return (f"- **MoSpec vs the math-only model** (`table5_mospec.md`, µALL − math-only, points): {ours}. The "
+            "testbed's other skills carry nothing arithmetic can use, unlike the paper's data.")
+
+
+def winrate_part(wr: pd.DataFrame) -> str | None:
+    if wr is None or wr.empty or "delta_mean" not in wr.columns:
+        return None
+    clear = wr[(wr["delta_lo"] > 0) | (wr["delta_hi"] < 0)]
+    listing = "; ".join(f"{r.backbone} {r.mixture} {iv(r.delta_mean, r.delta_lo, r.delta_hi)}" for r in clear.itertuples())
+    return (f"- **Win rates** against {wr['reference'].iloc[0]} (`winrate.md`, win rate − 50 in points, 95% intervals "
+            f"not corrected for multiplicity): {len(clear)} of {len(wr)} rows exclude 0"
+            + (f" ({listing})" if listing else "") + f"; the rest inconclusive{mde_text(wr['mde'])}.")
+
+
+def theta0_part(t6: pd.DataFrame | None) -> str | None:
+    if t6 is None or t6.empty or "ppl_base" not in t6.columns:
+        return None
+    med = t6.groupby("backbone", sort=False)["ppl_base"].median()
+    paper = t6["paper_ppl_base"].dropna()
+    return ("- **Known limitation, θ0's perplexities** (`table6_ppl.md`): the median response perplexity of θ0 over "
+            "the training datasets is " + ", ".join(f"{sci(v)} ({b})" for b, v in med.items())
+            + (f" (the paper's θ0: {paper.min():.3g} to {paper.max():.3g})" if len(paper) else "")
+            + f", so Δ = PPL_θ / PPL_θ0 is {t6['ratio_mean'].min():.1e} to {t6['ratio_mean'].max():.1e} and DIFF "
+            "ranks the datasets by θ0's ignorance.")
+
+
+def build(exp: Path) -> str:
+    """The headline Markdown of one experiment."""
+    t2, sk = read(exp, f"table2_main_{MC}"), read(exp, f"table2_skills_{MC}")
+    score, pw = read(exp, "scorecard"), read(exp, "power")
+    spec = common.load_claims(exp) or {}
+    lines = [f"<!-- generated by `python -m analysis results/{Path(exp).name}` (analysis/headline.py) from its "
+             "tables: edit the code, not this text -->", ""]
+    if t2 is not None and "mu_both_mean" in t2.columns:
+        lines += table2_part(t2)
+    bullets = [
+        verdict_part(score) if score is not None and "claim_verdict" in score.columns and len(score) else None,
+        precision_part(pw, spec) if pw is not None and "sigma" in pw.columns and len(pw) else None,
+        versus_best_part(t2) if t2 is not None and "delta_best_mean" in t2.columns else None,
+        skills_part(sk, t2) if sk is not None and t2 is not None else None,
+        weights_part([t for t in (read(exp, "fig2_final_weights"), read(exp, "fig4_final_weights"))
+                      if t is not None and len(t)]),
+        mospec_part(t5) if (t5 := read(exp, "table5_mospec")) is not None and "delta_math_only_mean" in t5.columns
+        else None,
+        winrate_part(read(exp, "winrate")),
+        theta0_part(read(exp, "table6_ppl")),
+    ]
+    return "\n".join([*lines, *[b for b in bullets if b]]) + "\n"
+
+
+def readme_section(readme: str) -> str:
+    """The text between the results markers of a README (an error naming what is missing)."""
+    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), readme, re.S)
+    if match is None:
+        raise ValueError(f"README: no section between {BEGIN} and {END}")
+    return match.group(1)
+
+
+def update_readme(path: Path, text: str) -> None:
+    """Replace the README's marked section by `text`."""
+    readme = Path(path).read_text(encoding="utf-8")
+    old = readme_section(readme)
+    atomic_write_text(path, readme.replace(BEGIN + "\n" + old + END, BEGIN + "\n" + text + END, 1))
+
+
+def write_all(exp: Path) -> list[Path]:
+    """Write tables/headline.md for one experiment folder (after the other scripts)."""
+    path = Path(exp) / "tables" / "headline.md"
+    atomic_write_text(path, build(exp))
+    return [path]
+
+
+# %%
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    readme = None
+    if "--readme" in args:
+        i = args.index("--readme")
+        readme, args = Path(args[i + 1]), args[:i] + args[i + 2:]
+    exp = common.experiment_dir(args)
+    for p in write_all(exp):
+        print(p)
+    if readme is not None:
+        update_readme(readme, (exp / "tables" / "headline.md").read_text(encoding="utf-8"))
+        print(readme)

@@ -1,0 +1,62 @@
+"""The README's results text against the tables it comes from (issue 9 item 5: hand-written numbers drift).
+
+    .venv/bin/pytest tests/test_readme_results.py
+
+The README shows snapshots/default/tables/headline.md (analysis/headline.py, generated from the
+tables) between `<!-- results:begin -->` and `<!-- results:end -->`. Every number in that section must
+be the generated one, in order, so editing the README or the tables without the other fails; the
+prose around the numbers may be reworded. The headline itself must be what the committed tables give.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from analysis import headline
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADLINE = ROOT / "snapshots" / "default" / "tables" / "headline.md"
+NUMBER = re.compile(r"[−-]?\d+(?:\.\d+)?(?:e[+−-]?\d+)?")
+
+
+def numbers(text: str) -> list[str]:
+    """Every number of a text, as written (the minus sign normalised)."""
+    return [n.replace("−", "-") for n in NUMBER.findall(text)]
+
+
+def mismatch(readme: str, generated: str) -> str | None:
+    """None when the README section has exactly the generated numbers, else where they first differ."""
+    ours, theirs = numbers(headline.readme_section(readme)), numbers(generated)
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        if a != b:
+            return f"number {i + 1}: README {a}, generated {b}"
+    return None if len(ours) == len(theirs) else f"README has {len(ours)} numbers, the headline {len(theirs)}"
+
+
+def test_readme_numbers_are_the_generated_ones() -> None:
+    problem = mismatch((ROOT / "README.md").read_text(encoding="utf-8"), HEADLINE.read_text(encoding="utf-8"))
+    assert problem is None, (f"README results section vs {HEADLINE.relative_to(ROOT)}: {problem}; refresh it with "
+                             "`python -m analysis.headline snapshots/default --readme README.md`")
+
+
+def test_headline_is_what_the_committed_tables_give() -> None:
+    assert headline.build(ROOT / "snapshots" / "default") == HEADLINE.read_text(encoding="utf-8")
+
+
+def test_the_check_catches_an_edited_number(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = headline.readme_section(readme)
+    first = NUMBER.search(section.split("\n", 3)[-1])  # a number of the table, not of the comment line
+    edited = readme.replace(section, section.replace(first.group(0), first.group(0) + "1", 1), 1)
+    assert mismatch(edited, HEADLINE.read_text(encoding="utf-8")) is not None
+    reworded = readme.replace(section, section.replace("inconclusive", "not resolved"), 1)
+    assert mismatch(reworded, HEADLINE.read_text(encoding="utf-8")) is None  # prose may change, numbers not
+    with pytest.raises(ValueError, match="no section between"):
+        headline.readme_section("no markers here")
+    path = tmp_path / "README.md"
+    path.write_text(edited, encoding="utf-8")
+    headline.update_readme(path, HEADLINE.read_text(encoding="utf-8"))
+    assert mismatch(path.read_text(encoding="utf-8"), HEADLINE.read_text(encoding="utf-8")) is None
