@@ -50,3 +50,4 @@ rule all:
         rules.table1_datasets.output,
         rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture
         rules.headline.output,
+        rules.reproduction.output,  # how close this run came to snapshots/<experiment>

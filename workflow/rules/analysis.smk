@@ -185,3 +185,22 @@ rule headline:
         ENV
     shell:
         "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- this run against the committed snapshot (make run's last word)
+rule reproduction:
+    input:
+        unpack(reproduction_inputs),
+    output:
+        f"{RESULTS}/tables/reproduction.md",
+        f"{RESULTS}/tables/reproduction.csv",
+    params:
+        exp=experiment_of_table,
+        snapshot=SNAPSHOT,
+    log:
+        f"{LOGS}/analysis/reproduction.log",
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "python {input.script:q} {params.exp:q} --snapshot {params.snapshot:q} > {log:q} 2>&1"

@@ -210,6 +210,18 @@ def run_folders(wildcards, input):
     return [os.path.dirname(p) for p in input.run_json]
 
 
+SNAPSHOT = ROOT / "snapshots" / CFG["experiment"]  # the committed snapshot of this experiment, if any
+
+
+def reproduction_inputs(wildcards):
+    """The run's summaries and scorecard, and the committed snapshot's (when there is one)."""
+    inputs = {"script": ROOT / "analysis/reproduction.py", "runs": f"{G.summary_dir(CFG)}/runs.csv",
+              "metrics": f"{G.summary_dir(CFG)}/metrics.csv", "scorecard": f"{RESULTS}/tables/scorecard.csv"}
+    if (SNAPSHOT / "summary" / "runs.csv").is_file():
+        inputs.update(snapshot_runs=SNAPSHOT / "summary" / "runs.csv", snapshot_metrics=SNAPSHOT / "summary" / "metrics.csv")
+    return inputs
+
+
 def experiment_of_table(wildcards, output):
     """results/<experiment>, from a table the job writes (results/<experiment>/tables/<name>)."""
     return os.path.dirname(os.path.dirname(output[0]))

@@ -1,0 +1,176 @@
+"""How close a fresh run of the pipeline came to the committed snapshot of the same experiment.
+
+    python analysis/reproduction.py results/default                       # vs snapshots/default
+    python analysis/reproduction.py results/default --snapshot path/to/snapshot
+
+`make run` ends with this table (`results/<exp>/tables/reproduction.{md,csv,tex}`). For every cell
+(backbone × mixture) and headline metric (µMU, µMB, µBOTH) it gives the snapshot's mean, this run's
+mean and their difference with its 95% interval (analysis/inference.py: both experiments in one fit,
+each cell of each experiment an arm, paired by seed, σ pooled over every cell); how many runs gave
+exactly the snapshot's number; and, per pre-declared claim (scorecard.csv of both), whether the
+verdict is the same. Runs on the same machine (equal `machine` fingerprint in runs.csv) and commit
+are expected to match bit for bit; elsewhere only in distribution, which the intervals judge: a
+cell whose interval excludes 0 moved more than seed noise explains. Without a snapshot the table
+says so. Reads only the two folders' summary/ and tables/scorecard.csv.
+A jupytext percent script: it also opens as a notebook.
+"""
+
+# %%
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import claims, common, inference
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
+           "mu_both": ("µBOTH", inference.BOTH)}
+COLUMNS = ["backbone", "mixture", "metric", "snapshot", "rerun", "delta", "lo", "hi", "n_snapshot", "n_rerun",
+           "identical_runs", "moved"]
+
+
+# %%
+def default_snapshot(exp: Path) -> Path:
+    """snapshots/<experiment> of this checkout, for results/<experiment>."""
+    return REPO / "snapshots" / Path(exp).name
+
+
+def per_run(exp: Path) -> dict[str, pd.DataFrame]:
+    """metric -> backbone, mixture, seed, value of every run of one experiment folder."""
+    runs = common.load_runs(exp)
+    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
+                                                    "metric", "value"])
+    values = claims.metric_values(metrics, runs, pd.DataFrame())
+    return {k: v[inference.KEY + ["value"]] for k, v in values.items() if k in METRICS}
+
+
+def compare_metric(snapshot: pd.DataFrame, rerun: pd.DataFrame, scale: inference.Scale) -> pd.DataFrame:
+    """One row per cell present in both: means, the difference rerun − snapshot with its interval."""
+    both = pd.concat([snapshot.assign(source="snapshot"), rerun.assign(source="rerun")], ignore_index=True)
+    shared = set(map(tuple, snapshot[["backbone", "mixture"]].drop_duplicates().to_numpy())) & set(
+        map(tuple, rerun[["backbone", "mixture"]].drop_duplicates().to_numpy()))
+    both = both[[(b, m) in shared for b, m in zip(both["backbone"], both["mixture"], strict=True)]]
+    if both.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    frame = both.assign(mixture=both["mixture"] + "@" + both["source"])
+    fit = inference.Fit(frame[inference.KEY + ["value"]], scale=scale, pair_by_seed=True)
+    exact = snapshot.merge(rerun, on=inference.KEY, suffixes=("_s", "_r"))
+    rows = []
+    for backbone, mixture in sorted(shared, key=lambda c: (list(both["backbone"]).index(c[0]),
+                                                           list(both["mixture"]).index(c[1]))):
+        c = fit.compare(backbone, f"{mixture}@rerun", f"{mixture}@snapshot")
+        same = exact[(exact["backbone"] == backbone) & (exact["mixture"] == mixture)]
+        s = snapshot[(snapshot["backbone"] == backbone) & (snapshot["mixture"] == mixture)]["value"]
+        r = rerun[(rerun["backbone"] == backbone) & (rerun["mixture"] == mixture)]["value"]
+        rows.append({"backbone": backbone, "mixture": mixture, "snapshot": s.mean(), "rerun": r.mean(),
+                     "delta": c.effect, "lo": c.lo, "hi": c.hi, "n_snapshot": len(s), "n_rerun": len(r),
+                     "identical_runs": int((same["value_s"] == same["value_r"]).sum()),
+                     "moved": bool(c.excludes_zero)})
+    return pd.DataFrame(rows)
+
+
+def compare(exp: Path, snapshot: Path) -> pd.DataFrame:
+    """Every cell × headline metric of the two experiments (COLUMNS)."""
+    ours, theirs = per_run(exp), per_run(snapshot)
+    parts = [compare_metric(theirs[key], ours[key], METRICS[key][1]).assign(metric=METRICS[key][0])
+             for key in METRICS if key in ours and key in theirs]
+    return pd.concat(parts, ignore_index=True)[COLUMNS] if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def verdicts(exp: Path, snapshot: Path) -> pd.DataFrame:
+    """claim, backbone, the two verdicts and whether they agree (from both scorecard.csv files)."""
+    frames = []
+    for name, folder in (("rerun", exp), ("snapshot", snapshot)):
+        path = Path(folder) / "tables" / "scorecard.csv"
+        if not path.is_file():
+            return pd.DataFrame(columns=["claim", "scope", "rerun", "snapshot", "same"])
+        df = pd.read_csv(path)
+        frames.append(df[["id", "scope", "claim", "verdict"]].rename(columns={"verdict": name, "claim": f"claim_{name}"})
+                      .set_index(["id", "scope"]))
+    out = frames[0].join(frames[1], how="outer").reset_index()
+    out["claim"] = out["claim_rerun"].fillna(out["claim_snapshot"])
+    out["same"] = out["rerun"].astype(str).str.split(" ").str[0] == out["snapshot"].astype(str).str.split(" ").str[0]
+    return out
+
+
+def machines(exp: Path) -> set[str]:
+    runs = common.load_runs(exp)
+    return set(runs["machine"].dropna().astype(str)) if "machine" in runs.columns else set()
+
+
+def commits(exp: Path) -> set[str]:
+    runs = common.load_runs(exp)
+    return set(runs["git_commit"].dropna().astype(str)) if "git_commit" in runs.columns else set()
+
+
+# %%
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Backbone": table["backbone"], "Mixture": table["mixture"], "Metric": table["metric"],
+        "Snapshot": table["snapshot"].map(common.fmt_number), "This run": table["rerun"].map(common.fmt_number),
+        "Δ [95% interval]": [common.fmt_signed(d, lo, hi) for d, lo, hi in
+                             zip(table["delta"], table["lo"], table["hi"], strict=True)],
+        "Runs identical": [f"{i} of {min(a, b)}" for i, a, b in
+                           zip(table["identical_runs"], table["n_snapshot"], table["n_rerun"], strict=True)],
+        "Beyond noise": table["moved"].map({True: "yes", False: "no"}),
+    })
+
+
+def summary_notes(table: pd.DataFrame, votes: pd.DataFrame, exp: Path, snapshot: Path) -> list[str]:
+    notes = []
+    same_machine = bool(machines(exp)) and machines(exp) == machines(snapshot)
+    same_commit = bool(commits(exp)) and commits(exp) == commits(snapshot)
+    notes.append(f"This run: {', '.join(sorted(machines(exp))) or 'machine not recorded'}; snapshot: "
+                 f"{', '.join(sorted(machines(snapshot))) or 'machine not recorded'}. Same machine: "
+                 f"{'yes' if same_machine else 'no'}; same commit: {'yes' if same_commit else 'no'}.")
+    for metric, part in table.groupby("metric", sort=False):
+        runs = int(part[["n_snapshot", "n_rerun"]].min(axis=1).sum())
+        moved = part[part["moved"]]
+        notes.append(f"{metric}: {int(part['identical_runs'].sum())} of {runs} runs gave exactly the snapshot's "
+                     f"value; |Δ| of the cell means: median {np.median(part['delta'].abs()):.2f}, max "
+                     f"{part['delta'].abs().max():.2f}; {len(moved)} of {len(part)} cells moved beyond seed noise "
+                     "(95% interval of Δ excludes 0)" + (f": {', '.join(moved['backbone'] + ' ' + moved['mixture'])}."
+                                                        if len(moved) else "."))
+    if len(votes):
+        agree = int(votes["same"].sum())
+        notes.append(f"Verdicts of the pre-declared claims: {agree} of {len(votes)} the same as the snapshot's.")
+    return notes
+
+
+def write_all(exp: Path, snapshot: Path | None = None) -> list[Path]:
+    snapshot = Path(snapshot) if snapshot else default_snapshot(exp)
+    stem = Path(exp) / "tables" / "reproduction"
+    if not (snapshot / "summary").is_dir():
+        empty = pd.DataFrame(columns=COLUMNS)
+        return common.write_table(display(empty), empty, stem, "Reproduction of the committed snapshot",
+                                  [f"No committed snapshot at {snapshot}: nothing to compare with."])
+    table, votes = compare(exp, snapshot), verdicts(exp, snapshot)
+    notes = summary_notes(table, votes, exp, snapshot)
+    if len(votes):
+        notes.append("Claims whose verdict differs: " + ("; ".join(
+            f"{r.claim}, {r.scope} ({r.rerun} here, {r.snapshot} in the snapshot)"
+            for r in votes[~votes["same"]].itertuples())
+            or "none") + ".")
+    return common.write_table(display(table), table, stem, f"Reproduction of {snapshot.name} (this run − snapshot)",
+                              notes)
+
+
+# %%
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("experiment", nargs="?", help="a fresh run's results/<exp> folder")
+    ap.add_argument("--snapshot", help="the snapshot to compare with (default: snapshots/<exp> of this checkout)")
+    args = ap.parse_args([] if argv is None and "ipykernel" in sys.modules else argv)
+    exp = common.experiment_dir([args.experiment] if args.experiment else None)
+    for path in write_all(exp, Path(args.snapshot) if args.snapshot else None):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The reproduction table (`analysis/reproduction.py`, the end of `make run`): a run compared with
+the committed snapshot of its experiment.
+
+    pytest tests/test_reproduction.py
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import reproduction
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "snapshots" / "default"
+
+
+def copy_of_snapshot(tmp_path: Path) -> Path:
+    exp = tmp_path / "results" / "default"
+    shutil.copytree(SNAPSHOT / "summary", exp / "summary")
+    shutil.copytree(SNAPSHOT / "tables", exp / "tables")
+    shutil.copytree(ROOT / "results" / "paper", tmp_path / "results" / "paper")
+    return exp
+
+
+def test_the_snapshot_reproduces_itself(tmp_path):
+    exp = copy_of_snapshot(tmp_path)
+    reproduction.write_all(exp, SNAPSHOT)
+    table = pd.read_csv(exp / "tables" / "reproduction.csv")
+    assert set(table["metric"]) == {"µMU", "µMB", "µBOTH"} and len(table) == 3 * 34
+    assert (table["delta"].abs() < 1e-9).all() and not table["moved"].any()
+    assert (table["identical_runs"] == table["n_snapshot"]).all()
+    md = (exp / "tables" / "reproduction.md").read_text()
+    assert "µBOTH: 102 of 102 runs gave exactly the snapshot's value" in md
+    assert "the same as the snapshot's" in md and "Claims whose verdict differs: none." in md
+
+
+def test_a_moved_cell_is_flagged_and_others_are_not(tmp_path):
+    exp = copy_of_snapshot(tmp_path)
+    metrics = pd.read_csv(exp / "summary" / "metrics.csv")
+    cell = (metrics["backbone"] == "tiny-llama") & (metrics["mixture"] == "uniform") & (
+        metrics["benchmark"] == "testbed_mc")
+    metrics.loc[cell, "value"] = (metrics.loc[cell, "value"] - 0.15).clip(lower=0)  # 15 points of µMU lost
+    metrics.to_csv(exp / "summary" / "metrics.csv", index=False)
+    reproduction.write_all(exp, SNAPSHOT)
+    table = pd.read_csv(exp / "tables" / "reproduction.csv")
+    mu = table[table["metric"] == "µMU"].set_index(["backbone", "mixture"])
+    assert mu.loc[("tiny-llama", "uniform"), "moved"] and mu.loc[("tiny-llama", "uniform"), "hi"] < -10
+    assert mu.loc[("tiny-llama", "uniform"), "identical_runs"] == 0
+    assert not mu.drop(index=("tiny-llama", "uniform"))["moved"].any()
+
+
+def test_without_a_snapshot_it_says_so(tmp_path):
+    exp = copy_of_snapshot(tmp_path)
+    reproduction.write_all(exp, tmp_path / "nowhere")
+    assert "No committed snapshot" in (exp / "tables" / "reproduction.md").read_text()
