@@ -154,6 +154,13 @@ def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) ->
     return {k: _gb(v) for k, v in out.items()}
 
 
+def run_peak(a: Architecture, g: Grid, strategy: str = "multidds") -> float:
+    """GB per GPU of a training run with checkpointing on: its step, or its probe on top of the
+    weights and optimizer partitions between steps, whichever is larger."""
+    step = training(a, g, checkpointing=True)
+    return max(step["total"], step["states"] + probes(a, g, shards=g.gpus)[strategy] + g.overhead_gb)
+
+
 def base_ppl(a: Architecture, g: Grid, weights_bytes: int = 2) -> dict[str, float]:
     """θ0's perplexities on one GPU (GB): the weights and a probe pass of 64 examples, both scopes at once."""
     weights = weights_bytes * a.parameters
@@ -200,9 +207,10 @@ def table(g: Grid, gpu_gb: float = 80.0) -> str:
     for key, label in [("cossim", "COSSIM"), ("diff", "DIFF"), ("multiuat", "MultiUAT"), ("multidds", "MultiDDS")]:
         row(f"probe {label}: extra", [p[key] for p in pr])
         row(f"probe {label}: extra before", [p[f"{key}_old"] for p in pr])
-    row("**peak: states + MultiDDS probe**", [t["states"] + p["multidds"] + g.overhead_gb for t, p in zip(on, pr, strict=True)])
-    row("peak: states + largest other probe",
+    row("states + MultiDDS probe", [t["states"] + p["multidds"] + g.overhead_gb for t, p in zip(on, pr, strict=True)])
+    row("states + largest other probe",
         [t["states"] + max(p["cossim"], p["diff"], p["multiuat"]) + g.overhead_gb for t, p in zip(on, pr, strict=True)])
+    row("**run peak** (step or probe, checkpointing on)", [run_peak(a, g) for a in archs])
     row("MultiDDS before: host RAM per process", [p["multidds_old_host"] for p in pr], gpu=False)
     bp = [base_ppl(a, g) for a in archs]
     row("base_ppl (1 GPU, bf16 weights)", [b["total"] for b in bp])
