@@ -46,6 +46,7 @@ COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_
            "autocast_dtype"]
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast dtype
 WEIGHTS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+ROWS_PER_FORWARD = 8  # packed rows per decoder pass: the paper's training micro-batch (docs/memory.md)
 
 
 def numerics_settings(spec: Mapping[str, Any]) -> tuple[torch.dtype, torch.dtype | None]:
@@ -87,7 +88,8 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     def autocast():  # what accelerate's autocast does in a single-process or DDP run of that precision
         return nullcontext() if autocast_dtype is None else torch.autocast(device, dtype=autocast_dtype)
 
-    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device, autocast=autocast)
+    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device, autocast=autocast,
+                  rows_per_forward=ROWS_PER_FORWARD)
     numerics = probe.numerics()
     rows = []
     for name, data in datasets.items():
