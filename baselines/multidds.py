@@ -9,12 +9,27 @@ did. The scorer is MultiDDS's: free logits initialised at 0, fitted to the size 
 first author's slides suggest the paper's MultiDDS row used it), 200 Adam steps at lr 1e-4 per
 update, no EMA.
 
+Memory O(parameters / GPUs), not O(N · parameters): the cosine is linear in its normalised second
+argument,
+
+    R(i) = 1/N Σ_j g_i·v_j / (|g_i| |v_j|) = g_i·u / |g_i|,   u = 1/N Σ_j v_j / |v_j|,
+
+so the N validation gradients are computed one at a time and folded into u, then each training
+gradient is dotted with u: the same 2N gradients as keeping all N validation gradients (the old
+way: N + 1 float64 copies of all parameters on the host). Under data parallel each rank runs the
+same backward passes but keeps the gradient of its own share of the parameter tensors only
+(`probe.gradients(..., shard=True)`), and the dot products and norms are summed over the ranks.
+Alive at once per GPU: u (float32) and one gradient of 1/GPUs of the parameters, plus the backward
+pass's own tensors; dot products and norms are summed in float64 per tensor. docs/memory.md has
+the numbers.
+
     mixtures:
       multidds: {strategy: multidds, validation_size: 100}
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +39,19 @@ from mos.mixing.scored import ScoredStrategy
 
 if TYPE_CHECKING:
     from mos.mixing.probe import Probe
+
+EPS = 1e-8      # torch.nn.functional.cosine_similarity's floor on a norm
+PIECE = 1 << 24  # elements per float64 piece of a dot product (128 MiB), so no tensor is copied whole
+
+
+def dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    """Σ over tensors of a_t · b_t, accumulated in float64 piece by piece."""
+    total = 0.0
+    for x, y in zip(a, b, strict=True):
+        for p, q in zip(x.reshape(-1).split(PIECE), y.reshape(-1).split(PIECE), strict=True):
+            total += float(torch.dot(p.double(), q.double()))
+    return total
+
 
 
 @dataclass
@@ -38,10 +66,21 @@ class MultiDDS(ScoredStrategy):
     validation_examples: int = 16    # validation examples per dataset per gradient
 
     def rewards(self, probe: Probe) -> dict[str, float]:
-        val = [probe.gradient(n, probe.sample(n, self.validation_examples, "validation"), "validation")
-               for n in probe.names]
+        u: list[torch.Tensor] | None = None  # 1/N Σ_j v_j / |v_j| over this rank's parameter tensors
+        for n in probe.names:
+            v = probe.gradients(n, probe.sample(n, self.validation_examples, "validation"), "validation", shard=True)
+            (vv,) = probe.all_sum([dot(v, v)])
+            scale = 1.0 / (len(probe.names) * max(vv ** 0.5, EPS))
+            if u is None:
+                u = [t.float().mul_(scale) for t in v]  # float32 (a copy only for bf16 gradients)
+            else:
+                for acc, t in zip(u, v, strict=True):
+                    acc.add_(t, alpha=scale)
+            del v
         out = {}
         for n in probe.names:
-            g = probe.gradient(n, probe.sample(n, self.grad_examples))
-            out[n] = float(torch.stack([torch.nn.functional.cosine_similarity(g, v, dim=0) for v in val]).mean())
+            g = probe.gradients(n, probe.sample(n, self.grad_examples), shard=True)
+            gu, gg = probe.all_sum([dot(g, u), dot(g, g)])
+            out[n] = gu / max(gg ** 0.5, EPS)
+            del g
         return out

@@ -39,7 +39,8 @@ class MultiUAT(ScoredStrategy):
         out = {}
         for n in probe.names:
             idx = probe.sample(n, self.validation_examples, "validation")
-            stats = probe.token_stats(n, idx, "response", "validation")
+            # the entropy is a second pass over the vocabulary: asked for only when it is the reward
+            stats = probe.token_stats(n, idx, "response", "validation", entropy=self.uncertainty == "entropy")
             tokens = stats["count"].sum().clamp(min=1).double()
             if self.uncertainty == "entropy":
                 out[n] = float(stats["entropy"].sum() / tokens)

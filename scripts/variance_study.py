@@ -18,7 +18,6 @@ report goes to results/benchmarks/variance_study.{json,md}.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os

@@ -124,5 +124,25 @@ def test_sampler_state_round_trip_and_ranks_differ():
     s2.load_state_dict(state)
     again = s2.draw(w, 10)
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
-    r1 = MixtureSampler({"a": 100, "b": 100}, seed=5, rank=1).draw(w, 10)
-    assert not np.array_equal(r1[1], MixtureSampler({"a": 100, "b": 100}, seed=5, rank=0).draw(w, 10)[1])
+    r1 = MixtureSampler({"a": 100, "b": 100}, seed=5, rank=1, world_size=2).draw(w, 10)
+    r0 = MixtureSampler({"a": 100, "b": 100}, seed=5, rank=0, world_size=2).draw(w, 10)
+    assert len(r0[1]) == len(r1[1]) == 5 and not np.array_equal(r1[1], r0[1])
+
+
+@pytest.mark.parametrize("unit", ["example", "batch"])
+def test_ranks_share_out_the_single_process_global_batch(unit):
+    """Issue 11: W ranks draw exactly the examples one process draws, each its own slice of every
+    step's global batch; under `batch` every rank of a step has the same one dataset (L2)."""
+    sizes, w = {"a": 50, "b": 70, "c": 9}, {"a": 0.5, "b": 0.3, "c": 0.2}
+    one = MixtureSampler(sizes, seed=3, unit=unit)
+    ranks = [MixtureSampler(sizes, seed=3, rank=r, world_size=4, unit=unit) for r in range(4)]
+    for _ in range(20):
+        whole = one.draw(w, 16)
+        parts = [s.draw(w, 16) for s in ranks]
+        for k in range(2):
+            assert np.array_equal(np.concatenate([p[k] for p in parts]), whole[k])
+        if unit == "batch":
+            assert len({int(x) for p in parts for x in p[0]}) == 1
+    assert sum(np.array(list(s.take_counts().values())) for s in ranks).tolist() == list(one.take_counts().values())
+    with pytest.raises(ValueError, match="does not split over 4 processes"):
+        ranks[0].draw(w, 10)

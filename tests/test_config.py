@@ -121,6 +121,20 @@ def test_paper_backbones_force_the_vicuna_template_in_every_stage() -> None:
         assert args[args.index("--chat-template") + 1] == "vicuna"
 
 
+
+def test_paper_base_ppl_is_computed_as_its_deepspeed_runs_compute() -> None:
+    """θ0's precision follows the runs' (bf16; DeepSpeed's bf16 weights, no autocast) and gradient
+    checkpointing is on; fp32 configs keep their specs without the keys."""
+    cfg = load_config(PAPER)
+    spec = S.base_ppl_spec(cfg, "llama-3-8b")
+    assert (spec["precision"], spec["weights"]) == ("bf16", "bfloat16")
+    assert S.train_spec(cfg, "llama-3-8b", "multidds", 42)["train"]["gradient_checkpointing"] is True
+    default = load_config(FIXTURE)
+    backbone = S.base_ppl_backbones(default)[0]
+    assert not {"precision", "weights", "bos_token"} & set(S.base_ppl_spec(default, backbone))
+    assert "gradient_checkpointing" not in S.train_spec(default, "tiny-llama", "proportional", 1)["train"]
+
+
 def test_chat_template_names_a_builtin_or_a_file(raw: dict[str, Any], tmp_path: Path) -> None:
     raw["backbones"]["tiny-llama"]["chat_template"] = "vicunna"
     assert "backbones.tiny-llama.chat_template: 'vicunna' is neither a built-in chat template (vicuna)" in error_of(raw)
@@ -146,7 +160,7 @@ def test_defaults_filled_from_empty_config() -> None:
     assert cfg["eval"]["benchmarks"] == ["testbed_mc", "mmlu_dev"] and cfg["eval"]["batch_size"] == 64
     assert cfg["eval"]["judge"]["kind"] == "reference" and cfg["eval"]["winrate"]["reference"] is None
     assert cfg["eval"]["generation"]["backend"] == "transformers" and cfg["eval"]["math_fewshot"] == 5
-    assert cfg["base_ppl"] == {"pool_size": None, "seed": 0}
+    assert cfg["base_ppl"] == {"pool_size": None, "seed": 0, "weights": "float32"}
     assert list(cfg["datasets"]) == ["Mathematics", "Medicine", "General", "NLP"]
 
 
@@ -155,7 +169,7 @@ def test_defaults_filled_inside_entries(raw: dict[str, Any]) -> None:
     raw["train"] = {"steps": 10}
     cfg = load_config(raw, SOURCE)
     assert cfg["datasets"]["P3"] == {"hub": "bigscience/P3", "adapter": "p3", "fraction": 0.1,
-                                     "per_subset": None, "split": "train", "seed": 0}
+                                     "per_subset": None, "subset_window": None, "split": "train", "seed": 0}
     assert cfg["datasets"]["NLP"] == {"testbed": "NLP"}
     assert cfg["train"]["steps"] == 10 and cfg["train"]["batch_size"] == 32
 
@@ -520,9 +534,11 @@ def _objects(node: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-# Optional keys without a default: absent means "inherit" or "none".
+# Optional keys without a default: absent means "inherit" or "none" (gradient_checkpointing: off,
+# kept out of the filled train settings so the job specs of configs without it stay as they were).
 NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets"}, "$.$defs.grid_block": {"seeds"},
-              "$.$defs.claim": {"a", "b", "arms", "mixture", "dataset"}}  # which ones a claim needs: its kind
+              "$.$defs.claim": {"a", "b", "arms", "mixture", "dataset"},  # which ones a claim needs: its kind
+              "$.$defs.train": {"gradient_checkpointing"}}
 
 
 def test_schema_documents_every_key() -> None:

@@ -118,6 +118,44 @@ def test_diff_of_the_base_model_against_itself_is_one(tiny_model_dir, testbed_di
     assert spec.rewards(probe)["Medicine"] == pytest.approx(2.0, abs=1e-6)
 
 
+def test_diff_compares_perplexities_computed_in_the_same_precision(tiny_model_dir, testbed_dir, base_ppl_csv, tmp_path):
+    """θ0's perplexities record their precision; a probe computing in another stops the run (DIFF's
+    ratio would be biased, REVIEW M6); in the same precision (here bf16 autocast on the CPU, as
+    accelerate's bf16 runs compute) DIFF of θ0 against itself is 1."""
+    spec = {"model": str(tiny_model_dir), "max_length": 128, "pool_size": 40, "seed": 0, "precision": "bf16",
+            "datasets": {s: str(testbed_dir / "train" / f"{s}.jsonl") for s in SKILLS}}
+    bf16_csv = tmp_path / "base_bf16.csv"
+    base_ppl_main(["--spec", json.dumps(spec), "--out", str(bf16_csv)])
+    with open(bf16_csv) as f:
+        row = next(csv.DictReader(f))
+    assert (row["weights_dtype"], row["autocast_dtype"]) == ("float32", "bfloat16")
+    tok = load_tokenizer(str(tiny_model_dir))
+    data = {s: load_dataset_file(s, testbed_dir / "train" / f"{s}.jsonl", tok, "response", 128) for s in SKILLS}
+    model = load_model(str(tiny_model_dir)).eval()
+
+    def bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def diff(base_csv, autocast):
+        probe = Probe(model, data, tok.pad_token_id, seed=1, base_ppl=str(base_csv), autocast=autocast)
+        strategy = registry.build("mos", {"reward": "diff", "diff_examples": 8})
+        strategy.initial_weights({s: len(d) for s, d in data.items()})
+        return probe, strategy.rewards(probe)
+
+    probe, same = diff(bf16_csv, bf16)
+    probe.check_base_numerics()
+    assert same == pytest.approx(dict.fromkeys(SKILLS, 1.0), abs=1e-3)
+    probe, mixed = diff(base_ppl_csv, bf16)  # θ0 in fp32, the current model in bf16
+    with pytest.raises(ValueError, match="DIFF's ratio would be biased"):
+        probe.check_base_numerics()
+    assert max(abs(r - 1) for r in mixed.values()) > 3 * max(abs(r - 1) for r in same.values())
+    run = train_spec(tiny_model_dir, testbed_dir)  # an fp32 run against bf16 base perplexities: stops at once
+    run["mixture"] = {"name": "mos_diff", **MOS_SPECS["mos_diff"]}
+    run["base_ppl"] = str(bf16_csv)
+    with pytest.raises(ValueError, match="DIFF's ratio would be biased"):
+        train(run, tmp_path / "run")
+
+
 def test_embeddings_and_perplexities_do_not_depend_on_packing(tiny_model_dir, testbed_dir):
     tok = load_tokenizer(str(tiny_model_dir))
     data = {"NLP": load_dataset_file("NLP", testbed_dir / "train" / "NLP.jsonl", tok, "response", 128)}

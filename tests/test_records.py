@@ -114,6 +114,63 @@ def test_p3_takes_a_seeded_sample_per_subset_then_the_fraction(tmp_path):
     assert {r["source"] for r in records} <= {"p3_cos_e_v1.11_explain", "p3_glue_mrpc_paraphrase", "p3_wiki_qa_found"}
 
 
+
+def write_hub_layout(root, subsets):
+    """A local copy of a hub dataset repository as P3 is laid out on the hub: a README.md whose
+    `configs` name each subset's parquet shards, `<subset>/train-0000k-of-0000n.parquet`. A shard
+    given as None is written as garbage: reading it fails."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root.mkdir()
+    configs = []
+    for name, shards in subsets.items():
+        (root / name).mkdir()
+        for k, n in enumerate(shards):
+            f = root / name / f"train-{k:05d}-of-{len(shards):05d}.parquet"
+            if n is None:
+                f.write_bytes(b"not a parquet file")
+                continue
+            pq.write_table(pa.table({"inputs": [[1, 2, i] for i in range(n)],
+                                     "inputs_pretokenized": [f"{name} q{k}.{i}" for i in range(n)],
+                                     "targets": [[3] for _ in range(n)],
+                                     "targets_pretokenized": [f"a{i}" for i in range(n)]}), f)
+        configs.append(f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {name}/train-*\n")
+    (root / "README.md").write_text("---\nconfigs:\n" + "".join(configs) + "---\n", encoding="utf-8")
+
+
+def test_p3_streams_each_subset_and_reads_only_its_window(tmp_path):
+    """Issue 11: P3 is never downloaded whole. Each subset is streamed on its own through
+    datasets.load_dataset(source, subset, split=..., streaming=True), the call that reads the hub,
+    here on a local folder of the hub's layout (offline), and only its first `window` rows are read:
+    a subset whose second shard is unreadable loads as long as the window ends in the first."""
+    from collections import Counter
+
+    import datasets
+
+    from mos.data.datasets import ADAPTER_COLUMNS, load_hub_rows
+
+    assert datasets.config.HF_HUB_OFFLINE
+    hub = tmp_path / "P3"
+    write_hub_layout(hub, {"p3_cos_e_v1.11_explain": [5], "p3_glue_mrpc_paraphrase": [30], "p3_big": [30, None]})
+    rows = load_hub_rows(str(hub), "train", per_subset=10, seed=0, window=20, columns=ADAPTER_COLUMNS["p3"])
+    assert Counter(r["_subset"] for r in rows) == {"p3_cos_e_v1.11_explain": 5, "p3_glue_mrpc_paraphrase": 10,
+                                                    "p3_big": 10}
+    assert set(rows[0]) == {"inputs_pretokenized", "targets_pretokenized", "_subset"}  # token ids not kept
+    big = [r["inputs_pretokenized"] for r in rows if r["_subset"] == "p3_big"]
+    assert all(int(x.split(".")[-1]) < 20 for x in big)  # drawn from the window only
+    assert rows == load_hub_rows(str(hub), "train", per_subset=10, seed=0, window=20, columns=ADAPTER_COLUMNS["p3"])
+    assert rows != load_hub_rows(str(hub), "train", per_subset=10, seed=1, window=20, columns=ADAPTER_COLUMNS["p3"])
+    with pytest.raises(Exception, match="[Pp]arquet"):  # a window past the first shard reads the garbage
+        load_hub_rows(str(hub), "train", per_subset=10, seed=0, window=100)
+    with pytest.raises(DataError, match="smaller than per_subset"):
+        load_hub_rows(str(hub), "train", per_subset=10, seed=0, window=5)
+    out = tmp_path / "NLP.jsonl"  # the dataset rule's command (default window: 10 x per-subset = 30)
+    datasets_main(["--hub", str(hub), "--adapter", "p3", "--per-subset", "3", "--fraction", "1", "--out", str(out)])
+    assert Counter(r["source"] for r in load_records(out)) == {"p3_cos_e_v1.11_explain": 3,
+                                                               "p3_glue_mrpc_paraphrase": 3, "p3_big": 3}
+
+
 def test_sample_fraction_is_seeded():
     recs = [{"id": i} for i in range(100)]
     assert sample_fraction(recs, 0.1, 0) == sample_fraction(recs, 0.1, 0)

@@ -129,3 +129,33 @@ def test_tokenization_cache_round_trips_and_is_used(tiny_model_dir, testbed_dir,
     plain = train(spec, tmp_path / "plain")
     cached_run = train({**spec, "tokenized": str(out)}, tmp_path / "cached")
     assert plain["final_loss"] == cached_run["final_loss"]
+
+
+def test_gradient_checkpointing_recomputes_layers_and_keeps_the_weights(tiny_model_dir, testbed_dir, tmp_path):
+    """train.gradient_checkpointing: every decoder layer runs twice per micro-batch (forward, then
+    recomputed in the backward pass) and the weights after a few steps are those without it."""
+    from mos.training.loop import Run
+
+    weights, calls = {}, {}
+    for on in (False, True):
+        spec = train_spec(tiny_model_dir, testbed_dir, steps=3, checkpoint_every=0, gradient_checkpointing=on)
+        run = Run(spec, tmp_path / f"ckpt{on}")
+        mlp = run.hf_model.get_decoder().layers[0].mlp  # inside the checkpointed layer (module hooks
+        count, forward = [0], mlp.forward               # do not fire when it is recomputed)
+
+        def counted(*args, forward=forward, count=count, **kwargs):
+            count[0] += 1
+            return forward(*args, **kwargs)
+
+        mlp.forward = counted
+        run.model.train()
+        run.train_step()
+        del mlp.forward
+        calls[on] = count[0]
+        run.train_step()
+        run.train_step()
+        weights[on] = {k: v.detach().clone() for k, v in run.hf_model.state_dict().items()}
+    micro_batches = 8 // 4
+    assert calls == {False: micro_batches, True: 2 * micro_batches}
+    for k in weights[False]:
+        torch.testing.assert_close(weights[True][k], weights[False][k], rtol=1e-6, atol=1e-7)

@@ -7,15 +7,17 @@
 
 A bad file stops here with the file, the line and what was expected. Hub datasets go through an
 adapter to the record format (the paper's four sources); `--hub` also takes a local file or folder
-with the same columns, which is how the adapters are tested offline.
+with the same columns, which is how the adapters are tested offline. With `--per-subset` (P3) each
+subset is streamed on its own and only its first `--subset-window` rows are read (load_hub_rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,11 @@ def subset_sample(subset: str, n: int, per_subset: int, seed: int) -> list[int]:
     return sorted(random.Random(f"{seed}-{subset}").sample(range(n), min(per_subset, n)))
 
 
+WINDOW_FACTOR = 10  # default subset window: 10 x per_subset rows read from the start of each subset
+# the columns an adapter reads; the others (P3's pre-tokenized `inputs`/`targets` ids) are dropped on read
+ADAPTER_COLUMNS: dict[str, list[str]] = {"p3": ["inputs_pretokenized", "targets_pretokenized"]}
+
+
 def _subset_name(path: Path) -> str:
     name = path.name
     for suffix in (".gz", ".jsonl", ".json"):
@@ -103,7 +110,7 @@ def _subset_name(path: Path) -> str:
     return name
 
 
-def _local_rows(files: list[Path], per_subset: int | None, seed: int) -> list[dict[str, Any]]:
+def _local_rows(files: list[Path], per_subset: int | None, seed: int, window: int | None) -> list[dict[str, Any]]:
     import datasets
 
     if per_subset is None:
@@ -112,34 +119,63 @@ def _local_rows(files: list[Path], per_subset: int | None, seed: int) -> list[di
     for f in files:
         for row in datasets.load_dataset("json", data_files=[str(f)], split="train"):
             subset = row.get("_subset") or _subset_name(f)
-            groups.setdefault(subset, []).append({**row, "_subset": subset})
-    return [group[i] for subset, group in groups.items()
-            for i in subset_sample(subset, len(group), per_subset, seed)]
+            groups.setdefault(subset, []).append(row)
+    return [row for subset, group in groups.items() for row in _pick(subset, group[:window], per_subset, seed)]
 
 
-def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int) -> list[dict[str, Any]]:
-    """Rows of a hub dataset, or of a local file/folder with the same columns. With `per_subset`,
-    every configuration (P3 subset) contributes a seeded sample of that many rows. Locally a subset
-    is a row's `_subset` column, else its file (`<subset>.jsonl`, the layout of P3's subsets)."""
+def _pick(subset: str, rows: list[dict[str, Any]], per_subset: int, seed: int) -> list[dict[str, Any]]:
+    return [{**rows[i], "_subset": subset} for i in subset_sample(subset, len(rows), per_subset, seed)]
+
+
+def stream_subset(source: str, subset: str, split: str, window: int,
+                  columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The first `window` rows of one configuration (P3 subset) of a hub dataset, streamed: only
+    what is read is downloaded. `source` is a hub id or a local folder of the hub's layout (a
+    README.md whose `configs` name each subset's files), read by the same call."""
     import datasets
 
+    stream = datasets.load_dataset(source, subset, split=split, streaming=True)
+    if columns:
+        stream = stream.select_columns([c for c in columns if c in (stream.column_names or columns)])
+    return list(itertools.islice(stream, window))
+
+
+def is_hub_layout(path: Path) -> bool:
+    """A local folder laid out like a hub dataset repository (README.md with its configs)."""
+    return path.is_dir() and (path / "README.md").is_file()
+
+
+def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int, window: int | None = None,
+                  columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a hub dataset, or of a local file/folder with the same columns.
+
+    With `per_subset`, every configuration (P3 subset) is read on its own, streamed, and contributes
+    a seeded sample of `per_subset` rows drawn uniformly from its first `window` rows (default
+    10 x per_subset; the whole subset when it is shorter), so a dataset of hundreds of subsets is
+    never downloaded whole (the paper's recipe: 1K per P3 subset, then 10%). A hub id and a local
+    folder of the hub's layout go through the same `datasets.load_dataset(..., streaming=True)`.
+    Other local data: a subset is a row's `_subset` column, else its file (`<subset>.jsonl`)."""
+    import datasets
+
+    window = WINDOW_FACTOR * per_subset if per_subset is not None and window is None else window
+    if per_subset is not None and window < per_subset:
+        raise DataError(f"subset window {window} is smaller than per_subset {per_subset}")
     path = Path(name)
+    if per_subset is not None and (is_hub_layout(path) or not path.exists()):
+        rows = []
+        for subset in datasets.get_dataset_config_names(name):
+            rows += _pick(subset, stream_subset(name, subset, split, window, columns), per_subset, seed)
+        return rows
     if path.exists():
         files = sorted(path.glob("*.json*")) if path.is_dir() else [path]
         try:
-            return _local_rows(files, per_subset, seed)
+            return _local_rows(files, per_subset, seed, window)
         except (UnicodeDecodeError, datasets.exceptions.DatasetGenerationError):
             for f in files:  # name the file, line and byte instead of the loader's bare error
                 if f.suffix != ".gz" and (error := utf8_error(f)):
                     raise error from None
             raise
-    if per_subset is None:
-        return list(datasets.load_dataset(name, split=split))
-    rows = []
-    for subset in datasets.get_dataset_config_names(name):
-        ds = datasets.load_dataset(name, subset, split=split)
-        rows += [{**ds[i], "_subset": subset} for i in subset_sample(subset, len(ds), per_subset, seed)]
-    return rows
+    return list(datasets.load_dataset(name, split=split))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,6 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--adapter", choices=sorted(ADAPTERS), help="row -> record mapping for --hub")
     ap.add_argument("--fraction", type=float, default=1.0, help="keep this random fraction (paper: 0.1)")
     ap.add_argument("--per-subset", type=int, default=None, help="rows per configuration first (P3: 1000)")
+    ap.add_argument("--subset-window", type=int, default=None,
+                    help="with --per-subset: draw them from the first N rows of each configuration, streamed "
+                         f"(default {WINDOW_FACTOR} x per-subset)")
     ap.add_argument("--split", default="train")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
@@ -166,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             if not args.adapter:
                 ap.error("--hub needs --adapter")
-            records = adapt(load_hub_rows(args.hub, args.split, args.per_subset, args.seed), args.adapter)
+            rows = load_hub_rows(args.hub, args.split, args.per_subset, args.seed, args.subset_window,
+                                 ADAPTER_COLUMNS.get(args.adapter))
+            records = adapt(rows, args.adapter)
             if not records:
                 raise DataError(f"{args.hub}: no usable rows for adapter {args.adapter!r}")
         if args.fraction < 1:

@@ -4,6 +4,7 @@ template (with a per-token loss mask) and plain documents for pretraining.
     python -m mos tokenize --model resources/default/backbones/tiny-llama/model \
         --dataset Mathematics=resources/default/datasets/Mathematics.jsonl ... --max-length 256 --out tok.npz
         [--chat-template vicuna]    # force a chat template (mos.data.chat_templates) instead of the model's own
+        [--bos-token '<|endoftext|>']  # set the BOS token (the authors' override for Qwen1.5, SPEC §5.3)
 
 The loss mask marks the positions whose token is a training target:
     loss="all"       every token after the first (the authors' code: labels = input_ids)
@@ -165,16 +166,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-length", type=int, required=True)
     ap.add_argument("--chat-template", default=None, metavar="NAME|FILE",
                     help="force this chat template (a built-in name such as vicuna, or a Jinja file)")
+    ap.add_argument("--bos-token", default=None, help="make this existing token the BOS token (Qwen1.5: <|endoftext|>)")
     ap.add_argument("--out", required=True, help=".npz file")
     args = ap.parse_args(argv)
     template = resolve_chat_template(args.chat_template) if args.chat_template else None
-    tokenizer = load_tokenizer(args.model, template)
+    tokenizer = load_tokenizer(args.model, template, args.bos_token)
     files = dict(item.split("=", 1) for item in args.dataset)
     datasets = {name: load_dataset_file(name, path, tokenizer, "response", args.max_length)
                 for name, path in files.items()}
     meta = {"model": args.model, "max_length": args.max_length, "datasets": files}
     if template:  # runs check it: a cache rendered with another template is not used
         meta["chat_template"] = template
+    if args.bos_token:  # likewise
+        meta["bos_token"] = args.bos_token
     save_tokenized(args.out, datasets, meta)
     print(f"{args.out}: " + ", ".join(f"{n} {len(d)}" for n, d in datasets.items()))
 

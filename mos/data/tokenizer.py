@@ -64,12 +64,20 @@ def train_tokenizer(texts: Iterator[str], vocab_size: int) -> PreTrainedTokenize
     return hf
 
 
-def load_tokenizer(path: str, chat_template: str | None = None) -> PreTrainedTokenizerBase:
+def load_tokenizer(path: str, chat_template: str | None = None, bos_token: str | None = None) -> PreTrainedTokenizerBase:
     """Load the tokenizer. `chat_template` (Jinja text, see mos.data.chat_templates) replaces the
     tokenizer's own template, as the authors' code forces its Vicuna-style template on every
     backbone (SPEC §5.3; a config's `backbones.<name>.chat_template: vicuna`); without it a model
-    that has no chat template (a base model) gets the Vicuna-style one."""
+    that has no chat template (a base model) gets the Vicuna-style one. `bos_token` (an existing
+    token of the vocabulary) becomes the BOS token: the authors set `<|endoftext|>` for Qwen1.5,
+    whose tokenizer has none, so the Vicuna template renders one (SPEC §5.3; a config's
+    `backbones.<name>.bos_token`). A trained model folder saves the tokenizer with it."""
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    if bos_token is not None:
+        if bos_token not in tok.get_vocab():
+            raise ValueError(f"bos_token {bos_token!r} is not a token of the tokenizer of {path!r} "
+                             "(backbones.<name>.bos_token must name an existing token, e.g. '<|endoftext|>' for Qwen1.5)")
+        tok.bos_token = bos_token
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if chat_template:

@@ -6,23 +6,33 @@ At an update, a strategy asks the probe for fresh mini-batches of any dataset an
 by `python -m mos base-ppl`. The probe draws examples with its own seeded generator, identical
 on every data-parallel rank, so every rank computes the same update. Nothing here changes the
 model, the optimizer or the training sampler.
+
+Memory scales with the data, not with positions x vocabulary (docs/memory.md): the output layer
+sees only target positions, `logit_budget` logits at a time (mos.mixing.vocab); the entropy is
+computed only when asked for; a forward pass takes at most `rows_per_forward` packed rows and a
+gradient at most `grad_batch` examples per backward pass; gradients stay per parameter tensor on
+the model's device (`gradients`), never one concatenated copy. Every forward runs under the
+`autocast` the training forward uses, so the current model's perplexities are computed in the same
+precision as θ0's (`numerics`, checked against the base_ppl file by `check_base_numerics`).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mos.data.batching import IGNORE, pack
 from mos.data.tokenized import TokenizedDataset
+from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
 
 PPL_SCOPES = ("sequence", "response")
+EXAMPLES_PER_PACK = 64  # examples packed together for one forward pass (split further by rows_per_forward)
 
 
 def read_base_ppl(path: str | Path) -> dict[str, dict[str, dict[int, float]]]:
@@ -36,16 +46,53 @@ def read_base_ppl(path: str | Path) -> dict[str, dict[str, dict[int, float]]]:
     return out
 
 
+def read_base_numerics(path: str | Path) -> dict[str, str] | None:
+    """How θ0's perplexities in a base_ppl CSV were computed ({"weights", "autocast"} dtypes), or
+    None for a file written before the CSV recorded it."""
+    with open(path, newline="") as f:
+        row = next(csv.DictReader(f), None)
+    if row is None or "weights_dtype" not in row:
+        return None
+    return {"weights": row["weights_dtype"], "autocast": row["autocast_dtype"]}
+
+
+def model_numerics(model: torch.nn.Module, device: torch.device | str,
+                   autocast: Callable[[], AbstractContextManager] | None = None) -> dict[str, str]:
+    """The precision a forward pass of `model` runs in: its weights' dtype and the autocast dtype in
+    force inside `autocast()` ("none" when off)."""
+    weights = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    kind = torch.device(device).type
+    with (autocast or nullcontext)():
+        on = torch.is_autocast_enabled(kind)
+        dtype = torch.get_autocast_dtype(kind) if on else None
+    return {"weights": _dtype_name(weights), "autocast": _dtype_name(dtype)}
+
+
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return "none" if dtype is None else str(dtype).removeprefix("torch.")
+
+
 class Probe:
     def __init__(self, model: torch.nn.Module, datasets: Mapping[str, TokenizedDataset], pad_id: int,
                  seed: int, device: torch.device | str = "cpu", pack_length: int = 512,
-                 validation: Mapping[str, TokenizedDataset] | None = None, base_ppl: str | None = None):
+                 validation: Mapping[str, TokenizedDataset] | None = None, base_ppl: str | None = None,
+                 autocast: Callable[[], AbstractContextManager] | None = None, logit_budget: int = LOGIT_BUDGET,
+                 rows_per_forward: int | None = None, grad_batch: int | None = None, rank: int = 0,
+                 world_size: int = 1, all_sum: Callable[[Sequence[float]], Sequence[float]] | None = None):
         self.model = model
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
+        self.softcap = softcap_of(model)
         self.datasets = dict(datasets)
         self.validation = dict(validation or {})
         self.pad_id, self.device, self.pack_length = pad_id, device, pack_length
+        self.autocast = autocast or nullcontext          # the training forward's (accelerate's) autocast
+        self.logit_budget = int(logit_budget)            # logits per output-layer chunk
+        self.rows_per_forward = rows_per_forward         # packed rows per decoder pass (None: all)
+        self.grad_batch = grad_batch or EXAMPLES_PER_PACK  # examples per backward pass of `gradients`
+        self.rank, self.world_size = rank, world_size      # data-parallel position (sharded gradients)
+        self._all_sum = all_sum                            # sums floats over the ranks (None: one process)
+        self._owned: list[bool] | None = None
         self.generator = torch.Generator().manual_seed(seed * 7_919 + 104_729)  # same on every rank
         self.base_ppl_path = base_ppl
         self._base: dict[str, dict[str, dict[int, float]]] | None = None
@@ -72,18 +119,32 @@ class Probe:
             return self.validation
         raise ValueError(f"split must be train or validation, got {split!r}")
 
-    def _batches(self, data: TokenizedDataset, indices: Sequence[int], scope: str):
-        """Packed batches over the examples, with the chosen targets as labels."""
-        masks = data.mask if scope == "training" else (data.response if scope == "response" else None)
-        for start in range(0, len(indices), 64):
-            chunk = list(indices[start:start + 64])
-            ids = [data.ids[i] for i in chunk]
-            m = [np.arange(len(x)) > 0 for x in ids] if masks is None else [masks[i] for i in chunk]
-            yield chunk, pack(ids, m, self.pack_length, self.pad_id)
+    @staticmethod
+    def _masks(data: TokenizedDataset, indices: Sequence[int], scope: str) -> list[np.ndarray]:
+        """Target masks of the examples: "training" (the run's loss mask), "sequence" (every token
+        after the first) or "response" (assistant tokens)."""
+        if scope == "training":
+            return [data.mask[i] for i in indices]
+        if scope == "response":
+            if data.response is None:
+                raise ValueError(f"dataset {data.name!r} has no response masks")
+            return [data.response[i] for i in indices]
+        return [np.arange(len(data.ids[i])) > 0 for i in indices]
+
+    def _batches(self, data: TokenizedDataset, indices: Sequence[int], scope: str, per: int = EXAMPLES_PER_PACK):
+        """Packed batches over the examples, `per` at a time, with the chosen targets as labels."""
+        for start in range(0, len(indices), per):
+            chunk = list(indices[start:start + per])
+            yield chunk, pack([data.ids[i] for i in chunk], self._masks(data, chunk, scope), self.pack_length,
+                              self.pad_id)
 
     def _hidden(self, batch) -> torch.Tensor:
-        return self.decoder(input_ids=batch.input_ids.to(self.device), position_ids=batch.position_ids.to(self.device),
-                            use_cache=False).last_hidden_state
+        """Last-layer states of a packed batch, at most `rows_per_forward` rows per decoder pass."""
+        ids, pos = batch.input_ids, batch.position_ids
+        step = self.rows_per_forward or len(ids)
+        parts = [self.decoder(input_ids=ids[s:s + step].to(self.device), position_ids=pos[s:s + step].to(self.device),
+                              use_cache=False).last_hidden_state for s in range(0, len(ids), step)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     # -- what the current model does -----------------------------------------------------------
     @torch.no_grad()
@@ -92,60 +153,149 @@ class Probe:
         data = self._split(split)[dataset]
         out = []
         for _, batch in self._batches(data, indices, "sequence"):
-            hidden = self._hidden(batch).double()
-            out += [hidden[r, a:b].mean(dim=0).cpu() for r, a, b in batch.spans]
+            with self.autocast():
+                hidden = self._hidden(batch)
+            out += [hidden[r, a:b].double().mean(dim=0).cpu() for r, a, b in batch.spans]
         return torch.stack(out)
 
     @torch.no_grad()
+    def scope_stats(self, dataset: str, indices: Sequence[int], scopes: Sequence[str] = PPL_SCOPES,
+                    split: str = "train", entropy: bool = False) -> dict[str, dict[str, torch.Tensor]]:
+        """token_stats for several scopes from ONE forward pass per batch: {scope: {"nll", "count"
+        (, "entropy")}}. The output layer runs once per target of any scope."""
+        bad = [s for s in scopes if s not in PPL_SCOPES]
+        if bad or not scopes:
+            raise ValueError(f"scopes must be among {PPL_SCOPES}, got {list(scopes)!r}")
+        data = self._split(split)[dataset]
+        out = {s: {"nll": [], "count": [], "entropy": []} for s in scopes}
+        for start in range(0, len(indices), EXAMPLES_PER_PACK):
+            chunk = list(indices[start:start + EXAMPLES_PER_PACK])
+            ids = [data.ids[i] for i in chunk]
+            masks = {s: self._masks(data, chunk, s) for s in scopes}
+            union = [np.logical_or.reduce([masks[s][k] for s in scopes]) for k in range(len(chunk))]
+            batch = pack(ids, union, self.pack_length, self.pad_id)
+            keep = (batch.labels[:, 1:] != IGNORE).to(self.device)
+            targets = batch.labels[:, 1:].to(self.device)[keep]
+            with self.autocast():
+                hidden = self._hidden(batch)[:, :-1][keep]
+                nll, ent = target_stats(hidden, self.head, targets, self.softcap, entropy, self.logit_budget)
+            del hidden
+            tok_nll = torch.zeros(keep.shape, dtype=torch.float32, device=self.device)
+            tok_nll[keep] = nll
+            if entropy:
+                tok_ent = torch.zeros(keep.shape, dtype=torch.float32, device=self.device)
+                tok_ent[keep] = ent
+            for s in scopes:
+                scope_keep = (pack(ids, masks[s], self.pack_length, self.pad_id).labels[:, 1:] != IGNORE).to(self.device)
+                for r, a, b in batch.spans:  # targets of positions a+1..b-1 sit at a..b-2 after the shift
+                    k = scope_keep[r, a:b - 1]
+                    out[s]["nll"].append(tok_nll[r, a:b - 1][k].sum().double().cpu())
+                    if entropy:
+                        out[s]["entropy"].append(tok_ent[r, a:b - 1][k].sum().double().cpu())
+                    out[s]["count"].append(int(k.sum()))
+        result = {}
+        for s in scopes:
+            result[s] = {"nll": torch.stack(out[s]["nll"]), "count": torch.tensor(out[s]["count"])}
+            if entropy:
+                result[s]["entropy"] = torch.stack(out[s]["entropy"])
+        return result
+
     def token_stats(self, dataset: str, indices: Sequence[int], scope: str = "sequence",
-                    split: str = "train", entropy: bool = True) -> dict[str, torch.Tensor]:
-        """Per example: summed target NLL, summed predictive entropy, number of targets.
-        scope: "sequence" (every token after the first: the code's PPL) or "response" (Eq. 9).
-        entropy=False leaves the entropy out (a pass over the whole vocabulary that DIFF never reads)."""
+                    split: str = "train", entropy: bool = False) -> dict[str, torch.Tensor]:
+        """Per example: summed target NLL, summed predictive entropy (only with entropy=True: a pass
+        over the whole vocabulary that DIFF never reads), number of targets.
+        scope: "sequence" (every token after the first: the code's PPL) or "response" (Eq. 9)."""
         if scope not in PPL_SCOPES:
             raise ValueError(f"scope must be one of {PPL_SCOPES}, got {scope!r}")
-        data = self._split(split)[dataset]
-        nll, ent, count = [], [], []
-        for _, batch in self._batches(data, indices, scope):
-            hidden = self._hidden(batch)
-            logits = self.head(hidden[:, :-1]).float()
-            targets = batch.labels[:, 1:].to(self.device)
-            logp = torch.log_softmax(logits, dim=-1)
-            tok_nll = -logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
-            tok_ent = -(logp.exp() * logp).sum(-1) if entropy else None
-            keep = targets != IGNORE
-            for r, a, b in batch.spans:  # targets of positions a+1..b-1 sit at a..b-2 after the shift
-                k = keep[r, a:b - 1]
-                nll.append(tok_nll[r, a:b - 1][k].sum().double().cpu())
-                if entropy:
-                    ent.append(tok_ent[r, a:b - 1][k].sum().double().cpu())
-                count.append(int(k.sum()))
-        out = {"nll": torch.stack(nll), "count": torch.tensor(count)}
-        if entropy:
-            out["entropy"] = torch.stack(ent)
-        return out
+        return self.scope_stats(dataset, indices, (scope,), split, entropy)[scope]
 
     def perplexities(self, dataset: str, indices: Sequence[int], scope: str = "sequence",
                      split: str = "train") -> torch.Tensor:
         stats = self.token_stats(dataset, indices, scope, split, entropy=False)
         return torch.exp(stats["nll"] / stats["count"].clamp(min=1))
 
-    def gradient(self, dataset: str, indices: Sequence[int], split: str = "train") -> torch.Tensor:
-        """Flat gradient of the mean training loss over the examples (MultiDDS); .grad untouched."""
-        data = self._split(split)[dataset]
+    def parameters(self, shard: bool = False) -> list[torch.nn.Parameter]:
+        """The trainable parameters, or with `shard` this rank's share of them: whole tensors dealt
+        largest first to the least loaded rank, the same split on every rank (all of them on one
+        process)."""
         params = [p for p in self.model.parameters() if p.requires_grad]
-        total = [torch.zeros_like(p) for p in params]
+        if not shard or self.world_size == 1:
+            return params
+        if self._owned is None:
+            load, owner = [0] * self.world_size, [0] * len(params)
+            for k in sorted(range(len(params)), key=lambda k: (-params[k].numel(), k)):
+                owner[k] = min(range(self.world_size), key=lambda r: (load[r], r))
+                load[owner[k]] += params[k].numel()
+            self._owned = [o == self.rank for o in owner]
+        return [p for p, own in zip(params, self._owned, strict=True) if own]
+
+    def all_sum(self, values: Sequence[float]) -> list[float]:
+        """Element-wise sums of `values` over the data-parallel ranks (the values on one process)."""
+        return list(values) if self._all_sum is None or self.world_size == 1 else list(self._all_sum(values))
+
+    def gradients(self, dataset: str, indices: Sequence[int], split: str = "train",
+                  shard: bool = False) -> list[torch.Tensor]:
+        """Gradient of the mean training loss over the examples, one tensor per trainable parameter
+        (in `model.parameters()` order, on the model's device; zeros where a parameter gets none).
+        With `shard`, only of this rank's `parameters(shard=True)`: every rank runs the same
+        backward pass but keeps 1/world_size of the gradient (combine with `all_sum`).
+        `grad_batch` examples per backward pass; `.grad` is untouched."""
+        data = self._split(split)[dataset]
+        params = self.parameters(shard)
+        total: list[torch.Tensor | None] = [None] * len(params)
         n_targets = sum(int(data.mask[i].sum()) for i in indices)
-        for _, batch in self._batches(data, indices, "training"):
-            hidden = self._hidden(batch)
-            targets = batch.labels[:, 1:].to(self.device)
-            keep = targets != IGNORE
-            loss = F.cross_entropy(self.head(hidden[:, :-1][keep]).float(), targets[keep], reduction="sum")
-            grads = torch.autograd.grad(loss / max(1, n_targets), params, allow_unused=True)
-            for t, g in zip(total, grads, strict=True):
-                if g is not None:
-                    t += g
-        return torch.cat([t.flatten() for t in total]).double().cpu()
+        # transformers checkpoints layers only in train mode: with the run's gradient checkpointing on
+        # (and no dropout, so both modes compute the same) the backward recomputes them here too
+        was_training = self.decoder.training
+        if not was_training and self._checkpointing_without_dropout():
+            self.decoder.train()
+        try:
+            for _, batch in self._batches(data, indices, "training", per=self.grad_batch):
+                targets = batch.labels[:, 1:].to(self.device)
+                keep = targets != IGNORE
+                with self.autocast():
+                    hidden = self._hidden(batch)
+                    loss = cross_entropy_sum(hidden[:, :-1][keep], self.head, targets[keep], self.softcap,
+                                             self.logit_budget)
+                grads = torch.autograd.grad(loss / max(1, n_targets), params, allow_unused=True)
+                del hidden, loss
+                for k, g in enumerate(grads):
+                    if g is not None:
+                        total[k] = g if total[k] is None else total[k].add_(g)
+        finally:
+            self.decoder.train(was_training)
+        return [torch.zeros_like(p) if t is None else t for p, t in zip(params, total, strict=True)]
+
+    def _checkpointing_without_dropout(self) -> bool:
+        modules = list(self.model.modules())
+        checkpointing = any(getattr(m, "gradient_checkpointing", False) is True for m in modules)
+        config = getattr(self.model, "config", None)
+        rates = [getattr(config, k, 0.0) or 0.0 for k in ("attention_dropout", "hidden_dropout", "dropout")]
+        rates += [m.p for m in modules if isinstance(m, torch.nn.Dropout)]
+        return checkpointing and not any(rates)
+
+    def gradient(self, dataset: str, indices: Sequence[int], split: str = "train") -> torch.Tensor:
+        """The gradient of `gradients` as one flat float64 CPU vector: 8 bytes per parameter, for
+        small models and tests only (MultiDDS streams per-tensor dot products instead)."""
+        return torch.cat([t.flatten() for t in self.gradients(dataset, indices, split)]).double().cpu()
+
+    # -- precision ------------------------------------------------------------------------------
+    def numerics(self) -> dict[str, str]:
+        """The precision the probe's forward passes run in (weights dtype, autocast dtype)."""
+        return model_numerics(self.model, self.device, self.autocast)
+
+    def check_base_numerics(self) -> None:
+        """DIFF divides the current model's perplexity by θ0's: both must be computed in the same
+        precision, or the ratio is biased before any training (REVIEW M6). Raises when the base_ppl
+        file records another precision than this probe's; files without the record pass."""
+        recorded = read_base_numerics(self.base_ppl_path) if self.base_ppl_path else None
+        if recorded is not None and recorded != self.numerics():
+            raise ValueError(
+                f"{self.base_ppl_path}: θ0's perplexities were computed with {recorded['weights']} weights "
+                f"under autocast {recorded['autocast']}, but this run's probe computes with {self.numerics()['weights']} "
+                f"weights under autocast {self.numerics()['autocast']}: DIFF's ratio would be biased. Recompute "
+                "them with the run's precision (base_ppl spec 'precision' and 'weights'; config base_ppl.weights: "
+                "bfloat16 for DeepSpeed bf16 runs, float32 otherwise)")
 
     # -- the base model -------------------------------------------------------------------------
     def base_pool(self, dataset: str) -> list[int]:

@@ -3,8 +3,13 @@
 Two sampling units (SPEC §11):
     "example"  every example draws its dataset from the weights (the authors' code)
     "batch"    one dataset per optimizer step, all its examples from it (paper Algorithm 1)
-Within a dataset, examples are drawn uniformly with replacement, as in the authors' code. Each
-data-parallel rank seeds its own generator from (seed, rank), so ranks draw different examples.
+Within a dataset, examples are drawn uniformly with replacement, as in the authors' code.
+
+Under data parallel every rank draws the whole GLOBAL batch of the step from the same generator
+(seeded by the run's seed alone) and keeps its own slice: rank r of W takes examples
+[r·n/W, (r+1)·n/W). The step's examples are therefore the same for 1, 2, 4 or 8 processes (a single
+process's stream is the one it always was), ranks never draw the same example slot, and under
+`batch` the one dataset of a step is shared by all ranks (Algorithm 1's single-dataset batch).
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ UNITS = ("example", "batch")
 
 
 class MixtureSampler:
-    def __init__(self, sizes: Mapping[str, int], seed: int, rank: int = 0, unit: str = "example"):
+    def __init__(self, sizes: Mapping[str, int], seed: int, rank: int = 0, unit: str = "example",
+                 world_size: int = 1):
         if unit not in UNITS:
             raise ValueError(f"sampling_unit must be one of {UNITS}, got {unit!r}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in [0, world_size {world_size})")
         self.names = list(sizes)
         self.sizes = torch.tensor([sizes[n] for n in self.names], dtype=torch.float64)
         self.unit = unit
-        self.generator = torch.Generator().manual_seed(1_000_003 * seed + 7919 * rank + 17)
-        self.drawn = np.zeros(len(self.names), dtype=np.int64)  # since the last reset
+        self.rank, self.world_size = rank, world_size
+        self.generator = torch.Generator().manual_seed(1_000_003 * seed + 17)  # the same on every rank
+        self.drawn = np.zeros(len(self.names), dtype=np.int64)  # this rank's draws since the last reset
 
     def _probabilities(self, weights: Weights) -> torch.Tensor:
         missing = set(self.names) - set(weights)
@@ -37,7 +46,10 @@ class MixtureSampler:
         return torch.tensor([weights[n] for n in self.names], dtype=torch.float64)
 
     def draw(self, weights: Weights, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(dataset index, example index) arrays for n examples of one optimizer step."""
+        """(dataset index, example index) arrays of this rank's share of the n examples (the global
+        batch) of one optimizer step."""
+        if n % self.world_size:
+            raise ValueError(f"a batch of {n} examples does not split over {self.world_size} processes")
         p = self._probabilities(weights)
         if self.unit == "example":
             which = torch.multinomial(p, n, replacement=True, generator=self.generator)
@@ -45,9 +57,10 @@ class MixtureSampler:
             which = torch.multinomial(p, 1, generator=self.generator).expand(n)
         u = torch.rand(n, generator=self.generator, dtype=torch.float64)
         index = torch.floor(u * self.sizes[which]).long()
-        which_np = which.numpy().astype(np.int64)
+        local = slice(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
+        which_np = which[local].numpy().astype(np.int64)
         np.add.at(self.drawn, which_np, 1)
-        return which_np, index.numpy()
+        return which_np, index[local].numpy()
 
     def take_counts(self) -> dict[str, int]:
         """Examples drawn per dataset since the previous call (then reset)."""

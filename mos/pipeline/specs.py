@@ -113,6 +113,7 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             "tokenized": tokenized_path(cfg, backbone),
             **({"base_ppl": base_ppl_path(cfg, backbone, theta)} if needs_base_ppl(cfg, mixture) else {}),
             **_template_entry(cfg, backbone),
+            **_bos_entry(cfg, backbone),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
@@ -208,11 +209,33 @@ def _template_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:
     return {"chat_template": template} if template else {}
 
 
+def _bos_entry(cfg: Mapping[str, Any], backbone: str) -> dict[str, str]:
+    """`{"bos_token": ...}` for the tokenize, base_ppl and train specs when the backbone overrides its
+    BOS token (the authors' Qwen1.5 override, SPEC §5.3); evaluation reads it from the trained model
+    folder's saved tokenizer."""
+    bos = cfg["backbones"][backbone].get("bos_token")
+    return {"bos_token": bos} if bos else {}
+
+
+def _numerics_entry(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """θ0's precision for the base_ppl spec: the training runs' autocast (`precision`) and the dtype
+    of the weights their probe sees (`weights`); only where they are not fp32 / float32, so the specs
+    of fp32 configs stay as they were."""
+    entry = {}
+    if cfg["train"]["precision"] != "fp32":
+        entry["precision"] = cfg["train"]["precision"]
+    if cfg["base_ppl"].get("weights", "float32") != "float32":
+        entry["weights"] = cfg["base_ppl"]["weights"]
+    return entry
+
+
 def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
     """Arguments of `python -m mos tokenize` for a backbone."""
     args = ["--model", tokenizer_ref(cfg, backbone), "--max-length", str(cfg["train"]["max_length"])]
     if cfg["backbones"][backbone].get("chat_template"):
         args += ["--chat-template", cfg["backbones"][backbone]["chat_template"]]
+    if cfg["backbones"][backbone].get("bos_token"):
+        args += ["--bos-token", cfg["backbones"][backbone]["bos_token"]]
     for d in grid_datasets(cfg):
         args += ["--dataset", f"{d}={dataset_path(cfg, d)}"]
     return args
@@ -264,7 +287,9 @@ def base_ppl_spec(cfg: Mapping[str, Any], backbone: str, theta: int) -> dict[str
             "max_length": cfg["train"]["max_length"],
             "pool_size": base_ppl_pool_size(cfg, backbone),
             "seed": cfg["base_ppl"]["seed"],
-            **_template_entry(cfg, backbone)}
+            **_template_entry(cfg, backbone),
+            **_bos_entry(cfg, backbone),
+            **_numerics_entry(cfg)}
 
 
 # ---------------------------------------------------------------- Table 1 and the perplexity study (Table 6)

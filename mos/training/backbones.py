@@ -74,6 +74,22 @@ def load_model(path: str, dtype: torch.dtype = torch.float32) -> PreTrainedModel
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True, trust_remote_code=False)
 
 
+def enable_checkpointing(model: PreTrainedModel) -> None:
+    """Gradient (activation) checkpointing of every decoder layer, non-reentrant: a layer's
+    activations are recomputed in the backward pass instead of kept (docs/memory.md). Works with
+    transformers' `activation_checkpointing_enable` (newer) and `gradient_checkpointing_enable`."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable({"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def is_checkpointing(model: torch.nn.Module) -> bool:
+    """Whether any layer of the model checkpoints its activations (in train mode)."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Unique parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -5,9 +5,16 @@
 The spec names the base model θ0, the training datasets, `max_length` and the probe pool
 (`pool_size` examples per dataset drawn with `seed`, or every example when null, as the
 authors' code precomputes one for every record). For every pool example the CSV holds the
-perplexity over the whole chat-templated sequence (the code) and over the response only (Eq. 9):
-    dataset, index, ppl_sequence, ppl_response, n_sequence, n_response
-Every DIFF run of that backbone reads this file instead of running θ0 again.
+perplexity over the whole chat-templated sequence (the code) and over the response only (Eq. 9),
+both from one forward pass, and the precision they were computed in:
+    dataset, index, ppl_sequence, ppl_response, n_sequence, n_response, weights_dtype, autocast_dtype
+Every DIFF run of that backbone reads this file instead of running θ0 again, and stops before its
+first step unless its probe computes in the same precision (DIFF's ratio would be biased otherwise):
+the spec's `precision` is the training runs' `train.precision` and `weights` how their probe holds
+the model: "float32" (single process, DDP: float32 weights under accelerate's autocast of that
+precision) or "bfloat16" (DeepSpeed's bf16 engine: bf16 weights, no autocast). Logits stream
+through the output layer in bounded chunks (mos.mixing.vocab), so memory does not grow with
+positions x vocabulary.
 
 The same command measures any other model, e.g. the fine-tuned PROP. models of the perplexity study
 (paper Table 6); several `--spec`/`--out` pairs run in one process (imports paid once), and
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +39,26 @@ from mos.common.io import write_csv
 from mos.common.spec import read_spec
 from mos.data.tokenized import load_dataset_file, load_tokenized
 from mos.data.tokenizer import load_tokenizer
-from mos.mixing.probe import Probe
+from mos.mixing.probe import PPL_SCOPES, Probe
 from mos.training.backbones import load_model
 
-COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_response"]
+COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_response", "weights_dtype",
+           "autocast_dtype"]
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # train.precision -> autocast dtype
+WEIGHTS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+ROWS_PER_FORWARD = 8  # packed rows per decoder pass: the paper's training micro-batch (docs/memory.md)
+
+
+def numerics_settings(spec: Mapping[str, Any]) -> tuple[torch.dtype, torch.dtype | None]:
+    """(weights dtype, autocast dtype) of a spec's `weights` and `precision`, as the training runs
+    compute: float32 weights under the precision's autocast (single process, DDP), or bf16
+    weights without autocast (DeepSpeed's bf16 engine; accelerate adds no autocast there)."""
+    precision, weights = spec.get("precision", "fp32"), spec.get("weights", "float32")
+    if precision not in PRECISIONS:
+        raise ValueError(f"spec.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if weights not in WEIGHTS:
+        raise ValueError(f"spec.weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    return WEIGHTS[weights], PRECISIONS[precision] if weights == "float32" else None
 
 
 def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[int]:
@@ -45,30 +69,39 @@ def pool_indices(n: int, pool_size: int | None, seed: int, name: str) -> list[in
 
 
 def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+    weights, autocast_dtype = numerics_settings(spec)
+    tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"), spec.get("bos_token"))
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    # bf16 on a GPU (how the paper's backbones are trained); float32 on the CPU
-    model = load_model(spec["model"], dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device).eval()
+    model = load_model(spec["model"], dtype=weights).to(device).eval()
     max_length = int(spec.get("max_length", 2048))
     datasets = None
     if spec.get("tokenized"):
         cached, meta = load_tokenized(spec["tokenized"], "response")
-        if meta["max_length"] == max_length and all(meta["datasets"].get(n) == p for n, p in spec["datasets"].items()):
+        if (meta["max_length"] == max_length and meta.get("chat_template") == spec.get("chat_template")
+                and meta.get("bos_token") == spec.get("bos_token")
+                and all(meta["datasets"].get(n) == p for n, p in spec["datasets"].items())):
             datasets = {n: cached[n] for n in spec["datasets"]}
     if datasets is None:
         datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
                     for name, path in spec["datasets"].items()}
-    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device)
+
+    def autocast():  # what accelerate's autocast does in a single-process or DDP run of that precision
+        return nullcontext() if autocast_dtype is None else torch.autocast(device, dtype=autocast_dtype)
+
+    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device, autocast=autocast,
+                  rows_per_forward=ROWS_PER_FORWARD)
+    numerics = probe.numerics()
     rows = []
     for name, data in datasets.items():
         idx = pool_indices(len(data), spec.get("pool_size"), int(spec.get("seed", 0)), name)
-        seq = probe.token_stats(name, idx, "sequence")
-        resp = probe.token_stats(name, idx, "response")
+        stats = probe.scope_stats(name, idx, PPL_SCOPES)  # both scopes from one forward pass
+        seq, resp = stats["sequence"], stats["response"]
         for k, i in enumerate(idx):
             rows.append({"dataset": name, "index": i,
                          "ppl_sequence": float(torch.exp(seq["nll"][k] / max(1, int(seq["count"][k])))),
                          "ppl_response": float(torch.exp(resp["nll"][k] / max(1, int(resp["count"][k])))),
-                         "n_sequence": int(seq["count"][k]), "n_response": int(resp["count"][k])})
+                         "n_sequence": int(seq["count"][k]), "n_response": int(resp["count"][k]),
+                         "weights_dtype": numerics["weights"], "autocast_dtype": numerics["autocast"]})
     return rows
 
 

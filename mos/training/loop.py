@@ -10,7 +10,11 @@
 
 Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
 uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
-a linear warm-up/decay schedule; a dynamic strategy is asked for new weights every
+a linear warm-up/decay schedule. The loss is the summed token cross-entropy of the step divided by
+the step's target tokens over ALL processes (a token mean over the whole batch), and the processes
+share the draws of one global batch (mos.mixing.sampler), so 1, 2, 4 or 8 processes compute the same
+gradient up to float rounding. `train.gradient_checkpointing` recomputes each layer's activations in
+the backward pass (docs/memory.md). A dynamic strategy is asked for new weights every
 `update_every` steps. A checkpoint every `checkpoint_every` steps holds everything the next
 steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
 killed run restarted with the same command continues to the same final weights. Outputs in
@@ -39,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from safetensors.torch import load_model, save_model
@@ -54,8 +57,9 @@ from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.sampler import MixtureSampler
 from mos.mixing.strategy import Weights, normalize
+from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of
 from mos.training.averaging import WeightAverage
-from mos.training.backbones import count_parameters
+from mos.training.backbones import count_parameters, enable_checkpointing
 from mos.training.backbones import load_model as load_pretrained
 
 TRAIN_LOG_COLUMNS = ["step", "loss", "lr", "tokens", "seconds"]
@@ -84,6 +88,7 @@ class TrainSettings:
     average: str = "none"          # none | ema | tail: the saved model is an average of the weights
     average_decay: float = 0.99    # ema: θ̄ ← d·θ̄ + (1 − d)·θ
     average_start: float = 0.5     # ema / tail: the fraction of the steps after which weights are averaged
+    gradient_checkpointing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,25 +117,25 @@ class CausalLMLoss(torch.nn.Module):
 
     Only positions that carry a loss go through the output layer: with response-only loss most
     prompt positions are skipped, which saves the largest matrix product of a small-vocabulary
-    model. Wrapping (rather than calling submodules) keeps data-parallel gradient sync intact.
+    model. Above `logit_budget` logits the output layer runs in chunks whose logits are recomputed
+    in the backward pass (mos.mixing.vocab), so a micro-batch of 16K tokens never holds 16K x V
+    float32 logits. Wrapping (rather than calling submodules) keeps data-parallel gradient sync intact.
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, logit_budget: int = LOGIT_BUDGET):
         super().__init__()
         self.model = model
         self.config = model.config  # DeepSpeed sizes 'auto' buckets from config.hidden_size
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
-        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.softcap = softcap_of(model)
+        self.logit_budget = logit_budget
 
     def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         hidden = self.decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != IGNORE
-        logits = self.head(hidden[:, :-1][keep])
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+        return cross_entropy_sum(hidden[:, :-1][keep], self.head, targets[keep], self.softcap, self.logit_budget)
 
 
 def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -149,6 +154,7 @@ def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -
         data, meta = load_tokenized(cache, settings.loss)
         wanted = {n: (e if isinstance(e, str) else e["path"]) for n, e in spec["datasets"].items()}
         if (meta["max_length"] == settings.max_length and meta.get("chat_template") == spec.get("chat_template")
+                and meta.get("bos_token") == spec.get("bos_token")
                 and all(meta["datasets"].get(n) == p for n, p in wanted.items())):
             return {n: data[n] for n in wanted}
     out = {}
@@ -194,7 +200,7 @@ class Run:
             self._configure_deepspeed()
         self.seed = int(spec.get("seed", 0))
         torch.manual_seed(self.seed)
-        self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
+        self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"), spec.get("bos_token"))
         mixture = spec["mixture"]
         self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
         if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
@@ -205,12 +211,17 @@ class Run:
         self.sizes = {n: len(d) for n, d in self.datasets.items()}
         self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
         model = load_pretrained(spec["model"])
+        if s.gradient_checkpointing:
+            enable_checkpointing(model)
         self.n_params = count_parameters(model)
         optimizer = make_optimizer(model, s)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s))
         self.model, self.optimizer, self.scheduler = self.acc.prepare(CausalLMLoss(model), optimizer, scheduler)
-        self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit)
+        self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit,
+                                      self.acc.num_processes)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
+        if self.probe is not None and getattr(self.strategy, "needs_base_ppl", False):
+            self.probe.check_base_numerics()  # θ0's perplexities in this run's precision, or stop now
         self.average = WeightAverage(self.hf_model, s.average, s.steps, s.average_decay, s.average_start)
         self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
         self.rank_weight_spread = 0.0   # largest disagreement between ranks' updates (data parallel)
@@ -245,8 +256,16 @@ class Run:
     def _make_probe(self):
         from mos.mixing.probe import Probe  # only dynamic strategies need it
 
+        s = self.settings  # forward and backward passes no larger than a training micro-batch's
         return Probe(self.hf_model, self.datasets, self.tokenizer.pad_token_id, self.seed, self.acc.device,
-                     self.settings.pack_length, self.validation, self.spec.get("base_ppl"))
+                     s.pack_length, self.validation, self.spec.get("base_ppl"), autocast=self.acc.autocast,
+                     rows_per_forward=s.micro_batch_size, grad_batch=s.micro_batch_size,
+                     rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum)
+
+    def _all_sum(self, values) -> list[float]:
+        """Sums of floats over the processes (the probe's sharded gradients)."""
+        t = torch.tensor(list(values), dtype=torch.float64, device=self.acc.device)
+        return self.acc.reduce(t, reduction="sum").tolist()
 
     def _log_weights(self, reward=None, smoothed=None) -> None:
         counts = self.sampler.take_counts()
@@ -350,7 +369,7 @@ class Run:
     def _next_micro_batches(self) -> list[Batch]:
         s = self.settings
         local = s.batch_size // self.acc.num_processes
-        which, index = self.sampler.draw(self.weights, local)
+        which, index = self.sampler.draw(self.weights, s.batch_size)  # this rank's share of the global batch
         self.sample_fingerprint = (self.sample_fingerprint * 1_000_003 + int((which * 7919 + index).sum())) % (2**61 - 1)
         data = list(self.datasets.values())
         ids = [data[d].ids[i] for d, i in zip(which, index, strict=True)]
@@ -359,9 +378,19 @@ class Run:
         return [pack(ids[k:k + s.micro_batch_size], masks[k:k + s.micro_batch_size], s.pack_length, pad)
                 for k in range(0, local, s.micro_batch_size)]
 
+    def global_targets(self, local: int) -> int:
+        """Target tokens of the optimizer step over all processes."""
+        if self.acc.num_processes == 1:
+            return local
+        return int(self.acc.reduce(torch.tensor(local, device=self.acc.device), reduction="sum").item())
+
     def train_step(self) -> float:
         batches = self._next_micro_batches()
-        n_targets = sum(b.n_targets for b in batches)
+        # Token mean over the GLOBAL batch: each rank divides its summed loss by the step's target
+        # count over all ranks, times the number of ranks because DDP and DeepSpeed average the ranks'
+        # gradients. The gradient is then that of one process holding the whole batch.
+        n_targets = self.global_targets(sum(b.n_targets for b in batches))
+        world = self.acc.num_processes
         total = 0.0
         for k, batch in enumerate(batches):
             batch = Batch(*(t.to(self.acc.device) for t in (batch.input_ids, batch.position_ids, batch.labels)),
@@ -373,6 +402,8 @@ class Run:
                 ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
             with ctx, self.acc.autocast():
                 loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
+                if world > 1:
+                    loss = loss * world
                 # DeepSpeed divides the loss by its accumulation steps; ours is already a batch mean
                 self.acc.backward(loss * self.accumulation if self.deepspeed else loss)
                 if self.deepspeed and self.acc.sync_gradients != sync:

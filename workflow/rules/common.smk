@@ -70,6 +70,8 @@ def dataset_args(wildcards):
                 "--split", ds["split"], "--seed", str(ds["seed"])]
         if ds["per_subset"] is not None:
             args += ["--per-subset", str(ds["per_subset"])]
+        if ds.get("subset_window") is not None:
+            args += ["--subset-window", str(ds["subset_window"])]
     return shlex.join(args)
 
 
