@@ -6,6 +6,14 @@ At an update, a strategy asks the probe for fresh mini-batches of any dataset an
 by `python -m mos.base_ppl`. The probe draws examples with its own seeded generator, identical
 on every data-parallel rank, so every rank computes the same update. Nothing here changes the
 model, the optimizer or the training sampler.
+
+For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py) it also
+gives: per-token and per-example losses on the training targets or the responses, under the
+current model or another run's model (`run_model`: DoReMi's reference, loaded once, lazily);
+gradient norms (HBO); a virtual optimizer step (`lookahead`: loss before and after one SGD step
+on a mini-batch, parameters restored bit for bit: DynamixSFT); the losses of the training batches
+drawn since the last update (`train_losses`, recorded by the loop without extra passes: ODM); and
+the learning rate of the step the update follows (`learning_rate`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from mos.train import Run
 
 PPL_SCOPES = ("sequence", "response")
+LOSS_SCOPES = ("training", "response", "sequence")  # the training targets (per train.loss), responses, all
 
 
 def read_base_ppl(path: str | Path) -> dict[str, dict[str, dict[int, float]]]:
@@ -53,6 +62,9 @@ class Probe:
         self.base_ppl_path = base_ppl
         self._base: dict[str, dict[str, dict[int, float]]] | None = None
         self._pools: dict[str, list[int]] = {}
+        self._models: dict[str, torch.nn.Module] = {}   # other runs' models, loaded on first use
+        self._train_losses: dict[str, dict[str, float]] | None = None
+        self.learning_rate: float | None = None          # set by the loop before each update
 
     @classmethod
     def from_run(cls, run: Run) -> Probe:
@@ -154,6 +166,135 @@ class Probe:
                 if g is not None:
                     t += g
         return torch.cat([t.flatten() for t in total]).double().cpu()
+
+    # -- losses, gradient norms and a virtual step (the field's methods) -------------------------
+    def _token_nll(self, model: torch.nn.Module, batch) -> torch.Tensor:
+        """Per-token NLL (float32) of the target positions of a packed batch, row-major; only target
+        positions go through the output layer (the training loss's memory footprint)."""
+        hidden = model.get_decoder()(input_ids=batch.input_ids.to(self.device),
+                                     position_ids=batch.position_ids.to(self.device), use_cache=False).last_hidden_state
+        targets = batch.labels[:, 1:].to(self.device)
+        keep = targets != IGNORE
+        logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+        softcap = getattr(model.config, "final_logit_softcapping", None)
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        return F.cross_entropy(logits.float(), targets[keep], reduction="none")
+
+    @staticmethod
+    def _owners(batch) -> torch.Tensor:
+        """For every target position of `_token_nll`'s output, the index of its example in the chunk."""
+        owner = torch.full(batch.labels.shape, -1, dtype=torch.long)
+        for e, (r, a, b) in enumerate(batch.spans):
+            owner[r, a:b] = e
+        return owner[:, 1:][batch.labels[:, 1:] != IGNORE]
+
+    def _loss_batches(self, data: TokenizedDataset, indices: Sequence[int], scope: str):
+        if scope not in LOSS_SCOPES:
+            raise ValueError(f"scope must be one of {LOSS_SCOPES}, got {scope!r}")
+        return self._batches(data, indices, scope)
+
+    @torch.no_grad()
+    def token_losses(self, dataset: str, indices: Sequence[int], split: str = "train", scope: str = "training",
+                     model: torch.nn.Module | None = None) -> list[torch.Tensor]:
+        """Per example, the NLL of each of its target tokens (float32, CPU) under the current model or
+        `model` (e.g. `run_model(folder)`). scope: "training" (the targets the run trains on),
+        "response" (assistant tokens) or "sequence" (every token after the first)."""
+        data, model = self._split(split)[dataset], model if model is not None else self.model
+        out: list[torch.Tensor] = []
+        for chunk, batch in self._loss_batches(data, indices, scope):
+            nll, owner = self._token_nll(model, batch).cpu(), self._owners(batch)
+            out += [nll[owner == e] for e in range(len(chunk))]
+        return out
+
+    def example_losses(self, dataset: str, indices: Sequence[int], split: str = "train", scope: str = "training",
+                       model: torch.nn.Module | None = None) -> torch.Tensor:
+        """Per example, its mean token loss (float64); an example without targets counts 0."""
+        return torch.stack([t.double().sum() / max(1, t.numel())
+                            for t in self.token_losses(dataset, indices, split, scope, model)])
+
+    def gradient_norms(self, dataset: str, indices: Sequence[int], split: str = "train",
+                       scope: str = "training") -> torch.Tensor:
+        """Per example, the L2 norm of the gradient of its mean token loss (float64; HBO's reward),
+        summed tensor by tensor, never concatenated; .grad untouched."""
+        data = self._split(split)[dataset]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        norms = []
+        for i in indices:
+            for _, batch in self._loss_batches(data, [i], scope):
+                nll = self._token_nll(self.model, batch)
+                grads = torch.autograd.grad(nll.sum() / max(1, nll.numel()), params, allow_unused=True)
+                norms.append(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)).cpu())
+        return torch.stack(norms)
+
+    def lookahead(self, dataset: str, indices: Sequence[int], lr: float,
+                  scope: str = "training") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example mean token losses before and after one virtual SGD step θ' = θ - lr ∇L(θ) on
+        the mean token loss L of these examples (DynamixSFT's look-ahead). The parameters are copied
+        before and restored after, bit for bit; the optimizer, .grad and the sampler are untouched."""
+        data = self._split(split="train")[dataset]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        n_targets = sum(int(self._mask_of(data, scope)[i].sum()) for i in indices)
+        total = [torch.zeros_like(p) for p in params]
+        pre: list[torch.Tensor] = []
+        for chunk, batch in self._loss_batches(data, indices, scope):
+            nll = self._token_nll(self.model, batch)
+            owner = self._owners(batch).to(nll.device)
+            pre += [nll[owner == e].detach().double().sum().cpu() / max(1, int((owner == e).sum()))
+                    for e in range(len(chunk))]
+            for t, g in zip(total, torch.autograd.grad(nll.sum() / max(1, n_targets), params, allow_unused=True),
+                            strict=True):
+                if g is not None:
+                    t += g
+        saved = [p.detach().clone() for p in params]
+        try:
+            with torch.no_grad():
+                for p, g in zip(params, total, strict=True):
+                    p.sub_(lr * g)
+            post = self.example_losses(dataset, indices, "train", scope)
+        finally:
+            with torch.no_grad():
+                for p, s in zip(params, saved, strict=True):
+                    p.copy_(s)
+        return torch.stack(pre), post
+
+    @staticmethod
+    def _mask_of(data: TokenizedDataset, scope: str) -> list[np.ndarray]:
+        if scope == "training":
+            return data.mask
+        if scope == "response":
+            return data.response
+        return [np.arange(len(x)) > 0 for x in data.ids]
+
+    # -- other runs and the training batches ----------------------------------------------------
+    def run_model(self, folder: str | Path) -> torch.nn.Module:
+        """The fine-tuned model of a finished run (`<folder>/model`), loaded once, in eval mode, on
+        this device and in the current model's dtype (DoReMi's reference model)."""
+        key = str(folder)
+        if key not in self._models:
+            from mos.backbones import load_model
+
+            path = Path(folder) / "model"
+            if not (path / "config.json").exists():
+                raise FileNotFoundError(f"{path}: no model; is {folder} a finished run?")
+            dtype = next(self.model.parameters()).dtype
+            model = load_model(str(path), dtype=dtype).to(self.device).eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            self._models[key] = model
+        return self._models[key]
+
+    def set_train_losses(self, stats: Mapping[str, Mapping[str, float]] | None) -> None:
+        """Called by the loop before an update of a strategy with `needs_train_losses`."""
+        self._train_losses = None if stats is None else {n: dict(v) for n, v in stats.items()}
+
+    def train_losses(self) -> dict[str, dict[str, float]]:
+        """{dataset: {"loss_sum", "tokens", "examples"}} of the training batches drawn since the last
+        update (all ranks): summed token losses as trained on (the batch's own forward pass, no extra
+        computation), target tokens and examples. Only for strategies with `needs_train_losses`."""
+        if self._train_losses is None:
+            raise RuntimeError("the loop records training losses only for strategies with needs_train_losses = True")
+        return {n: dict(v) for n, v in self._train_losses.items()}
 
     # -- the base model -------------------------------------------------------------------------
     def base_pool(self, dataset: str) -> list[int]:
