@@ -71,13 +71,16 @@ def dataset_inputs(wildcards):
 
 
 def train_inputs(wildcards):
-    """A run's training datasets, and the pretrained tiny backbone it starts from."""
+    """A run's training datasets, the pretrained tiny backbone it starts from, and the finished runs
+    its strategy reads (e.g. DoReMi's reference run: their run.json, written last)."""
     inputs = {f"dataset_{d}": C.dataset_path(CFG, d) for d in C.mixture_datasets(CFG, wildcards.mixture)}
     if C.is_tiny(CFG, wildcards.backbone):
         inputs["backbone"] = C.pretrained_dir(CFG, wildcards.backbone)
     inputs["tokenized"] = C.tokenized_path(CFG, wildcards.backbone)
     if C.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = C.base_ppl_path(CFG, wildcards.backbone)
+    for role, folder in C.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
+        inputs[f"run_{role}"] = f"{folder}/run.json"
     return inputs
 
 
