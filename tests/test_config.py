@@ -69,12 +69,18 @@ def test_default_config_grid() -> None:
 
 def test_paper_config_grid() -> None:
     cfg = load_config(PAPER)
-    # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B
-    assert len(C.runs(cfg)) == 3 * 9 + 4 + 3
+    # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B;
+    # beyond the paper: 3 backbones x the field's 7 mixtures (issue 12)
+    field = {"doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"}
+    assert len(C.runs(cfg)) == 3 * 9 + 4 + 3 + 3 * 7
     assert {m for b, m, _ in C.runs(cfg) if b != "llama-3-8b"} == {
         "proportional", "temperature", "uniform", "multidds", "multiuat",
-        "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"}
-    assert len([r for r in C.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3
+        "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"} | field
+    assert len([r for r in C.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3 + 7
+    assert C.train_spec(cfg, "gemma-2b", "doremi", 42)["runs"] == {"reference": "results/paper_grid/runs/gemma-2b/uniform/seed42"}
+    assert C.train_spec(cfg, "gemma-2b", "doremi_two_stage", 42)["runs"] == {
+        "proxy": "results/paper_grid/runs/gemma-2b/doremi/seed42"}
+    assert "runs" not in C.train_spec(cfg, "gemma-2b", "odm", 42)
     assert C.tiny_backbones(cfg) == []
     assert not C.needs_testbed(cfg) and not C.needs_mmlu_dev(cfg)
     assert C.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
@@ -91,7 +97,8 @@ def test_paper_config_grid() -> None:
 
 def test_paper_config_strategies_use_the_papers_settings() -> None:
     cfg = load_config(PAPER)
-    dynamic = [m for m in C.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] != "temperature"]
+    dynamic = [m for m in C.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] in ("mos", "mospec", "multidds",
+                                                                                       "multiuat")]
     for m in dynamic:
         params = C.strategy_params(cfg, m)
         assert (params["update_every"], params["scorer_lr"], params["inner_steps"]) == (100, 1e-4, 200), m
@@ -512,3 +519,35 @@ def test_schema_documents_every_key() -> None:
             optional = key not in node.get("required", []) and key != "paper_label"
             if optional and key not in NO_DEFAULT.get(path, ()):
                 assert "default" in prop, f"{path}.{key} has no default"
+
+
+# ---------------------------------------------------------------- strategies that read other runs
+
+
+def test_a_dependency_becomes_the_run_folder_in_the_train_spec(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform"}
+    raw["mixtures"]["doremi_two_stage"] = {"strategy": "doremi_two_stage", "proxy": "doremi"}
+    cfg = load_config(raw, SOURCE)
+    assert C.dependency_runs(cfg, "tiny-llama", "doremi", 0) == {"reference": "results/default/runs/tiny-llama/uniform/seed0"}
+    assert C.train_spec(cfg, "tiny-llama", "doremi_two_stage", 0)["runs"] == {
+        "proxy": "results/default/runs/tiny-llama/doremi/seed0"}
+    assert "runs" not in C.train_spec(cfg, "tiny-llama", "uniform", 0)
+
+
+def test_a_dependency_must_be_a_mixture_in_the_grid_on_the_same_datasets(raw: dict[str, Any]) -> None:
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "unifrom"}
+    assert "mixtures.doremi: the strategy's reference mixture 'unifrom' is not a mixture. Did you mean 'uniform'?" \
+        in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform"}
+    bad["grid"] = [{"backbones": "all", "mixtures": ["doremi", "proportional"]}]
+    assert "reference mixture 'uniform' must be in the grid wherever 'doremi' is" in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform", "datasets": ["Mathematics", "NLP"]}
+    assert "reference mixture 'uniform' trains on ['Mathematics', 'Medicine', 'General', 'NLP'], not on " \
+           "['Mathematics', 'NLP']" in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["a"] = {"strategy": "doremi", "reference": "b"}
+    bad["mixtures"]["b"] = {"strategy": "doremi_two_stage", "proxy": "a"}
+    assert "mixtures.a: reads its own run through its dependencies (a cycle)" in error_of(bad)
