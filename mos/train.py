@@ -13,8 +13,8 @@ uniformly within it unless the strategy weights the examples), packs them into r
 padding waste, and takes one AdamW step with a linear warm-up/decay schedule; a dynamic strategy
 is asked for new weights every `update_every` steps (or when its last update said; see
 mos.strategy for what else a strategy may ask of the loop: the losses of the drawn batches,
-other runs' folders, an update at step 0). A checkpoint every `checkpoint_every` steps holds everything the next
-steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
+other runs' folders, an update at step 0). A checkpoint every `checkpoint_every` steps holds
+everything the next steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
 killed run restarted with the same command continues to the same final weights. Outputs in
 --out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
 the spec's `chat_template` when it forces one), train_log.csv, trajectory.csv, run.json.
