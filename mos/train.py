@@ -287,9 +287,10 @@ class Run:
             })
 
     def _update_strategy(self) -> None:
-        self.probe.learning_rate = self.scheduler.get_last_lr()[0]
-        if self.train_losses is not None:
-            self.probe.set_train_losses(self._take_train_losses())
+        if self.probe is not None:
+            self.probe.learning_rate = self.scheduler.get_last_lr()[0]
+            if self.train_losses is not None:
+                self.probe.set_train_losses(self._take_train_losses())
         self.model.eval()
         update = self.strategy.update(self.step, self.probe)
         self.model.train()

@@ -37,7 +37,12 @@ def finished_run(tmp_path_factory, tiny_model_dir):
     """A finished run folder as mos.train leaves one: run.json, trajectory.csv (two updates), model/."""
     run = tmp_path_factory.mktemp("dependency") / "run"
     run.mkdir()
-    (run / "model").symlink_to(tiny_model_dir)
+    model = load_model(str(tiny_model_dir))  # another run's model: θ0 moved by seeded noise
+    gen = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=gen))
+    model.save_pretrained(run / "model")
     (run / "run.json").write_text(json.dumps({"spec": {"mixture": {"name": "dep"}, "train": {"steps": 4, "batch_size": 2}},
                                               "budget": {"training_examples": 8, "extra_training_examples": 0}}))
     with open(run / "trajectory.csv", "w", newline="") as f:
@@ -155,7 +160,8 @@ def two_updates(name, finished_run, probe_data, state_after_first=None):
     probe = contract_probe(strategy, probe_data, 0)
     sizes = {n: len(d) for n, d in probe.datasets.items()}
     strategy.initial_weights(sizes, seed=1)
-    step = strategy.first_update
+    # well into training (ODM's exploration schedule keeps π uniform over its first steps)
+    step = strategy.first_update and 100 * strategy.first_update
     updates, states = [], []
     for k in range(2):
         if k == 0 and state_after_first is not None:
