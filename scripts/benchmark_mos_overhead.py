@@ -219,9 +219,20 @@ class Replay:
 
     is_dynamic = True
     needs_base_ppl = False
+    needs_train_losses = False
 
     def __init__(self, source: Mapping[int, Mapping[str, float]], every: int):
         self.source, self.update_every = source, every
+
+    @property
+    def first_update(self) -> int:
+        return self.update_every
+
+    def dependencies(self) -> dict[str, str]:
+        return {}
+
+    def report(self, step: int) -> dict[str, Any]:
+        return {}
 
     def update(self, step: int, probe: Any) -> Update:
         if step not in self.source:
@@ -296,6 +307,7 @@ def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], eve
         runs[label] = Run(specs[label], work / "runs" / label)
         if label.endswith(REPLAY):
             runs[label].strategy = Replay(records.setdefault(label.removesuffix(REPLAY), {}), every)
+            runs[label].next_update = every  # built as a static run: give it the update schedule
         spent[label] = instrument(runs[label], label, lock, every,
                                   records.setdefault(label, {}) if runs[label].strategy.is_dynamic else None)
 

@@ -73,12 +73,18 @@ def test_default_config_grid() -> None:
 
 def test_paper_config_grid() -> None:
     cfg = load_config(PAPER)
-    # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B
-    assert len(G.runs(cfg)) == 3 * 9 + 4 + 3
+    # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B;
+    # beyond the paper: 3 backbones x the field's 7 mixtures (issue 12)
+    field = {"doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"}
+    assert len(G.runs(cfg)) == 3 * 9 + 4 + 3 + 3 * 7
     assert {m for b, m, _ in G.runs(cfg) if b != "llama-3-8b"} == {
         "proportional", "temperature", "uniform", "multidds", "multiuat",
-        "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"}
-    assert len([r for r in G.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3
+        "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"} | field
+    assert len([r for r in G.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3 + 7
+    assert S.train_spec(cfg, "gemma-2b", "doremi", 42)["runs"] == {"reference": "results/paper_grid/runs/gemma-2b/uniform/seed42"}
+    assert S.train_spec(cfg, "gemma-2b", "doremi_two_stage", 42)["runs"] == {
+        "proxy": "results/paper_grid/runs/gemma-2b/doremi/seed42"}
+    assert "runs" not in S.train_spec(cfg, "gemma-2b", "odm", 42)
     assert G.tiny_backbones(cfg) == []
     assert not G.needs_testbed(cfg) and not G.needs_mmlu_dev(cfg)
     assert S.base_ppl_backbones(cfg) == ["qwen1.5-0.5b", "gemma-2b", "llama-3-8b"]
@@ -95,7 +101,8 @@ def test_paper_config_grid() -> None:
 
 def test_paper_config_strategies_use_the_papers_settings() -> None:
     cfg = load_config(PAPER)
-    dynamic = [m for m in G.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] != "temperature"]
+    dynamic = [m for m in G.grid_mixtures(cfg) if cfg["mixtures"][m]["strategy"] in ("mos", "mospec", "multidds",
+                                                                                       "multiuat")]
     for m in dynamic:
         params = S.strategy_params(cfg, m)
         assert (params["update_every"], params["scorer_lr"], params["inner_steps"]) == (100, 1e-4, 200), m
@@ -611,3 +618,32 @@ def test_cli_claims_prints_the_resolved_claims(capsys: pytest.CaptureFixture[str
     assert S.main(["claims", str(DEFAULT)]) == 0
     spec = json.loads(capsys.readouterr().out)
     assert spec["alpha"] == 0.05 and len(spec["list"]) == len(load_config(DEFAULT)["claims"]["list"])
+
+
+def test_a_dependency_becomes_the_run_folder_in_the_train_spec(raw: dict[str, Any]) -> None:
+    raw["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform"}
+    raw["mixtures"]["doremi_two_stage"] = {"strategy": "doremi_two_stage", "proxy": "doremi"}
+    cfg = load_config(raw, SOURCE)
+    assert S.dependency_runs(cfg, "tiny-llama", "doremi", 0) == {"reference": "results/default/runs/tiny-llama/uniform/seed0"}
+    assert S.train_spec(cfg, "tiny-llama", "doremi_two_stage", 0)["runs"] == {
+        "proxy": "results/default/runs/tiny-llama/doremi/seed0"}
+    assert "runs" not in S.train_spec(cfg, "tiny-llama", "uniform", 0)
+
+
+def test_a_dependency_must_be_a_mixture_in_the_grid_on_the_same_datasets(raw: dict[str, Any]) -> None:
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "unifrom"}
+    assert "mixtures.doremi: the strategy's reference mixture 'unifrom' is not a mixture. Did you mean 'uniform'?" \
+        in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform"}
+    bad["grid"] = [{"backbones": "all", "mixtures": ["doremi", "proportional"]}]
+    assert "reference mixture 'uniform' must be in the grid wherever 'doremi' is" in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["doremi"] = {"strategy": "doremi", "reference": "uniform", "datasets": ["Mathematics", "NLP"]}
+    assert "reference mixture 'uniform' trains on ['Mathematics', 'Medicine', 'General', 'NLP'], not on " \
+           "['Mathematics', 'NLP']" in error_of(bad)
+    bad = copy.deepcopy(raw)
+    bad["mixtures"]["a"] = {"strategy": "doremi", "reference": "b"}
+    bad["mixtures"]["b"] = {"strategy": "doremi_two_stage", "proxy": "a"}
+    assert "mixtures.a: reads its own run through its dependencies (a cycle)" in error_of(bad)

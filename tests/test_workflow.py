@@ -6,11 +6,15 @@ end on config/test.yaml (about a minute on 2 cores) followed by a rerun that mus
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
@@ -61,14 +65,25 @@ def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
     out = dry_run_output("--configfile", str(ROOT / "config" / "paper.yaml"), "-p",
                          "--set-resources", "train:gpu=4", "--set-threads", "train=32", workdir=tmp_path)
     jobs = job_counts(out)
-    # Table 2: 3 backbones x 9 rows, Table 3: 4 priors, Table 5: 2 MoSpec + math-only; 1 seed
-    assert jobs["train"] == 34
-    assert jobs["evaluate"] == 34  # one per backbone x mixture cell
+    # Table 2: 3 backbones x 9 rows, Table 3: 4 priors, Table 5: 2 MoSpec + math-only; beyond the
+    # paper: 3 backbones x the field's 7 mixtures (issue 12); 1 seed
+    assert jobs["train"] == 55
+    assert jobs["evaluate"] == 55  # one per backbone x mixture cell
     assert jobs["dataset"] == 4 and jobs["tokenize"] == jobs["base_ppl"] == 3 and jobs["aggregate"] == 1
     for rule in ("pretrain", "testbed", "tokenizer", "mmlu_dev"):  # nothing of the default config leaks in
         assert rule not in jobs
+    for method in ("doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"):
+        for backbone in ("qwen1.5-0.5b", "gemma-2b", "llama-3-8b"):
+            assert f"results/paper_grid/runs/{backbone}/{method}/seed42/run.json" in out
+    # DoReMi's reference (UNI.) and the two-stage variant's proxy (online DoReMi) are inputs of their jobs
+    deps = {}
+    for inputs, outputs in re.findall(r"input: (.*)\n\s+output: (.*)", out):
+        for run_json in re.findall(r"results/paper_grid/runs/(\S+?/seed42/run\.json)", outputs):
+            deps[run_json] = inputs
+    assert "results/paper_grid/runs/gemma-2b/uniform/seed42/run.json" in deps["gemma-2b/doremi/seed42/run.json"]
+    assert "results/paper_grid/runs/gemma-2b/doremi/seed42/run.json" in deps["gemma-2b/doremi_two_stage/seed42/run.json"]
     commands = train_commands(out)
-    assert len(commands) == 34
+    assert len(commands) == 55
     for cmd in commands:
         assert cmd.startswith("Shell command: accelerate launch --config_file ")
         assert "config/accelerate/deepspeed_zero2.yaml --num_processes 4 --num_machines 1 " in cmd
@@ -114,3 +129,26 @@ def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
     assert (exp / "figures" / "fig2_weights.png").exists()
     again = snakemake("-n", *args)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
+
+
+@pytest.mark.slow
+def test_doremi_trains_after_its_reference_and_the_two_stage_after_its_proxy(tmp_path: Path) -> None:
+    """The DAG edges run for real: asking for the two-stage DoReMi run trains UNI., then online
+    DoReMi (reading UNI.'s model), then the two-stage run (reading DoReMi's trajectory)."""
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text(encoding="utf-8"))
+    cfg["backbones"] = {"tiny-llama": cfg["backbones"]["tiny-llama"]}
+    cfg["mixtures"] = {"uniform": cfg["mixtures"]["uniform"],
+                       "doremi": {"strategy": "doremi", "reference": "uniform", "update_every": 5, "examples": 2},
+                       "doremi_two_stage": {"strategy": "doremi_two_stage", "proxy": "doremi"}}
+    cfg["eval"]["winrate"] = {"reference": "uniform", "benchmark": "testbed_chat"}
+    path = tmp_path / "doremi.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    target = "results/test/runs/tiny-llama/doremi_two_stage/seed0/run.json"
+    proc = snakemake("--cores", "2", "--configfile", str(path), "--directory", str(tmp_path), target, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = tmp_path / "results" / "test" / "runs" / "tiny-llama"
+    two = json.loads((runs / "doremi_two_stage" / "seed0" / "run.json").read_text())
+    doremi = json.loads((runs / "doremi" / "seed0" / "run.json").read_text())
+    assert doremi["spec"]["runs"] == {"reference": "results/test/runs/tiny-llama/uniform/seed0"}
+    assert two["final_weights"] == pytest.approx(doremi["strategy_report"]["average_weights"])
+    assert two["budget"]["extra_training_examples"] == 2 * 20 * 8  # the proxy's and the reference's examples

@@ -14,6 +14,15 @@ gradient at most `grad_batch` examples per backward pass; gradients stay per par
 the model's device (`gradients`), never one concatenated copy. Every forward runs under the
 `autocast` the training forward uses, so the current model's perplexities are computed in the same
 precision as θ0's (`numerics`, checked against the base_ppl file by `check_base_numerics`).
+
+For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py) it also
+gives: per-token and per-example losses on the training targets, the responses or every token,
+under the current model or another run's model (`run_model`: DoReMi's reference, loaded once,
+lazily, by the loader the loop hands over); gradient norms (HBO); a virtual optimizer step
+(`lookahead`: losses before and after one SGD step on a mini-batch, parameters restored bit for
+bit: DynamixSFT); the losses of the training batches drawn since the last update (`train_losses`,
+recorded by the loop from its own forward passes: ODM); and the learning rate of the step the
+update follows (`learning_rate`). The same memory bounds hold for all of them.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from mos.data.tokenized import TokenizedDataset
 from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
 
 PPL_SCOPES = ("sequence", "response")
+LOSS_SCOPES = ("training", "response", "sequence")  # the training targets (per train.loss), responses, all
 EXAMPLES_PER_PACK = 64  # examples packed together for one forward pass (split further by rows_per_forward)
 
 
@@ -78,7 +88,8 @@ class Probe:
                  validation: Mapping[str, TokenizedDataset] | None = None, base_ppl: str | None = None,
                  autocast: Callable[[], AbstractContextManager] | None = None, logit_budget: int = LOGIT_BUDGET,
                  rows_per_forward: int | None = None, grad_batch: int | None = None, rank: int = 0,
-                 world_size: int = 1, all_sum: Callable[[Sequence[float]], Sequence[float]] | None = None):
+                 world_size: int = 1, all_sum: Callable[[Sequence[float]], Sequence[float]] | None = None,
+                 load_model: Callable[[str], torch.nn.Module] | None = None):
         self.model = model
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
@@ -97,6 +108,10 @@ class Probe:
         self.base_ppl_path = base_ppl
         self._base: dict[str, dict[str, dict[int, float]]] | None = None
         self._pools: dict[str, list[int]] = {}
+        self._load_model = load_model                     # folder -> model (other runs' models)
+        self._models: dict[str, torch.nn.Module] = {}     # other runs' models, loaded on first use
+        self._train_losses: dict[str, dict[str, float]] | None = None
+        self.learning_rate: float | None = None           # set by the loop before each update
 
     @property
     def names(self) -> list[str]:
@@ -278,6 +293,134 @@ class Probe:
         """The gradient of `gradients` as one flat float64 CPU vector: 8 bytes per parameter, for
         small models and tests only (MultiDDS streams per-tensor dot products instead)."""
         return torch.cat([t.flatten() for t in self.gradients(dataset, indices, split)]).double().cpu()
+
+    # -- losses, gradient norms and a virtual step (the field's methods) -------------------------
+    @staticmethod
+    def _owners(batch) -> torch.Tensor:
+        """For every target position of a packed batch (row-major), the index of its example."""
+        owner = torch.full(batch.labels.shape, -1, dtype=torch.long)
+        for e, (r, a, b) in enumerate(batch.spans):
+            owner[r, a:b] = e
+        return owner[:, 1:][batch.labels[:, 1:] != IGNORE]
+
+    def _loss_batches(self, data: TokenizedDataset, indices: Sequence[int], scope: str, per: int = EXAMPLES_PER_PACK):
+        if scope not in LOSS_SCOPES:
+            raise ValueError(f"scope must be one of {LOSS_SCOPES}, got {scope!r}")
+        return self._batches(data, indices, scope, per)
+
+    def _targets(self, model: torch.nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden states of the positions that predict a target, those targets) of a packed batch."""
+        targets = batch.labels[:, 1:].to(self.device)
+        keep = targets != IGNORE
+        if model is self.model:
+            hidden = self._hidden(batch)
+        else:
+            hidden = model.get_decoder()(input_ids=batch.input_ids.to(self.device),
+                                         position_ids=batch.position_ids.to(self.device), use_cache=False).last_hidden_state
+        return hidden[:, :-1][keep], targets[keep]
+
+    @torch.no_grad()
+    def token_losses(self, dataset: str, indices: Sequence[int], split: str = "train", scope: str = "training",
+                     model: torch.nn.Module | None = None) -> list[torch.Tensor]:
+        """Per example, the NLL of each of its target tokens (float32, CPU) under the current model or
+        `model` (e.g. `run_model(folder)`). scope: "training" (the targets the run trains on),
+        "response" (assistant tokens) or "sequence" (every token after the first)."""
+        data, model = self._split(split)[dataset], self.model if model is None else model
+        out: list[torch.Tensor] = []
+        for chunk, batch in self._loss_batches(data, indices, scope):
+            with self.autocast():
+                hidden, targets = self._targets(model, batch)
+                nll, _ = target_stats(hidden, model.get_output_embeddings(), targets, softcap_of(model), False,
+                                      self.logit_budget)
+            nll, owner = nll.cpu(), self._owners(batch)
+            out += [nll[owner == e] for e in range(len(chunk))]
+        return out
+
+    def example_losses(self, dataset: str, indices: Sequence[int], split: str = "train", scope: str = "training",
+                       model: torch.nn.Module | None = None) -> torch.Tensor:
+        """Per example, its mean token loss (float64); an example without targets counts 0."""
+        return torch.stack([t.double().sum() / max(1, t.numel())
+                            for t in self.token_losses(dataset, indices, split, scope, model)])
+
+    def _grad_of_mean_loss(self, data: TokenizedDataset, indices: Sequence[int], scope: str,
+                           params: list[torch.nn.Parameter]) -> list[torch.Tensor | None]:
+        """Gradient of the mean token loss over the examples, `grad_batch` examples per backward pass."""
+        n_targets = sum(int(m.sum()) for m in self._masks(data, indices, scope))
+        total: list[torch.Tensor | None] = [None] * len(params)
+        for _, batch in self._loss_batches(data, indices, scope, per=self.grad_batch):
+            with self.autocast():
+                hidden, targets = self._targets(self.model, batch)
+                loss = cross_entropy_sum(hidden, self.head, targets, self.softcap, self.logit_budget)
+            grads = torch.autograd.grad(loss / max(1, n_targets), params, allow_unused=True)
+            del hidden, loss
+            for k, g in enumerate(grads):
+                if g is not None:
+                    total[k] = g if total[k] is None else total[k].add_(g)
+        return total
+
+    def gradient_norms(self, dataset: str, indices: Sequence[int], split: str = "train",
+                       scope: str = "training") -> torch.Tensor:
+        """Per example, the L2 norm of the gradient of its mean token loss (float64; HBO's reward),
+        summed tensor by tensor, never concatenated; .grad untouched."""
+        data = self._split(split)[dataset]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        norms = []
+        for i in indices:
+            grads = self._grad_of_mean_loss(data, [i], scope, params)
+            norms.append(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)).cpu())
+        return torch.stack(norms)
+
+    def lookahead(self, dataset: str, indices: Sequence[int], lr: float,
+                  scope: str = "training") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example mean token losses before and after one virtual SGD step θ' = θ − lr ∇L(θ) on
+        the mean token loss L of these examples (DynamixSFT's look-ahead). The parameters are copied
+        before and restored after, bit for bit; the optimizer, .grad and the sampler are untouched."""
+        data = self._split("train")[dataset]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        pre = self.example_losses(dataset, indices, "train", scope)
+        grads = self._grad_of_mean_loss(data, indices, scope, params)
+        saved = [p.detach().clone() for p in params]
+        try:
+            with torch.no_grad():
+                for p, g in zip(params, grads, strict=True):
+                    if g is not None:
+                        p.sub_(lr * g)
+            post = self.example_losses(dataset, indices, "train", scope)
+        finally:
+            with torch.no_grad():
+                for p, s in zip(params, saved, strict=True):
+                    p.copy_(s)
+        return pre, post
+
+    # -- other runs and the training batches ----------------------------------------------------
+    def run_model(self, folder: str | Path) -> torch.nn.Module:
+        """The fine-tuned model of a finished run (`<folder>/model`), loaded once, in eval mode, on
+        this device and in the current model's dtype (DoReMi's reference model)."""
+        key = str(folder)
+        if key not in self._models:
+            if self._load_model is None:
+                raise RuntimeError("this probe was built without a model loader (the training loop passes one)")
+            path = Path(folder) / "model"
+            if not (path / "config.json").exists():
+                raise FileNotFoundError(f"{path}: no model; is {folder} a finished run?")
+            model = self._load_model(str(path)).to(device=self.device, dtype=next(self.model.parameters()).dtype)
+            model.eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            self._models[key] = model
+        return self._models[key]
+
+    def set_train_losses(self, stats: Mapping[str, Mapping[str, float]] | None) -> None:
+        """Called by the loop before an update of a strategy with `needs_train_losses`."""
+        self._train_losses = None if stats is None else {n: dict(v) for n, v in stats.items()}
+
+    def train_losses(self) -> dict[str, dict[str, float]]:
+        """{dataset: {"loss_sum", "tokens", "examples"}} of the training batches drawn since the last
+        update (all ranks): summed token losses as trained on (the batch's own forward pass, no extra
+        computation), target tokens and examples. Only for strategies with `needs_train_losses`."""
+        if self._train_losses is None:
+            raise RuntimeError("the loop records training losses only for strategies with needs_train_losses = True")
+        return {n: dict(v) for n, v in self._train_losses.items()}
 
     # -- precision ------------------------------------------------------------------------------
     def numerics(self) -> dict[str, str]:

@@ -10,12 +10,26 @@ Strategies are dataclasses: their fields are the parameters a config may set, e.
 
 Adding a strategy is one file in `baselines/` with one subclass that sets `name`; the registry
 (`mos.mixing.registry`) discovers it and the contract tests in `tests/test_strategy_contract.py` cover it.
+
+What a strategy may ask of the loop, each optional (the defaults change nothing):
+    needs_base_ppl       (attribute) θ0's perplexities of the probe pool: the job spec gets `base_ppl`
+    validation_size      (attribute) examples held out of every dataset: probe split "validation"
+    needs_train_losses   loss sums, target tokens and examples per dataset of the training batches
+                         drawn since the last update: `probe.train_losses()` (ODM)
+    first_update         steps before the first update; 0 = an update at step 0, before training
+    Update.next_update_in   steps until the next update (default `update_every`): a strategy's own
+                         schedule (Aioli's rounds of training bursts)
+    Update.example_weights  sampling weights of the examples within a dataset (HBO's local actors)
+    dependencies()       finished runs of the same backbone and seed it reads, {role: mixture};
+                         the workflow trains them first and the loop passes their folders to
+                         `bind_runs` (DoReMi's reference model, its two-stage variant's proxy run)
+    report()             what run.json records about the strategy (e.g. burst steps, ᾱ)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,13 +39,26 @@ if TYPE_CHECKING:
 Weights = dict[str, float]  # dataset name -> sampling probability; non-negative, sums to 1
 
 
+class UnboundRunsError(RuntimeError):
+    """A strategy that reads other runs (`dependencies()`) was used before `bind_runs` gave it their
+    folders (e.g. a config check that dry-runs `initial_weights`)."""
+
+
 @dataclass
 class Update:
-    """What a dynamic strategy returns at an update: new weights and the rewards behind them."""
+    """What a dynamic strategy returns at an update: new weights and the rewards behind them.
+
+    next_update_in: optimizer steps until the next update (None: `update_every`).
+    example_weights: per dataset, one non-negative sampling weight per training example, used to
+        draw examples within that dataset from now on (None: keep the current ones; at the start
+        examples are drawn uniformly). Datasets not named keep theirs.
+    """
 
     weights: Weights
     reward: dict[str, float] | None = None
     smoothed_reward: dict[str, float] | None = None
+    next_update_in: int | None = None
+    example_weights: Mapping[str, Sequence[float]] | None = None
 
 
 @dataclass
@@ -40,6 +67,7 @@ class MixingStrategy:
 
     name: ClassVar[str] = ""
     update_every: ClassVar[int | None] = None  # None: static (subclasses may shadow with a field)
+    needs_train_losses: ClassVar[bool] = False  # the loop records the losses of the batches it draws
 
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         """Weights before the first optimizer step, given the number of examples per dataset."""
@@ -60,6 +88,26 @@ class MixingStrategy:
     @property
     def is_dynamic(self) -> bool:
         return bool(self.update_every)
+
+    @property
+    def first_update(self) -> int:
+        """Optimizer steps before the first update (0: one update before the first step)."""
+        return int(self.update_every or 0)
+
+    def dependencies(self) -> dict[str, str]:
+        """Finished runs this strategy reads, as {role: mixture label} of the same backbone and seed."""
+        return {}
+
+    def bind_runs(self, runs: Mapping[str, str]) -> None:
+        """Receive {role: run folder} for every role of `dependencies()`, before `initial_weights`."""
+        missing = sorted(set(self.dependencies()) - set(runs))
+        if missing:
+            raise ValueError(f"strategy {self.name!r} reads the runs {missing}; got folders for {sorted(runs)}")
+
+    def report(self, step: int) -> dict[str, Any]:
+        """JSON-serialisable facts about the strategy that run.json records after `step` optimizer
+        steps, the run's last (default: none)."""
+        return {}
 
     @classmethod
     def contract_params(cls, sizes: Mapping[str, int]) -> dict[str, Any]:
@@ -98,4 +146,5 @@ def parse_tau(value: Any) -> float:
     return float(value)
 
 
-__all__ = ["MixingStrategy", "Update", "Weights", "field", "normalize", "parse_tau", "temperature_weights"]
+__all__ = ["MixingStrategy", "UnboundRunsError", "Update", "Weights", "field", "normalize", "parse_tau",
+           "temperature_weights"]

@@ -8,6 +8,7 @@ at a time, so at most a few (chunk x V) float32 tensors are alive at once (docs/
 
     target_stats(hidden, head, targets, softcap, entropy, budget)   # no grad: NLL (and entropy) per target
     cross_entropy_sum(hidden, head, targets, softcap, budget)       # with grad: summed token cross-entropy
+    cross_entropy_terms(hidden, head, targets, softcap, budget)     # the same sum and its per-target terms
 
 Logits are computed like the training loss computes them: the head's matrix product in the ambient
 precision (bf16 under autocast), then float32, then Gemma-2's `final_logit_softcapping`
@@ -71,6 +72,19 @@ def cross_entropy_sum(hidden: torch.Tensor, head: torch.nn.Module, targets: torc
     if hidden.shape[0] * head.weight.shape[0] <= budget:
         return F.cross_entropy(logits_fp32(hidden, head, softcap), targets, reduction="sum")
     return _ChunkedCrossEntropy.apply(hidden, head.weight, head.bias, targets, softcap, int(budget))
+
+
+def cross_entropy_terms(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor,
+                        softcap: float | None = None, budget: int = LOGIT_BUDGET) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed token cross-entropy, differentiable; its (n,) per-target terms, detached) — the loss
+    of a training step together with what each target contributed (ODM's reward reads them). One
+    chunk: the terms of one cross-entropy and their sum; more: `cross_entropy_sum` and the terms from
+    a no-grad pass of `target_stats` (one extra output-layer product per chunk)."""
+    if hidden.shape[0] * head.weight.shape[0] <= budget:
+        terms = F.cross_entropy(logits_fp32(hidden, head, softcap), targets, reduction="none")
+        return terms.sum(), terms.detach()
+    nll, _ = target_stats(hidden.detach(), head, targets, softcap, False, budget)
+    return cross_entropy_sum(hidden, head, targets, softcap, budget), nll
 
 
 def _compute_dtype(device: torch.device) -> torch.dtype | None:

@@ -10,7 +10,9 @@ The Snakefile and the command-line tools share this module (it never imports Sna
 
 `load_config` validates against workflow/schemas/config.schema.yaml, fills the schema defaults,
 then checks what a schema cannot: strategy names and parameters (through `mos.mixing.registry.build`),
-references between sections, and equal training budgets. Every error is a `ConfigError` whose
+references between sections (a strategy's `dependencies()`, e.g. DoReMi's reference mixture, must
+be a mixture trained on the same datasets for every backbone and seed the strategy runs on, with no
+cycle), and equal training budgets. Every error is a `ConfigError` whose
 message names the file and the key path, e.g. `config/config.yaml: train.lr: expected number,
 got 'abc'`. The spec layouts are documented in docs/interfaces.md.
 """
@@ -32,6 +34,7 @@ import yaml
 from mos.common.io import read_text
 from mos.data import chat_templates
 from mos.mixing import registry
+from mos.mixing.strategy import UnboundRunsError
 from mos.pipeline.grid import (
     all_benchmarks,
     budget,
@@ -291,6 +294,7 @@ def _check_semantics(cfg: dict[str, Any], source: str) -> None:
 
         problems.extend(_check_trains(cfg))
         problems.extend(_check_budgets(cfg))
+        problems.extend(_check_dependencies(cfg))
         problems.extend(claim_problems(cfg))
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
@@ -376,9 +380,47 @@ def build_strategy(cfg: Mapping[str, Any], mixture: str) -> Any:
         raise ConfigError(str(e)) from None
     try:  # catches e.g. fixed weights that do not name the mixture's datasets
         strategy.initial_weights(dict.fromkeys(mixture_datasets(cfg, mixture), 1000), seed=0)
+    except UnboundRunsError:
+        pass  # its weights come from another run (DoReMi's two-stage variant): nothing to dry-run
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"{where}: {e}") from None
     return strategy
+
+
+def dependencies(cfg: Mapping[str, Any], mixture: str) -> dict[str, str]:
+    """{role: mixture} of the finished runs (same backbone and seed) the mixture's strategy reads."""
+    return dict(build_strategy(cfg, mixture).dependencies())
+
+
+def _check_dependencies(cfg: Mapping[str, Any]) -> list[str]:
+    """Every mixture a grid mixture reads is a mixture of the config, trained on the same datasets, in
+    the grid for each of the reader's backbones and seeds, and no mixture reads itself through a chain."""
+    problems, grid = [], set(runs(cfg))
+    deps = {m: dependencies(cfg, m) for m in grid_mixtures(cfg)}
+    for m, roles in deps.items():
+        for role, dep in roles.items():
+            where = f"mixtures.{m}: the strategy's {role} mixture {dep!r}"
+            if dep not in cfg["mixtures"]:
+                problems.append(f"{where} is not a mixture.{did_you_mean(dep, cfg['mixtures'])} "
+                                f"Mixtures: {', '.join(cfg['mixtures'])}")
+                continue
+            if mixture_datasets(cfg, dep) != mixture_datasets(cfg, m):
+                problems.append(f"{where} trains on {mixture_datasets(cfg, dep)}, not on {mixture_datasets(cfg, m)}")
+            missing = sorted((b, s) for b, mm, s in grid if mm == m and (b, dep, s) not in grid)
+            if missing:
+                problems.append(f"{where} must be in the grid wherever {m!r} is; missing for (backbone, seed) "
+                                f"{', '.join(f'({b}, {s})' for b, s in missing[:4])}{' ...' if len(missing) > 4 else ''}")
+    for start in deps:  # cycles: follow the dependencies from every mixture
+        seen, todo = set(), list(deps[start].values())
+        while todo:
+            dep = todo.pop()
+            if dep == start:
+                problems.append(f"mixtures.{start}: reads its own run through its dependencies (a cycle)")
+                break
+            if dep not in seen and dep in deps:
+                seen.add(dep)
+                todo.extend(deps[dep].values())
+    return problems
 
 
 def _check_grid(cfg: Mapping[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from mos.data import chat_templates
 from mos.mixing import registry
-from mos.pipeline.config import TINY_SIZE_KEYS, ConfigError, build_strategy, load_config
+from mos.pipeline.config import TINY_SIZE_KEYS, ConfigError, build_strategy, dependencies, load_config
 from mos.pipeline.grid import (
     MMLU_DEV_PATH,
     MMLU_HUB,
@@ -112,11 +112,17 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             "train": mixture_train(cfg, mixture),
             "tokenized": tokenized_path(cfg, backbone),
             **({"base_ppl": base_ppl_path(cfg, backbone, theta)} if needs_base_ppl(cfg, mixture) else {}),
+            **({"runs": dependency_runs(cfg, backbone, mixture, seed)} if dependencies(cfg, mixture) else {}),
             **_template_entry(cfg, backbone),
             **_bos_entry(cfg, backbone),
             "seed": int(seed),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
+
+
+def dependency_runs(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, str]:
+    """{role: run folder} of the finished runs a run reads (its strategy's dependencies)."""
+    return {role: run_dir(cfg, backbone, dep, seed) for role, dep in dependencies(cfg, mixture).items()}
 
 
 def run_benchmarks(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> list[str]:

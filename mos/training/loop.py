@@ -9,13 +9,15 @@
         -m mos train --spec @job.json --out DIR      # DeepSpeed ZeRO-2 on 4 GPUs (needs `deepspeed`)
 
 Every optimizer step draws `batch_size` examples (dataset by the strategy's weights, example
-uniformly within it), packs them into rows without padding waste, and takes one AdamW step with
+uniformly within it unless the strategy weights the examples), packs them into rows without padding waste, and takes one AdamW step with
 a linear warm-up/decay schedule. The loss is the summed token cross-entropy of the step divided by
 the step's target tokens over ALL processes (a token mean over the whole batch), and the processes
 share the draws of one global batch (mos.mixing.sampler), so 1, 2, 4 or 8 processes compute the same
 gradient up to float rounding. `train.gradient_checkpointing` recomputes each layer's activations in
 the backward pass (docs/memory.md). A dynamic strategy is asked for new weights every
-`update_every` steps. A checkpoint every `checkpoint_every` steps holds everything the next
+`update_every` steps, or when its last update said; it may also weight the examples within a
+dataset, read the losses of the drawn batches or other runs' folders, and update at step 0
+(mos.mixing.strategy). A checkpoint every `checkpoint_every` steps holds everything the next
 steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
 killed run restarted with the same command continues to the same final weights. Outputs in
 --out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
@@ -32,6 +34,7 @@ the run with it.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
@@ -57,7 +61,7 @@ from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.sampler import MixtureSampler
 from mos.mixing.strategy import Weights, normalize
-from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of
+from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, cross_entropy_terms, softcap_of
 from mos.training.averaging import WeightAverage
 from mos.training.backbones import count_parameters, enable_checkpointing
 from mos.training.backbones import load_model as load_pretrained
@@ -131,10 +135,15 @@ class CausalLMLoss(torch.nn.Module):
         self.softcap = softcap_of(model)
         self.logit_budget = logit_budget
 
-    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor,
+                per_token: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The summed loss; with per_token=True also the detached per-target losses (row-major over
+        the target positions), of which the summed loss is then the sum."""
         hidden = self.decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != IGNORE
+        if per_token:
+            return cross_entropy_terms(hidden[:, :-1][keep], self.head, targets[keep], self.softcap, self.logit_budget)
         return cross_entropy_sum(hidden[:, :-1][keep], self.head, targets[keep], self.softcap, self.logit_budget)
 
 
@@ -203,6 +212,9 @@ class Run:
         self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"), spec.get("bos_token"))
         mixture = spec["mixture"]
         self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
+        self.dependency_runs = self._dependency_runs()
+        if self.dependency_runs:
+            self.strategy.bind_runs(self.dependency_runs)
         if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
             raise ValueError(f"strategy {mixture['strategy']!r} needs base-model perplexities: add 'base_ppl' "
                              "(a CSV from `python -m mos base-ppl`) to the job spec")
@@ -229,6 +241,25 @@ class Run:
         self.train_log: list[dict[str, Any]] = []
         self.trajectory: list[dict[str, Any]] = []
         self._pending_loss: list[float] = []
+        self.next_update = self.strategy.first_update if self.strategy.is_dynamic else None
+        # loss sums, target tokens, examples per dataset since the last update (needs_train_losses)
+        self.train_losses = (np.zeros((3, len(self.sizes)), dtype=np.float64)
+                             if self.strategy.is_dynamic and self.strategy.needs_train_losses else None)
+        self._drawn_datasets: np.ndarray | None = None
+
+    def _dependency_runs(self) -> dict[str, str]:
+        """{role: folder} of the finished runs the strategy reads (the spec's `runs`), checked."""
+        wanted = self.strategy.dependencies()
+        given = dict(self.spec.get("runs") or {})
+        missing = sorted(set(wanted) - set(given))
+        if missing:
+            raise ValueError(f"strategy {self.strategy.name!r} reads the finished runs {', '.join(missing)} "
+                             f"(mixtures {', '.join(wanted[m] for m in missing)} of this backbone and seed): add "
+                             "'runs': {role: run folder} to the job spec (the workflow does)")
+        for role in wanted:
+            if not (Path(given[role]) / "run.json").exists():
+                raise FileNotFoundError(f"job spec runs.{role}: {given[role]} is not a finished run (no run.json)")
+        return {role: given[role] for role in wanted}
 
     def _configure_deepspeed(self) -> None:
         """Give DeepSpeed this run's batch layout before `prepare` builds its engine: examples per
@@ -260,7 +291,8 @@ class Run:
         return Probe(self.hf_model, self.datasets, self.tokenizer.pad_token_id, self.seed, self.acc.device,
                      s.pack_length, self.validation, self.spec.get("base_ppl"), autocast=self.acc.autocast,
                      rows_per_forward=s.micro_batch_size, grad_batch=s.micro_batch_size,
-                     rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum)
+                     rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum,
+                     load_model=load_pretrained)
 
     def _all_sum(self, values) -> list[float]:
         """Sums of floats over the processes (the probe's sharded gradients)."""
@@ -281,9 +313,18 @@ class Run:
             })
 
     def _update_strategy(self) -> None:
+        if self.probe is not None:
+            self.probe.learning_rate = self.scheduler.get_last_lr()[0]
+            if self.train_losses is not None:
+                self.probe.set_train_losses(self._take_train_losses())
         self.model.eval()
         update = self.strategy.update(self.step, self.probe)
         self.model.train()
+        if update.next_update_in is not None and int(update.next_update_in) < 1:
+            raise ValueError(f"strategy {self.strategy.name!r}: next_update_in must be >= 1, got {update.next_update_in}")
+        self.next_update = self.step + int(update.next_update_in or self.strategy.update_every)
+        for name, w in (update.example_weights or {}).items():
+            self.sampler.set_example_weights(name, w)
         weights = normalize(update.weights)
         if self.acc.num_processes > 1:  # every rank computes the same update; rank 0's is the truth
             vec = torch.tensor([weights[n] for n in self.sizes], dtype=torch.float64, device=self.acc.device)
@@ -293,6 +334,27 @@ class Run:
             weights = {n: float(v) for n, v in zip(self.sizes, vec.tolist(), strict=True)}
         self.weights = weights
         self._log_weights(update.reward, update.smoothed_reward)
+
+    def _take_train_losses(self) -> dict[str, dict[str, float]]:
+        """The per-dataset loss sums of the batches drawn since the last update (all ranks), then reset."""
+        stats = torch.from_numpy(self.train_losses.copy())
+        if self.acc.num_processes > 1:
+            stats = self.acc.reduce(stats.to(self.acc.device), reduction="sum").cpu()
+        self.train_losses[:] = 0
+        return {n: {"loss_sum": float(stats[0, k]), "tokens": float(stats[1, k]), "examples": float(stats[2, k])}
+                for k, n in enumerate(self.sizes)}
+
+    def _record_train_losses(self, tok: torch.Tensor, batch: Batch, first: int) -> None:
+        """Add a micro-batch's per-target losses to its examples' datasets (no extra forward pass)."""
+        owner = torch.full(batch.labels.shape, -1, dtype=torch.long)
+        for e, (r, a, b) in enumerate(batch.spans):
+            owner[r, a:b] = e
+        owner = owner[:, 1:][batch.labels[:, 1:] != IGNORE].numpy()
+        which = self._drawn_datasets[first:first + len(batch.spans)]
+        datasets = which[owner]
+        np.add.at(self.train_losses[0], datasets, tok.double().cpu().numpy())
+        np.add.at(self.train_losses[1], datasets, 1.0)
+        np.add.at(self.train_losses[2], which, 1.0)
 
     # -- checkpoints ------------------------------------------------------------------------
     @property
@@ -325,7 +387,10 @@ class Run:
                 "average": self.average.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
+                "next_update": self.next_update,
             }
+            if self.train_losses is not None:
+                state["train_losses"] = torch.from_numpy(self.train_losses.copy())
             if not self.deepspeed:
                 save_model(self.hf_model, str(staging / "model.safetensors"))
             torch.save(state, staging / "state.pt")
@@ -363,6 +428,9 @@ class Run:
         for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread"):
             setattr(self, key, state[key])
         self._pending_loss = state["pending_loss"]
+        self.next_update = state.get("next_update", self.next_update)
+        if self.train_losses is not None:
+            self.train_losses = state["train_losses"].numpy().copy()
         return True
 
     # -- the loop ---------------------------------------------------------------------------
@@ -370,6 +438,7 @@ class Run:
         s = self.settings
         local = s.batch_size // self.acc.num_processes
         which, index = self.sampler.draw(self.weights, s.batch_size)  # this rank's share of the global batch
+        self._drawn_datasets = which
         self.sample_fingerprint = (self.sample_fingerprint * 1_000_003 + int((which * 7919 + index).sum())) % (2**61 - 1)
         data = list(self.datasets.values())
         ids = [data[d].ids[i] for d, i in zip(which, index, strict=True)]
@@ -392,16 +461,22 @@ class Run:
         n_targets = self.global_targets(sum(b.n_targets for b in batches))
         world = self.acc.num_processes
         total = 0.0
-        for k, batch in enumerate(batches):
-            batch = Batch(*(t.to(self.acc.device) for t in (batch.input_ids, batch.position_ids, batch.labels)),
-                          batch.n_tokens, batch.n_targets)
+        per_token = self.train_losses is not None
+        for k, packed in enumerate(batches):
+            batch = Batch(*(t.to(self.acc.device) for t in (packed.input_ids, packed.position_ids, packed.labels)),
+                          packed.n_tokens, packed.n_targets)
             sync = k == len(batches) - 1
             if self.deepspeed:  # the engine syncs, clips and steps at the last micro-batch of the window
                 ctx = self.acc.accumulate(self.model)
             else:
                 ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
             with ctx, self.acc.autocast():
-                loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
+                if per_token:  # the same loss, plus its per-target terms for the strategy
+                    summed, tok = self.model(batch.input_ids, batch.position_ids, batch.labels, per_token=True)
+                    self._record_train_losses(tok, packed, k * self.settings.micro_batch_size)
+                    loss = summed / max(1, n_targets)
+                else:
+                    loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
                 if world > 1:
                     loss = loss * world
                 # DeepSpeed divides the loss by its accumulation steps; ours is already a batch mean
@@ -423,7 +498,10 @@ class Run:
         s = self.settings
         resumed = self.try_resume()
         if not resumed:
-            self._log_weights()
+            if self.next_update == 0:  # the strategy's first update comes before the first step
+                self._update_strategy()
+            else:
+                self._log_weights()
         bar = tqdm(total=s.steps, initial=self.step, disable=not self.acc.is_local_main_process,
                    desc=f"{self.spec.get('backbone', '')}/{self.spec['mixture'].get('name', '')}", mininterval=1.0)
         self.model.train()
@@ -436,7 +514,7 @@ class Run:
             self.average.update(self.step)
             if self.step % s.log_every == 0 or self.step == s.steps:
                 self._log_row(lr, time.perf_counter() - start, bar)
-            if self.strategy.is_dynamic and self.step % self.strategy.update_every == 0 and self.step < s.steps:
+            if self.strategy.is_dynamic and self.step == self.next_update and self.step < s.steps:
                 self._update_strategy()
             if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.steps:
                 self.elapsed = time.perf_counter() - start
@@ -448,6 +526,22 @@ class Run:
             self._log_weights()
         segment = time.perf_counter() - t_segment
         return self.finish(segment, self.tokens - start_tokens, resumed)
+
+    def budget(self) -> dict[str, Any]:
+        """What this run trained on, and what the runs it depends on trained on (DoReMi's reference
+        run, its two-stage variant's proxy run): those count as extra examples of this method."""
+        s = self.settings
+        deps, extra = {}, 0
+        for role, folder in self.dependency_runs.items():
+            info = json.loads((Path(folder) / "run.json").read_text())
+            dep = info.get("budget") or {"training_examples": int(info["spec"]["train"]["steps"])
+                                         * int(info["spec"]["train"]["batch_size"]), "extra_training_examples": 0}
+            deps[role] = {"run": str(folder), "mixture": info["spec"]["mixture"].get("name"),
+                          "training_examples": dep["training_examples"],
+                          "extra_training_examples": dep["extra_training_examples"]}
+            extra += dep["training_examples"] + dep["extra_training_examples"]
+        return {"training_steps": s.steps, "training_examples": s.steps * s.batch_size,
+                "extra_training_examples": extra, "dependency_runs": deps}
 
     def _log_row(self, lr: float, seconds: float, bar) -> None:
         loss = sum(self._pending_loss) / len(self._pending_loss)
@@ -473,6 +567,8 @@ class Run:
             "final_loss": self.train_log[-1]["loss"] if self.train_log else None,
             "world_size": self.acc.num_processes,
             "validation_sizes": {n: len(d) for n, d in self.validation.items()},
+            "budget": self.budget(),
+            "strategy_report": self.strategy.report(self.step),
         }
         if self.acc.num_processes > 1:
             prints = self.acc.gather(torch.tensor([self.sample_fingerprint], device=self.acc.device))

@@ -84,7 +84,8 @@ def dataset_inputs(wildcards):
 
 
 def train_inputs(wildcards):
-    """A run's training datasets, the θ0 it starts from (when built here) and that θ0's perplexities."""
+    """A run's training datasets, the θ0 it starts from (when built here), that θ0's perplexities, and
+    the finished runs its strategy reads (e.g. DoReMi's reference run: their run.json, written last)."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
     theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
     if G.is_tiny(CFG, wildcards.backbone):
@@ -92,6 +93,8 @@ def train_inputs(wildcards):
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     if S.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
+    for role, folder in S.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
+        inputs[f"run_{role}"] = f"{folder}/run.json"
     return inputs
 
 
