@@ -6,7 +6,7 @@
 
 Runs the `write_all(results/<exp>)` of each analysis script on the committed summaries
 (results/<exp>/summary/*.csv) and the paper's numbers (results/paper/): Tables 1, 2, 3, 5 and 6,
-Figures 2, 3 and 4, the scorecard, the power table and the headline text of the README, as Markdown + CSV + LaTeX tables in results/<exp>/tables/ and
+Figures 2, 3 and 4, the scorecard, the power table, the leaderboard and the headline text of the README, as Markdown + CSV + LaTeX tables in results/<exp>/tables/ and
 PNG + PDF figures in results/<exp>/figures/ (what `snakemake` regenerates after a run, without the
 jobs before it). A script whose input is absent (e.g. summary/ppl.csv of an older run) writes the
 paper's rows with a note instead of failing. A failing script is reported and the others still run;
@@ -38,6 +38,7 @@ SCRIPTS = {
     "fig4_mospec_weights": "Figure 4: learned sampling probabilities of MoSpec (+ start/end table)",
     "scorecard": "Replication scorecard: verdicts on the pre-declared claims (summary/claims.json)",
     "power": "Power of the pre-declared primary comparisons",
+    "leaderboard": "Leaderboard: every method x backbone against the baseline, with its cost",
     "headline": "The README's results text, from the tables above (tables/headline.md)",
 }
 

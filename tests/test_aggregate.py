@@ -85,7 +85,8 @@ def test_summary_columns_rows_and_order(grid: list[Path], tmp_path: Path) -> Non
     judged = [r for r in items if r["benchmark"] == "testbed_chat"]
     assert len(judged) == 8 and {r["seed"] for r in judged} == {"0"} and judged[1]["value"] == ""
     assert header(out / "runs.csv") == ["backbone", "mixture", "seed", "theta0", "strategy", "params",
-                                        "paper_backbone", "paper_method", "steps", "examples", "train_seconds",
+                                        "paper_backbone", "paper_method", "steps", "examples", "extra_examples",
+                                        "train_seconds",
                                         "tokens_per_second", "git_commit", "machine"]
     assert header(out / "metrics.csv") == ["backbone", "mixture", "seed", "benchmark", "scope", "name", "metric",
                                            "value", "n_items"]

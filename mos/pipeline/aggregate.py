@@ -35,7 +35,7 @@ from mos.common.io import atomic_write_text, write_csv
 
 RUN_KEY = ("backbone", "mixture", "seed")
 RUNS_COLUMNS = ("backbone", "mixture", "seed", "theta0", "strategy", "params", "paper_backbone", "paper_method",
-                "steps", "examples", "train_seconds", "tokens_per_second", "git_commit", "machine")
+                "steps", "examples", "extra_examples", "train_seconds", "tokens_per_second", "git_commit", "machine")
 METRICS_COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
 TRAIN_LOG_COLUMNS = ("step", "loss", "lr", "tokens")
 TRAJECTORY_COLUMNS = ("step", "dataset", "weight", "reward", "smoothed_reward", "drawn")
@@ -173,6 +173,7 @@ def read_run_info(path: Path) -> dict[str, Any]:
         "paper_method": paper.get("method"),
         "steps": steps,
         "examples": steps * batch_size,
+        "extra_examples": _optional(doc, "budget", "extra_training_examples") or 0,  # dependency runs' examples
         "train_seconds": _optional(doc, "timing", "train_seconds"),
         "tokens_per_second": _optional(doc, "timing", "tokens_per_second"),
         "git_commit": _optional(doc, "provenance", "git_commit"),

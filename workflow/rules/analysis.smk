@@ -82,6 +82,7 @@ ANALYSIS_OUTPUTS = {
                             "tables/fig4_final_weights.csv"],
     "scorecard": ["tables/scorecard.md", "tables/scorecard.csv"],
     "power": ["tables/power.md", "tables/power.csv"],
+    "leaderboard": ["tables/leaderboard.md", "tables/leaderboard.csv", "figures/leaderboard.png"],
 }
 
 
