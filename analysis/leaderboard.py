@@ -55,7 +55,7 @@ def build(exp: Path) -> tuple[pd.DataFrame, str]:
     table["beyond_paper"] = ~table["strategy"].isin(PAPER_STRATEGIES)
     table["n_seeds"] = runs.groupby(["backbone", "mixture"], sort=False).size().reindex(
         pd.MultiIndex.from_frame(cells[["backbone", "mixture"]])).to_numpy()
-    for key, (label, scale) in METRICS.items():
+    for key, (_label, scale) in METRICS.items():
         if key not in values:
             continue
         est = inference.cell_intervals(values[key], cells=("backbone", "mixture"), scale=scale)
