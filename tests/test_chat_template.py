@@ -111,7 +111,7 @@ def test_paper_config_sets_the_qwen_bos_in_every_spec_that_tokenizes() -> None:
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "config" / "paper.yaml")
     assert S.train_spec(cfg, "qwen1.5-0.5b", "mos_diff", 42)["bos_token"] == "<|endoftext|>"
-    assert S.base_ppl_spec(cfg, "qwen1.5-0.5b")["bos_token"] == "<|endoftext|>"
+    assert S.base_ppl_spec(cfg, "qwen1.5-0.5b", 0)["bos_token"] == "<|endoftext|>"
     assert S.tokenize_args(cfg, "qwen1.5-0.5b")[-2 * len(cfg["datasets"]) - 2:][:2] == ["--bos-token", "<|endoftext|>"]
     assert "bos_token" not in S.train_spec(cfg, "gemma-2b", "mos_diff", 42)
     assert "--bos-token" not in S.tokenize_args(cfg, "llama-3-8b")

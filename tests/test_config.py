@@ -133,12 +133,12 @@ def test_paper_base_ppl_is_computed_as_its_deepspeed_runs_compute() -> None:
     """θ0's precision follows the runs' (bf16; DeepSpeed's bf16 weights, no autocast) and gradient
     checkpointing is on; fp32 configs keep their specs without the keys."""
     cfg = load_config(PAPER)
-    spec = S.base_ppl_spec(cfg, "llama-3-8b")
+    spec = S.base_ppl_spec(cfg, "llama-3-8b", 0)
     assert (spec["precision"], spec["weights"]) == ("bf16", "bfloat16")
     assert S.train_spec(cfg, "llama-3-8b", "multidds", 42)["train"]["gradient_checkpointing"] is True
     default = load_config(FIXTURE)
     backbone = S.base_ppl_backbones(default)[0]
-    assert not {"precision", "weights", "bos_token"} & set(S.base_ppl_spec(default, backbone))
+    assert not {"precision", "weights", "bos_token"} & set(S.base_ppl_spec(default, backbone, 0))
     assert "gradient_checkpointing" not in S.train_spec(default, "tiny-llama", "proportional", 1)["train"]
 
 
