@@ -180,7 +180,7 @@ MOS_SPECS = {
     "multiuat": {"strategy": "multiuat", "params": {"update_every": 3, "scorer_lr": 1e-2, "validation_size": 2,
                                                    "validation_examples": 2}},
     "mos_mlp_reinforce": {"strategy": "mos", "params": {"reward": "cossim", "scorer": "mlp", "update_rule": "reinforce",
-                                                       "update_every": 3, "scorer_lr": 0.5, "cossim_examples": 4}},
+                                                       "update_every": 3, "scorer_lr": 0.1, "cossim_examples": 4}},
 }
 
 
