@@ -160,7 +160,8 @@ def test_defaults_filled_from_empty_config() -> None:
     cfg = load_config({}, "empty.yaml")
     assert cfg["experiment"] == "default"
     assert cfg["seeds"] == [0]
-    assert cfg["testbed"] == {"seed": 0, "scale": 0.1}
+    assert cfg["testbed"] == {"seed": 0, "scale": 0.1, "eval": {"mc_math": 300, "mc_general": 300, "mc_nlp_per_task": 40,
+                                                          "chat_per_category": 10, "word_problems": 200}}
     assert cfg["train"]["steps"] == 300 and cfg["train"]["loss"] == "all"
     assert cfg["pretrain"]["pack_length"] == 128
     assert cfg["grid"] == [{"backbones": "all", "mixtures": "all", "benchmarks": []}]

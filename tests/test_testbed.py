@@ -109,3 +109,10 @@ def test_generation_does_not_depend_on_the_process_hash_seed(tmp_path):
     for rel in ["train/NLP.jsonl", "train/Medicine.jsonl", "eval/mc.jsonl", "eval/chat.jsonl", "eval/math.jsonl",
                 "corpus.jsonl"]:
         assert filecmp.cmp(outs[0] / rel, outs[1] / rel, shallow=False), rel
+
+
+def test_config_defaults_of_the_evaluation_sets_are_the_generators():
+    from mos.pipeline.config import schema
+
+    sizes = schema()["properties"]["testbed"]["properties"]["eval"]["properties"]
+    assert {k: v["default"] for k, v in sizes.items()} == {k: getattr(TestbedConfig, k) for k in sizes}

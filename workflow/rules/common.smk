@@ -58,6 +58,12 @@ def run_paths(filename):
     return [f"{G.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in RUNS]
 
 
+def testbed_size_args(wildcards):
+    """`--chat-per-category 25 ...` for the evaluation-set sizes the config sets (testbed.eval)."""
+    return shlex.join(arg for k, v in CFG["testbed"].get("eval", {}).items() if v is not None
+                      for arg in (f"--{k.replace('_', '-')}", str(v)))
+
+
 def dataset_args(wildcards):
     """Command-line arguments of `python -m mos dataset` for one dataset of the config."""
     ds = CFG["datasets"][wildcards.dataset]

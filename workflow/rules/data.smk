@@ -10,13 +10,14 @@ rule testbed:
     params:
         seed=CFG["testbed"]["seed"],
         scale=CFG["testbed"]["scale"],
+        sizes=testbed_size_args,
     log:
         f"{LOGS}/testbed.log",
     threads: 1
     conda:
         ENV
     shell:
-        "python -m mos testbed --seed {params.seed} --scale {params.scale} --out {output.dir:q}"
+        "python -m mos testbed --seed {params.seed} --scale {params.scale} {params.sizes} --out {output.dir:q}"
         " > {log:q} 2>&1"
 
 

@@ -27,7 +27,8 @@ VERSION = 1  # bump when the generated data changes for a given seed
 
 @dataclass
 class TestbedConfig:
-    """Generator settings; the CLI exposes seed and scale, the rest are fixed testbed design."""
+    """Generator settings; the CLI exposes seed, scale and the evaluation sets' sizes, the rest are fixed
+    testbed design."""
 
     __test__ = False  # not a pytest test class
 
