@@ -8,6 +8,9 @@
 #     make tables     # every table and figure of the committed snapshot again, from its summaries alone
 #     make snapshot   # publish a finished results/default as the committed snapshots/default
 #     make lint       # ruff
+#     make gpu-check  # on a machine with one CUDA GPU: scripts/gpu_check.py -> results/benchmarks/gpu_check.json
+#     make gpu-wheels # here, with the package index: DeepSpeed's sdist and its small dependencies for the
+#                     # GPU machine, in .gpu-wheels/ (~3 MB; `make gpu-check` installs them when present)
 #
 # `make install` is skipped while pyproject.toml is unchanged (stamp file .venv/.installed).
 # torch is installed before the package, or pip would resolve a multi-GB CUDA build; pick another
@@ -21,7 +24,10 @@ STAMP := $(VENV)/.installed
 
 SLURM_STAMP := $(VENV)/.installed-slurm
 
-.PHONY: install run test test-slow tables snapshot lint
+GPU_PYTHON ?= python3
+GPU_WHEELS := .gpu-wheels
+
+.PHONY: install run test test-slow tables snapshot lint gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -52,3 +58,17 @@ snapshot: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The GPU machine has its own torch/transformers/accelerate; nothing here installs them. DeepSpeed's
+# sdist installs without compiling (DS_BUILD_OPS=0); without it the check records its ZeRO-2 step as
+# skipped. msgpack, ninja and pydantic-core are compiled: one wheel per Python version.
+gpu-wheels:
+	$(VENV)/bin/pip download --no-deps --no-binary :all: deepspeed -d $(GPU_WHEELS)
+	$(VENV)/bin/pip download --no-deps hjson einops py-cpuinfo -d $(GPU_WHEELS)
+	for v in 3.10 3.11 3.12 3.13; do $(VENV)/bin/pip download --only-binary :all: --platform manylinux2014_x86_64 \
+	    --python-version $$v msgpack ninja pydantic -d $(GPU_WHEELS); done
+
+gpu-check:
+	if [ -d $(GPU_WHEELS) ]; then DS_BUILD_OPS=0 $(GPU_PYTHON) -m pip install --no-index --no-build-isolation \
+	    --find-links $(GPU_WHEELS) deepspeed || echo "gpu-check: DeepSpeed did not install; ZeRO-2 is skipped"; fi
+	$(OFFLINE) $(GPU_PYTHON) scripts/gpu_check.py

@@ -144,7 +144,7 @@ def test_paper_base_ppl_is_computed_as_its_deepspeed_runs_compute() -> None:
 
 def test_chat_template_names_a_builtin_or_a_file(raw: dict[str, Any], tmp_path: Path) -> None:
     raw["backbones"]["tiny-llama"]["chat_template"] = "vicunna"
-    assert "backbones.tiny-llama.chat_template: 'vicunna' is neither a built-in chat template (vicuna)" in error_of(raw)
+    assert "backbones.tiny-llama.chat_template: 'vicunna' is neither a built-in chat template (vicuna, gemma)" in error_of(raw)
     template = tmp_path / "mine.jinja"
     template.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}", encoding="utf-8")
     raw["backbones"]["tiny-llama"]["chat_template"] = str(template)

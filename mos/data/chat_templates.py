@@ -3,7 +3,7 @@
     python -m mos chat-template vicuna                 # print the Jinja text of a built-in template
     python -m mos chat-template templates/mine.jinja   # or of a file (what a job spec would carry)
 
-A config names a built-in template (`vicuna`) or a Jinja file; `resolve` turns either into the
+A config names a built-in template (`vicuna`, `gemma`) or a Jinja file; `resolve` turns either into the
 Jinja text, which mos.pipeline.config puts into the tokenize, base_ppl, train and eval specs, so every stage
 renders conversations the same way and a trained model folder saves the template it was trained
 with. Light on purpose (no torch/transformers): mos.pipeline.config imports it while Snakemake parses.
@@ -25,7 +25,19 @@ VICUNA_TEMPLATE = (
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 
-BUILTIN: dict[str, str] = {"vicuna": VICUNA_TEMPLATE}
+# Gemma's turn format (Gemma 1-3; the template the hub's Gemma tokenizers carry, written here for the
+# Gemma-3-270M GGUF, which has none): `<start_of_turn>user` / `<start_of_turn>model` turns, each closed
+# by `<end_of_turn>` and a newline; a system message is put before the first user turn's text.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% set ns = namespace(system='') %}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{% set ns.system = m['content'] + '\\n\\n' %}"
+    "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if m['role'] == 'user' %}{{ ns.system }}{% set ns.system = '' %}{% endif %}"
+    "{{ m['content'] }}<end_of_turn>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+BUILTIN: dict[str, str] = {"vicuna": VICUNA_TEMPLATE, "gemma": GEMMA_TEMPLATE}
 
 
 def is_builtin(value: str) -> bool:

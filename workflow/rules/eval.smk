@@ -1,3 +1,25 @@
+# A seeded, stratified subsample of each local benchmark file when eval.max_items is set (real
+# checkpoints on a CPU): evaluation, judging and win rates all read it.
+if SUBSET_NAMES:
+
+    rule benchmark_subset:
+        input:
+            unpack(subset_inputs),
+        output:
+            jsonl=G.benchmark_subset_path(CFG, "{benchmark}"),
+        params:
+            args=subset_args,
+        log:
+            f"{LOGS}/benchmarks/{{benchmark}}.log",
+        threads: 1
+        wildcard_constraints:
+            benchmark=alternatives(SUBSET_NAMES),
+        conda:
+            ENV
+        shell:
+            "python -m mos subset-benchmark {params.args} > {log:q} 2>&1"
+
+
 # Evaluation of the fine-tuned models on the configured benchmarks (eval.benchmarks plus a grid
 # block's extra `benchmarks`). One job per backbone x mixture evaluates all its seeds in one
 # process, so the ~5 s of imports are paid once per cell; every run still gets its own
