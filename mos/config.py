@@ -612,6 +612,7 @@ def pretrain_spec(cfg: Mapping[str, Any], backbone: str) -> dict[str, Any]:
     return {"backbone": spec_backbone,
             "tokenizer": tokenizer_dir(cfg),
             "corpus": f"{testbed_dir(cfg)}/corpus.jsonl",
+            "dialogues": f"{testbed_dir(cfg)}/dialogues.jsonl",
             "pretrain": dict(cfg["pretrain"])}
 
 

@@ -400,6 +400,7 @@ def test_pretrain_spec_is_the_documented_one() -> None:
                      "num_heads": 4, "intermediate_size": 352},
         "tokenizer": "resources/default/tokenizer",
         "corpus": "resources/default/testbed/corpus.jsonl",
+        "dialogues": "resources/default/testbed/dialogues.jsonl",
         "pretrain": {"steps": 400, "batch_size": 32, "pack_length": 128, "lr": 0.003, "warmup_ratio": 0.05,
                      "seed": 0}}
 
