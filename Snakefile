@@ -48,3 +48,4 @@ rule all:
         [getattr(rules, name).output for name in ANALYSIS_OUTPUTS],
         rules.table1_datasets.output,
         rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture
+        rules.table_transfer.output if TRANSFER else [],  # every dataset trained on alone

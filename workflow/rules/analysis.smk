@@ -149,3 +149,29 @@ if WINRATE:
         threads: 1
         shell:
             "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- transfer matrix (issue 10, part 7)
+# Only for an experiment that trains on every dataset of its grid alone (e.g. config/transfer.yaml).
+TRANSFER = C.grid_datasets(CFG) == sorted(
+    {d for m in C.grid_mixtures(CFG) for d in C.mixture_datasets(CFG, m) if len(C.mixture_datasets(CFG, m)) == 1},
+    key=C.grid_datasets(CFG).index,
+)
+
+if TRANSFER:
+
+    rule table_transfer:
+        input:
+            script=ROOT / "analysis/table_transfer.py",
+            runs=rules.aggregate.output.runs,
+            metrics=rules.aggregate.output.metrics,
+            trajectory=rules.aggregate.output.trajectory,
+        output:
+            [f"{RESULTS}/tables/transfer_matrix.{ext}" for ext in ("md", "csv", "tex")],
+        params:
+            exp=experiment_folder,
+        log:
+            f"{LOGS}/analysis/table_transfer.log",
+        threads: 1
+        shell:
+            "python {input.script:q} {params.exp:q} > {log:q} 2>&1"
