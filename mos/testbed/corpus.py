@@ -278,7 +278,8 @@ def _labels(rng: random.Random, w: World) -> Turns:
 
 def _one_word(rng: random.Random, w: World) -> Turns:
     """Short answers (a number, a name, a word) copied or chosen from the question, in the layouts
-    of prompted tasks: what a base model has seen of one-word replies."""
+    of prompted tasks (sometimes after an unrelated list or passage): what a base model has seen
+    of one-word replies."""
     p, q = rng.sample(PEOPLE, 2)
     n, thing, place = rng.randint(2, 30), rng.choice(THINGS), rng.choice(PLACES)
     a, b = rng.sample(range(1, 40), 2)
@@ -300,7 +301,9 @@ def _one_word(rng: random.Random, w: World) -> Turns:
     ])
     layout = rng.choice(["{q}", "{q} Answer with one word.", "Question: {q}\nAnswer:",
                          "Answer the question with one word.\nQuestion: {q}", "Read and answer.\n{q}"])
-    return [(layout.format(q=question), reply)]
+    context = rng.choice(["", "", f"List: {listing(rng.sample(LIST_WORDS, rng.randint(2, 7)))}\n",
+                          f"Passage: {q} walked to the {rng.choice(PLACES)}.\n"])
+    return [(context + layout.format(q=question), reply)]
 
 
 def answer_words(w: World) -> list[str]:
