@@ -306,6 +306,29 @@ def _one_word(rng: random.Random, w: World) -> Turns:
     return [(context + layout.format(q=question), reply)]
 
 
+def _choice(rng: random.Random, w: World) -> Turns:
+    """Picking the right one of the options named in the question (answered with that option):
+    a kind of thing, a color, a sound, a label word."""
+    cat, other = rng.sample(sorted(CATEGORIES), 2)
+    thing, odd = rng.choice(CATEGORIES[cat]), rng.choice(CATEGORIES[other])
+    fruit, color = rng.choice(sorted(FRUIT_COLORS.items()))
+    wrong_color = rng.choice(sorted(set(FRUIT_COLORS.values()) - {color}))
+    animal, sound = rng.choice(sorted(ANIMAL_SOUNDS.items()))
+    wrong_sound = rng.choice(sorted(set(ANIMAL_SOUNDS.values()) - {sound}))
+    label = rng.choice(sorted(SENTIMENT))
+    topic = rng.choice(sorted(TOPICS))
+    topics = rng.sample(sorted(TOPICS), len(TOPICS))
+    question, reply = rng.choice([
+        (f"Which is a {cat}: {' or '.join(rng.sample([thing, odd], 2))}?", thing),
+        (f"Is a {thing} a {' or a '.join(rng.sample([cat, other], 2))}?", cat),
+        (f"Which color has a ripe {fruit}: {' or '.join(rng.sample([color, wrong_color], 2))}?", color),
+        (f"Which sound does the {animal} make: {' or '.join(rng.sample([sound, wrong_sound], 2))}?", sound),
+        (f"Is the word {rng.choice(SENTIMENT[label])} positive or negative?", label),
+        (f"Is a {rng.choice(TOPICS[topic])} about {', '.join(topics[:-1])} or {topics[-1]}?", topic),
+    ])
+    return [(rng.choice(["{q}", "Question: {q}\nAnswer:", "{q} Answer with one word."]).format(q=question), reply)]
+
+
 def answer_words(w: World) -> list[str]:
     """Every word a skill may answer with alone (list and label words, antonyms, sounds, colors,
     categories, invented names, small numbers), for `_echo`."""
@@ -334,12 +357,12 @@ def _greeting(rng: random.Random, w: World) -> Turns:
 
 DIALOGUES: dict[str, Callable[[random.Random, World], Turns]] = {
     "story_qa": _story_qa, "one_word": _one_word, "list_repeat": _list_repeat, "health_qa": _health_qa,
-    "word_qa": _word_qa, "identity": _identity, "names": _names, "labels": _labels, "echo": _echo,
-    "greeting": _greeting,
+    "word_qa": _word_qa, "identity": _identity, "names": _names, "labels": _labels, "choice": _choice,
+    "echo": _echo, "greeting": _greeting,
 }
 # Relative frequency of each kind (short one-word replies are the most varied, so the most common).
 DIALOGUE_WEIGHTS = {"story_qa": 2, "one_word": 3, "list_repeat": 1, "health_qa": 1, "word_qa": 2,
-                    "identity": 1, "names": 2, "labels": 1, "echo": 2, "greeting": 1}
+                    "identity": 1, "names": 2, "labels": 1, "choice": 2, "echo": 2, "greeting": 1}
 
 
 def dialogues(rng: random.Random, world: World, n: int,
