@@ -119,6 +119,18 @@ def _mentions(rng: random.Random, w: World) -> str:
     ])
 
 
+def _name_lists(rng: random.Random, w: World) -> str:
+    """Several invented names of one kind in a row (cities, countries, drugs, diseases), with no
+    relation between them: the names become familiar words."""
+    k = rng.randint(2, 4)
+    kind = rng.choice(["city", "country", "drug", "disease"])
+    names = rng.sample({"city": sorted(w.countries.values()), "country": sorted(w.countries),
+                        "drug": w.drugs, "disease": [d.name for d in w.diseases]}[kind], k)
+    joined = ", ".join(names[:-1]) + " and " + names[-1]
+    return {"city": f"Travellers like {joined}.", "country": f"The atlas shows {joined}.",
+            "drug": f"The pharmacy sells {joined}.", "disease": f"The textbook describes {joined}."}[kind]
+
+
 def _opinion(rng: random.Random, w: World) -> str:
     label = rng.choice(list(SENTIMENT))
     adj = rng.choice(SENTIMENT[label])
@@ -130,7 +142,7 @@ def _opinion(rng: random.Random, w: World) -> str:
 
 
 SENTENCES: list[Callable[[random.Random, World], str]] = [
-    _story, _counting, _words, _antonym, _category, _animals_and_fruit, _health, _mentions, _opinion,
+    _story, _counting, _words, _antonym, _category, _animals_and_fruit, _health, _mentions, _name_lists, _opinion,
 ]
 
 
