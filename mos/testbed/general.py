@@ -25,15 +25,15 @@ SKILL = "General"
 Edit = Callable[[list[str], str], list[str]]
 
 FIRST: dict[str, tuple[list[str], Edit]] = {
-    "reverse": (["Reverse the order of these words: {l}.", "Write these words backwards, last one first: {l}."],
+    "reverse": (["Reverse the order of these words: {l}.", "Write these words backwards: {l}."],
                 lambda ws, w: ws[::-1]),
     "uppercase": (["Write these words in capital letters: {l}.", "Put these words in upper case: {l}."],
                   lambda ws, w: [x.upper() for x in ws]),
-    "drop_first": (["Remove the first word from this list: {l}.", "Drop the first word of this list: {l}."],
+    "drop_first": (["Remove the first word: {l}.", "Drop the first word of this list: {l}."],
                    lambda ws, w: ws[1:]),
-    "first_two": (["Keep only the first two words of this list: {l}.", "Give me just the first two words: {l}."],
+    "first_two": (["Keep only the first two words: {l}.", "Give me just the first two words: {l}."],
                   lambda ws, w: ws[:2]),
-    "append": (["Add the word {w} to the end of this list: {l}.", "Put {w} after the last word of this list: {l}."],
+    "append": (["Add {w} at the end of this list: {l}.", "Put {w} after the last word: {l}."],
                lambda ws, w: [*ws, w]),
 }
 FOLLOW_UP: dict[str, tuple[list[str], Edit]] = {
@@ -46,7 +46,7 @@ FOLLOW_UP: dict[str, tuple[list[str], Edit]] = {
 
 
 # Follow-up questions about the number of words n in the previous answer; {k}, {m} are filled in.
-ARITHMETIC_SHARE = 0.4
+ARITHMETIC_SHARE = 0.35
 ARITHMETIC = {
     "then_add": ["How many words with {k} more?", "And {k} words more?"],
     "then_remove": ["How many words with {k} fewer?", "And {k} words fewer?"],

@@ -61,7 +61,7 @@ def facts(world: World) -> list[tuple[int, Disease, str]]:
     return [(i, d, a) for i, d in enumerate(world.diseases) for a in ATTRIBUTES]
 
 
-DOSE_SHARE = 0.15
+DOSE_SHARE = 0.125
 DOSE_PROBLEMS = {
     "dose_times": "{d}: {a} tablets a day for {b} days. How many tablets?",
     "dose_add": "{d}: {a} doses, then {b} more. How many doses?",

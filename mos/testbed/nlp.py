@@ -39,7 +39,7 @@ def passage(rng: random.Random) -> str:
     return rng.choice([
         f"{p} walked to the {rng.choice(PLACES)} with {q}.",
         f"{p} counted the {rng.choice(THINGS)} near the {rng.choice(PLACES)}.",
-        f"On a quiet morning {p} met {q} at the {rng.choice(PLACES)}.",
+        f"{p} met {q} at the {rng.choice(PLACES)}.",
     ])
 
 
