@@ -357,6 +357,29 @@ def _echo(rng: random.Random, w: World) -> Turns:
                          "Echo this word: {x}"]).format(x=word), word)]
 
 
+def _personal(rng: random.Random, w: World) -> Turns:
+    """Questions about a person's own choices, answered with a random word of the asked type (a
+    city, a country, a color, a number, ...): no answer can be known, so a base model learns how
+    likely each word of a type is, not a fact. P3-like layouts, sometimes after an unrelated passage."""
+    p, q = rng.sample(PEOPLE, 2)
+    question, reply = rng.choice([
+        (f"Which city did {p} visit last year?", rng.choice(sorted(w.countries.values()))),
+        (f"Which country is {p} from?", rng.choice(sorted(w.countries))),
+        (f"Which color does {p} like best?", rng.choice(sorted(set(FRUIT_COLORS.values())))),
+        (f"Which fruit did {p} buy?", rng.choice(sorted(FRUIT_COLORS))),
+        (f"Which animal did {p} see at the farm?", rng.choice(sorted(ANIMAL_SOUNDS))),
+        (f"How many {rng.choice(THINGS)} does {p} want?", str(rng.randint(1, 20))),
+        (f"Which number did {p} pick? Answer with a number.", str(rng.randint(1, 9))),
+        (f"Which word did {p} write on the board?", rng.choice([x for pair in ANTONYMS for x in pair])),
+        (f"Which drug did the pharmacy give {p}?", rng.choice(w.drugs)),
+        (f"What did {p} call the new dog?", rng.choice(PEOPLE)),
+    ])
+    layout = rng.choice(["{q}", "{q} Answer with one word.", "Question: {q}\nAnswer:",
+                         f"Passage: {p} met {q} at the {rng.choice(PLACES)}.\nQuestion: {{q}}",
+                         f"List: {listing(rng.sample(LIST_WORDS, rng.randint(2, 7)))}\n{{q}}"])
+    return [(layout.format(q=question), reply)]
+
+
 def _greeting(rng: random.Random, w: World) -> Turns:
     p = rng.choice(PEOPLE)
     return [rng.choice([
@@ -370,11 +393,11 @@ def _greeting(rng: random.Random, w: World) -> Turns:
 DIALOGUES: dict[str, Callable[[random.Random, World], Turns]] = {
     "story_qa": _story_qa, "one_word": _one_word, "list_repeat": _list_repeat, "health_qa": _health_qa,
     "word_qa": _word_qa, "identity": _identity, "names": _names, "labels": _labels, "choice": _choice,
-    "echo": _echo, "greeting": _greeting,
+    "personal": _personal, "echo": _echo, "greeting": _greeting,
 }
 # Relative frequency of each kind (short one-word replies are the most varied, so the most common).
 DIALOGUE_WEIGHTS = {"story_qa": 2, "one_word": 3, "list_repeat": 1, "health_qa": 1, "word_qa": 2,
-                    "identity": 1, "names": 2, "labels": 1, "choice": 2, "echo": 2, "greeting": 1}
+                    "identity": 1, "names": 2, "labels": 1, "choice": 2, "personal": 3, "echo": 2, "greeting": 1}
 
 
 def dialogues(rng: random.Random, world: World, n: int,
