@@ -4,9 +4,10 @@
 
 Reads results/<exp>/summary/{runs,metrics,trajectory}.csv. A row per backbone x mixture: what the
 run trained on — one dataset alone ("Mathematics only", found from the datasets in its
-trajectory.csv, i.e. the datasets it could sample), or several (labelled with the mixture's
-paper_method, e.g. "PROP. (τ=1)") — single-dataset rows first, in the order of the datasets'
-columns. Columns, in % as mean ± 95% CI over seeds:
+trajectory.csv, i.e. the datasets it could sample), or every dataset under a fixed temperature
+(labelled with the mixture's paper_method, e.g. "PROP. (τ=1)"; learned mixtures are Table 2's) —
+single-dataset rows first, in the order of the datasets' columns, and only the backbones that have
+single-dataset runs. Columns, in % as mean and 95% interval over seeds (analysis/inference.py):
 
 * one per testbed_mc skill (scope `skill`, accuracy, macro-averaged over the skill's subjects),
   the skills in the order of the training datasets with the same name, then any other skill;
@@ -108,6 +109,15 @@ def build(runs: pd.DataFrame, metrics: pd.DataFrame, trajectory: pd.DataFrame,
     cells["trained_on"] = [row_label(d, p, m) for d, p, m in
                            zip(cells["datasets"], cells["paper_method"], cells["mixture"], strict=True)]
     cells["single"] = [len(d) == 1 for d in cells["datasets"]]
+    # beside the single-skill rows, only the fixed heuristics (temperature sampling of every dataset), and
+    # only on the backbones that have single-skill rows: the learned mixtures belong to Table 2
+    strategy = runs.groupby(["backbone", "mixture"], sort=False)["strategy"].first().rename("strategy").reset_index()
+    cells = cells.merge(strategy, on=["backbone", "mixture"], how="left")
+    heuristic = (cells["strategy"] == "temperature") & (cells["datasets"].map(len) == len(datasets))
+    keep = cells["single"] | heuristic
+    if cells["single"].any():
+        keep &= cells["backbone"].isin(cells.loc[cells["single"], "backbone"])
+    cells = cells[keep].reset_index(drop=True)
     order = {d: i for i, d in enumerate(datasets)}
     cells["_rank"] = [order.get(d[0], len(order)) if len(d) == 1 else len(order) + 1 for d in cells["datasets"]]
     backbone_rank = {b: i for i, b in enumerate(dict.fromkeys(runs["backbone"]))}

@@ -17,7 +17,8 @@ from analysis import table_transfer
 SKILLS = ("Mathematics", "Medicine", "General", "NLP")
 # mixture -> (datasets it samples, paper label, per-seed accuracy on its own skill)
 CELLS = {"proportional": (SKILLS, "PROP. (τ=1)", None), "nlp_only": (("NLP",), "NLP only", [0.9, 0.8, 0.85]),
-         "math_only": (("Mathematics",), "Mathematics only", [0.95, 0.97, 0.99])}
+         "math_only": (("Mathematics",), "Mathematics only", [0.95, 0.97, 0.99]),
+         "mos_diff": (SKILLS, "MoS + DIFF", None)}  # a learned mixture: Table 2's, not the matrix's
 
 
 def write_summary(exp: Path, examples: dict[str, int] | None = None) -> None:
@@ -27,6 +28,7 @@ def write_summary(exp: Path, examples: dict[str, int] | None = None) -> None:
     for mixture, (datasets, label, own) in CELLS.items():
         for seed in range(3):
             runs.append({"backbone": "tiny-llama", "mixture": mixture, "seed": seed, "paper_backbone": "LLaMA-3-8B",
+                         "strategy": "mos" if mixture == "mos_diff" else "temperature",
                          "paper_method": label, "examples": (examples or {}).get(mixture, 9600)})
             trajectory += [{"backbone": "tiny-llama", "mixture": mixture, "seed": seed, "step": 0, "dataset": d,
                             "weight": 1 / len(datasets)} for d in datasets]
