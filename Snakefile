@@ -51,3 +51,4 @@ rule all:
         rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture
         rules.headline.output,
         rules.reproduction.output,  # how close this run came to snapshots/<experiment>
+        rules.table_transfer.output if TRANSFER else [],  # every dataset trained on alone

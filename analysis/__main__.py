@@ -33,6 +33,7 @@ SCRIPTS = {
     "table5_mospec": "Table 5: MoSpec vs generalists and the math-only model",
     "table6_ppl": "Table 6: perplexity study (summary/ppl.csv)",
     "winrate": "Win rates against the reference mixture (summary/winrate.csv)",
+    "table_transfer": "Transfer matrix: every skill's accuracy after training on one skill alone",
     "fig2_weights": "Figure 2: learned sampling probabilities of MoS (+ start/end table)",
     "fig3_loss": "Figure 3: training loss (+ final-loss table)",
     "fig4_mospec_weights": "Figure 4: learned sampling probabilities of MoSpec (+ start/end table)",

@@ -426,6 +426,7 @@ def test_pretrain_spec_is_the_documented_one() -> None:
                      "num_heads": 4, "intermediate_size": 352},
         "tokenizer": "resources/default/tokenizer",
         "corpus": "resources/default/testbed/corpus.jsonl",
+        "dialogues": "resources/default/testbed/dialogues.jsonl",
         "pretrain": {"steps": 400, "batch_size": 32, "pack_length": 128, "lr": 0.003, "warmup_ratio": 0.05,
                      "seed": 0}}
 
@@ -648,3 +649,13 @@ def test_a_dependency_must_be_a_mixture_in_the_grid_on_the_same_datasets(raw: di
     bad["mixtures"]["a"] = {"strategy": "doremi", "reference": "b"}
     bad["mixtures"]["b"] = {"strategy": "doremi_two_stage", "proxy": "a"}
     assert "mixtures.a: reads its own run through its dependencies (a cycle)" in error_of(bad)
+
+
+def test_the_transfer_experiment_shares_the_default_testbed_theta0_and_training() -> None:
+    """config/transfer.yaml is a complete experiment; its testbed, tokenizer, pretraining, fine-tuning
+    and the LLaMA stand-in must be the default's, or its matrix would not describe the default's skills."""
+    default = load_config(ROOT / "config" / "config.yaml")
+    transfer = load_config(ROOT / "config" / "transfer.yaml")
+    for key in ("testbed", "datasets", "tokenizer", "pretrain", "train"):
+        assert transfer[key] == default[key], key
+    assert transfer["backbones"]["tiny-llama"] == default["backbones"]["tiny-llama"]

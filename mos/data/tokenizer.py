@@ -31,7 +31,9 @@ CHAT_TEMPLATE = (
 
 
 def training_texts(testbed: str | Path) -> Iterator[str]:
-    """Every training conversation turn and every corpus document of a testbed folder."""
+    """Every training conversation turn and every corpus document of a testbed folder. The corpus's
+    dialogues are left out: they repeat the documents' words, and counting them twice would spend
+    merges on the corpus that the instruction data needs (its examples would get longer)."""
     testbed = Path(testbed)
     for path in sorted((testbed / "train").glob("*.jsonl")):
         for rec in load_records(path):

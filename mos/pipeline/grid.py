@@ -88,6 +88,12 @@ def grid_datasets(cfg: Mapping[str, Any]) -> list[str]:
     return in_config_order(used, cfg["datasets"])
 
 
+def trains_every_dataset_alone(cfg: Mapping[str, Any]) -> bool:
+    """Whether the grid trains a run on each of its datasets alone (what the transfer matrix needs)."""
+    alone = {d for m in grid_mixtures(cfg) if len(ds := mixture_datasets(cfg, m)) == 1 for d in ds}
+    return bool(alone) and alone == set(grid_datasets(cfg))
+
+
 def mixture_train(cfg: Mapping[str, Any], mixture: str) -> dict[str, Any]:
     """The train settings of a mixture: the top-level `train` with the mixture's overrides."""
     return {**cfg["train"], **cfg["mixtures"][mixture].get("train", {})}

@@ -97,6 +97,7 @@ def pretrain_spec(cfg: Mapping[str, Any], backbone: str, theta: int) -> dict[str
     return {"backbone": spec_backbone,
             "tokenizer": tokenizer_dir(cfg),
             "corpus": f"{testbed_dir(cfg)}/corpus.jsonl",
+            "dialogues": f"{testbed_dir(cfg)}/dialogues.jsonl",
             "pretrain": {**settings, "seed": int(theta)}}
 
 

@@ -4,7 +4,9 @@ fine-tunes from (and that the DIFF reward compares against).
     python -m mos pretrain --spec @pretrain.json --out resources/default/backbones/tiny-llama
 
 The model is built from its family config with a seeded random init, then trained with the same
-loop as fine-tuning (`mos.training.loop`): one dataset ("corpus"), next-token loss on every token.
+loop as fine-tuning (`mos.training.loop`), next-token loss on every token, on the spec's `corpus` (plain
+documents) and, when the spec names one, its `dialogues` (conversations in the record format,
+rendered with the backbone's chat template), sampled in proportion to their sizes.
 The pretrained model is written to <out>/model, with <out>/train_log.csv and <out>/run.json.
 """
 
@@ -27,7 +29,8 @@ DEFAULTS = {"warmup_ratio": 0.05, "weight_decay": 0.1, "adam_betas": [0.9, 0.95]
 
 
 def fine_tune_spec(spec: Mapping[str, Any], init_dir: Path) -> dict[str, Any]:
-    """The `mos.training.loop` job that pretrains: a single 'corpus' dataset of plain documents."""
+    """The `mos.training.loop` job that pretrains: a 'corpus' dataset of plain documents, plus a 'dialogues'
+    dataset of conversations when the spec has one (sampled in proportion to size, τ = 1)."""
     p = {**DEFAULTS, **spec["pretrain"]}
     seed = int(p.pop("seed", 0))
     pack_length = int(p.pop("pack_length"))
@@ -36,7 +39,8 @@ def fine_tune_spec(spec: Mapping[str, Any], init_dir: Path) -> dict[str, Any]:
     return {
         "backbone": spec["backbone"]["name"],
         "model": str(init_dir),
-        "datasets": {"corpus": {"path": spec["corpus"], "format": "documents"}},
+        "datasets": {"corpus": {"path": spec["corpus"], "format": "documents"},
+                     **({"dialogues": {"path": spec["dialogues"], "format": "records"}} if spec.get("dialogues") else {})},
         "mixture": {"name": "pretrain", "strategy": "temperature", "params": {"tau": 1.0}},
         "train": train_settings,
         "seed": seed,

@@ -205,3 +205,26 @@ rule reproduction:
         ENV
     shell:
         "python {input.script:q} {params.exp:q} --snapshot {params.snapshot:q} > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- transfer matrix (issue 10, part 7)
+# Only for an experiment that trains on every dataset of its grid alone (e.g. config/transfer.yaml).
+if TRANSFER:
+
+    rule table_transfer:
+        input:
+            script=ROOT / "analysis/table_transfer.py",
+            runs=rules.aggregate.output.runs,
+            metrics=rules.aggregate.output.metrics,
+            trajectory=rules.aggregate.output.trajectory,
+        output:
+            [f"{RESULTS}/tables/transfer_matrix.{ext}" for ext in ("md", "csv", "tex")],
+        params:
+            exp=experiment_folder,
+        log:
+            f"{LOGS}/analysis/table_transfer.log",
+        threads: 1
+        conda:
+            ENV
+        shell:
+            "python {input.script:q} {params.exp:q} > {log:q} 2>&1"

@@ -191,6 +191,7 @@ SUBSET_NAMES = list(CFG["eval"]["max_items"] or {})  # benchmarks evaluated on a
 JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]
 WINRATE = S.winrate_spec(CFG)
 CLAIMS = claims_spec(CFG)  # the config's pre-declared claims, resolved (summary/claims.json)
+TRANSFER = G.trains_every_dataset_alone(CFG)  # the grid trains on each dataset alone: a transfer matrix
 PPL_CELLS = S.ppl_study_cells(CFG)  # (backbone, mixture): the first PROP. (τ = 1) mixture of each backbone
 
 

@@ -3,9 +3,10 @@
     python -m mos testbed --seed 0 --scale 0.1 --out resources/default/testbed
 
 Layout (see docs/interfaces.md): train/<Skill>.jsonl, eval/mc.jsonl, eval/chat.jsonl,
-eval/math.jsonl, corpus.jsonl, manifest.json. The same seed and scale give byte-identical files.
-Before writing, every evaluation prompt is checked against every training prompt: an overlap
-is an error, and the manifest records the check.
+eval/math.jsonl, corpus.jsonl, dialogues.jsonl, manifest.json. The same seed and scale give
+byte-identical files. Before writing, every evaluation prompt is checked against every training
+prompt and against the pretraining corpus (documents and dialogues): an overlap is an error, and
+the manifest records the check.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mos.data.testbed import chat, corpus, general, mathematics, medicine, nlp
 from mos.data.testbed.common import SKILLS, skill_sizes
 from mos.data.testbed.world import make_world
 
-VERSION = 1  # bump when the generated data changes for a given seed
+VERSION = 2  # bump when the generated data changes for a given seed
 
 
 @dataclass
@@ -41,7 +42,8 @@ class TestbedConfig:
     mc_nlp_per_task: int = 40
     chat_per_category: int = 10
     word_problems: int = 200
-    corpus_docs: int = 20_000
+    corpus_docs: int = 20_000       # plain pretraining documents
+    corpus_dialogues: int = 20_000  # pretraining conversations (chat format), sampled beside the documents
 
 
 def _rng(cfg: TestbedConfig, part: str) -> random.Random:
@@ -77,14 +79,27 @@ def generate(cfg: TestbedConfig) -> dict[str, Any]:
     chats = chat.prompts(rng, world, cfg.chat_per_category, seen)
     math_eval = mathematics.word_problems(rng, cfg.word_problems, seen, cfg.math)
     docs = corpus.documents(_rng(cfg, "corpus"), world, cfg.corpus_docs)
+    dialogues = corpus.dialogues(_rng(cfg, "dialogues"), world, cfg.corpus_dialogues)
     eval_prompts = (["\n".join(user_texts(item["messages"])) for item in mc]
                     + [c["turns"][0] for c in chats] + [m["question"] for m in math_eval])
     overlap = sorted(set(eval_prompts) & train_prompts)
     if overlap:
         raise AssertionError(f"{len(overlap)} evaluation prompts appear in training data, e.g. {overlap[0]!r}")
+    in_corpus = corpus_overlap(eval_prompts, docs, dialogues)
+    if in_corpus:
+        raise AssertionError(f"{len(in_corpus)} evaluation prompts appear in the pretraining corpus, e.g. {in_corpus[0]!r}")
     return {"world": world, "train": train, "mc": mc, "chat": chats, "math": math_eval, "corpus": docs,
+            "dialogues": dialogues,
             "overlap_check": {"train_prompts": len(train_prompts), "eval_prompts": len(eval_prompts),
-                              "overlapping": len(overlap)}}
+                              "overlapping": len(overlap), "overlapping_corpus": len(in_corpus)}}
+
+
+def corpus_overlap(eval_prompts: list[str], docs: list[dict[str, str]], dialogues: list[dict[str, Any]]) -> list[str]:
+    """The evaluation prompts found in the pretraining corpus: as a dialogue's prompt (the same
+    user turns in the same order, as for the training data) or inside a document's text."""
+    text = "\n".join(d["text"] for d in docs)
+    keys = {k for r in dialogues for k in prompt_keys(r["conversations"])}
+    return sorted({p for p in eval_prompts if p in keys or p in text})
 
 
 def manifest(cfg: TestbedConfig, data: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +112,15 @@ def manifest(cfg: TestbedConfig, data: dict[str, Any]) -> dict[str, Any]:
         "chat_prompts": dict(Counter(c["category"] for c in data["chat"])),
         "math_problems": dict(Counter(m["level"] for m in data["math"])),
         "corpus_documents": len(data["corpus"]),
+        "corpus_dialogues": dict(sorted(Counter(r["source"] for r in data["dialogues"]).items())),
         "overlap_check": data["overlap_check"],
     }
 
 
 def build(cfg: TestbedConfig, out: str | Path) -> dict[str, Any]:
     data = generate(cfg)
-    for skill in SKILLS:
-        for r in data["train"][skill]:
-            validate_record(r)
+    for r in [*(r for skill in SKILLS for r in data["train"][skill]), *data["dialogues"]]:
+        validate_record(r)
     with atomic_dir(out) as tmp:
         for skill in SKILLS:
             write_jsonl(tmp / "train" / f"{skill}.jsonl", data["train"][skill])
@@ -113,6 +128,7 @@ def build(cfg: TestbedConfig, out: str | Path) -> dict[str, Any]:
         write_jsonl(tmp / "eval" / "chat.jsonl", data["chat"])
         write_jsonl(tmp / "eval" / "math.jsonl", data["math"])
         write_jsonl(tmp / "corpus.jsonl", data["corpus"])
+        write_jsonl(tmp / "dialogues.jsonl", data["dialogues"])
         info = manifest(cfg, data)
         write_json(tmp / "manifest.json", info)
     return info

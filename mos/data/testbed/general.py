@@ -1,9 +1,15 @@
-"""General skill (the ShareGPT stand-in): multi-turn editing of word lists.
+"""General skill (the ShareGPT stand-in): multi-turn editing of word lists, with some arithmetic.
 
 A conversation has one to three exchanges: an edit of a short word list (reverse, capitalise,
 drop the first word, keep the first two, append a word), then follow-ups that edit the previous
 answer (reverse it, lowercase it, drop its last word, put a word in front). Follow-ups only make
 sense with the earlier turns in context, like the multi-turn chats of ShareGPT.
+
+Shared sub-skill (designed transfer): in a share of the training conversations with follow-ups
+(`ARITHMETIC_SHARE`) the last follow-up is a question about the number of words in the answer before
+it ("And with 4 more words?"), answered in the Mathematics skill's equation style ("3 + 4 = 7."),
+one or two steps. It replaces a list follow-up, so conversations keep their length. The
+multiple-choice items test the list edits only.
 """
 
 from __future__ import annotations
@@ -19,15 +25,15 @@ SKILL = "General"
 Edit = Callable[[list[str], str], list[str]]
 
 FIRST: dict[str, tuple[list[str], Edit]] = {
-    "reverse": (["Reverse the order of these words: {l}.", "Write these words backwards, last one first: {l}."],
+    "reverse": (["Reverse the order of these words: {l}.", "Write these words backwards: {l}."],
                 lambda ws, w: ws[::-1]),
     "uppercase": (["Write these words in capital letters: {l}.", "Put these words in upper case: {l}."],
                   lambda ws, w: [x.upper() for x in ws]),
-    "drop_first": (["Remove the first word from this list: {l}.", "Drop the first word of this list: {l}."],
+    "drop_first": (["Remove the first word: {l}.", "Drop the first word of this list: {l}."],
                    lambda ws, w: ws[1:]),
-    "first_two": (["Keep only the first two words of this list: {l}.", "Give me just the first two words: {l}."],
+    "first_two": (["Keep only the first two words: {l}.", "Give me just the first two words: {l}."],
                   lambda ws, w: ws[:2]),
-    "append": (["Add the word {w} to the end of this list: {l}.", "Put {w} after the last word of this list: {l}."],
+    "append": (["Add {w} at the end of this list: {l}.", "Put {w} after the last word: {l}."],
                lambda ws, w: [*ws, w]),
 }
 FOLLOW_UP: dict[str, tuple[list[str], Edit]] = {
@@ -37,6 +43,36 @@ FOLLOW_UP: dict[str, tuple[list[str], Edit]] = {
     "then_drop_last": (["Now remove the last word.", "Now drop the last word."], lambda ws, w: ws[:-1]),
     "then_prepend": (["Now add {w} at the beginning.", "Now put {w} in front."], lambda ws, w: [w, *ws]),
 }
+
+
+# Follow-up questions about the number of words n in the previous answer; {k}, {m} are filled in.
+ARITHMETIC_SHARE = 0.35
+ARITHMETIC = {
+    "then_add": ["How many words with {k} more?", "And {k} words more?"],
+    "then_remove": ["How many words with {k} fewer?", "And {k} words fewer?"],
+    "then_times": ["And {k} times as many words?"],
+    "then_add_remove": ["And {k} words more, then {m} fewer?"],
+}
+
+
+def arithmetic_turn(rng: random.Random, n: int) -> tuple[str, str, str]:
+    """(op, question, equation answer) about a list of n >= 1 words, operands within the
+    Mathematics skill's default ranges (sums of 1..10, products of 2..5)."""
+    ops = ["then_add", "then_times", "then_add_remove"] + (["then_remove"] if n >= 2 else [])
+    op = rng.choice(ops)
+    text = rng.choice(ARITHMETIC[op])
+    if op == "then_add":
+        k = rng.randint(1, 10)
+        return op, text.format(k=k), f"{n} + {k} = {n + k}."
+    if op == "then_remove":
+        k = rng.randint(1, n - 1)
+        return op, text.format(k=k), f"{n} - {k} = {n - k}."
+    if op == "then_times":
+        k = rng.randint(2, 5)
+        return op, text.format(k=k), f"{n} * {k} = {n * k}."
+    k = rng.randint(1, 10)
+    m = rng.randint(1, n + k - 1)
+    return op, text.format(k=k, m=m), f"{n} + {k} = {n + k}. {n + k} - {m} = {n + k - m}."
 
 
 def _word_list(rng: random.Random) -> list[str]:
@@ -65,10 +101,18 @@ def conversation(rng: random.Random, n_followups: int) -> list[tuple[str, str, s
 
 
 def train_records(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """n conversations; in ARITHMETIC_SHARE of those with follow-ups the last follow-up is an
+    arithmetic question instead (source general/<first edit>+arithmetic)."""
     out = []
     for i in range(n):
-        turns = conversation(rng, rng.choice([0, 1, 1, 2]))
-        out.append(record(SKILL, i, f"general/{turns[0][0]}", [(u, a) for _, u, a in turns]))
+        n_followups = rng.choice([0, 1, 1, 2])
+        arithmetic = n_followups > 0 and rng.random() < ARITHMETIC_SHARE
+        turns = conversation(rng, n_followups - arithmetic)
+        source = f"general/{turns[0][0]}"
+        if arithmetic:
+            turns.append(arithmetic_turn(rng, len(turns[-1][2].split(", "))))
+            source += "+arithmetic"
+        out.append(record(SKILL, i, source, [(u, a) for _, u, a in turns]))
     return out
 
 

@@ -5,6 +5,11 @@ Every fact can be asked in four phrasings; one phrasing per fact is held out for
 training uses the other three. The answer restates the disease and the fact, so a model that
 learned the fact can recognise it under the unseen question. The facts are not in the
 pretraining corpus: this skill is knowledge the model can only get from its fine-tuning data.
+
+Shared sub-skill (designed transfer): a share of the training examples (`DOSE_SHARE`) are dosage
+word problems about a disease's usual drug, answered with the treatment fact and then the
+arithmetic in the Mathematics skill's equation style, one or two steps ("Torlymi disease is
+treated with ranol. 3 * 4 = 12."). The multiple-choice items ask the facts only.
 """
 
 from __future__ import annotations
@@ -56,21 +61,64 @@ def facts(world: World) -> list[tuple[int, Disease, str]]:
     return [(i, d, a) for i, d in enumerate(world.diseases) for a in ATTRIBUTES]
 
 
-def train_records(rng: random.Random, n: int, world: World) -> list[dict[str, Any]]:
-    """n questions spread evenly over the facts (each fact about n / #facts times)."""
-    all_facts = facts(world)
+DOSE_SHARE = 0.125
+DOSE_PROBLEMS = {
+    "dose_times": "{d}: {a} tablets a day for {b} days. How many tablets?",
+    "dose_add": "{d}: {a} doses, then {b} more. How many doses?",
+    "dose_left": "{d}: {a} boxes of its drug, {b} used. How many left?",
+    "dose_two_step": "{d}: {a} tablets a day for {b} days, {c} taken. How many left?",
+}
+
+
+def dose_problem(rng: random.Random, disease: Disease) -> tuple[str, str, str]:
+    """(kind, question, answer): the treatment fact, then the arithmetic (operand ranges of the
+    Mathematics skill's defaults: sums of 1..10, differences below 15, products of 2..5)."""
+    kind = rng.choice(list(DOSE_PROBLEMS))
+    fact = answer("treatment", disease.name, disease.treatment)
+    if kind == "dose_times":
+        a, b = rng.randint(2, 5), rng.randint(2, 5)
+        c, equation = 0, f"{a} * {b} = {a * b}."
+    elif kind == "dose_add":
+        a, b = rng.randint(1, 10), rng.randint(1, 10)
+        c, equation = 0, f"{a} + {b} = {a + b}."
+    elif kind == "dose_left":
+        a = rng.randint(5, 15)
+        b = rng.randint(1, a - 1)
+        c, equation = 0, f"{a} - {b} = {a - b}."
+    else:
+        a, b = rng.randint(2, 5), rng.randint(2, 5)
+        c = rng.randint(1, a * b - 1)
+        equation = f"{a} * {b} = {a * b}. {a * b} - {c} = {a * b - c}."
+    return kind, DOSE_PROBLEMS[kind].format(d=disease.name, a=a, b=b, c=c), f"{fact} {equation}"
+
+
+def _even_order(rng: random.Random, n_items: int, n: int) -> list[int]:
+    """n indices into n_items, every index about n / n_items times, in shuffled blocks."""
     order: list[int] = []
     while len(order) < n:
-        block = list(range(len(all_facts)))
+        block = list(range(n_items))
         rng.shuffle(block)
         order += block
+    return order[:n]
+
+
+def train_records(rng: random.Random, n: int, world: World) -> list[dict[str, Any]]:
+    """n examples: fact questions spread evenly over the facts (each about (1 - DOSE_SHARE) n /
+    #facts times), and DOSE_SHARE n dosage problems spread evenly over the diseases."""
+    all_facts = facts(world)
+    n_dose = round(DOSE_SHARE * n)
     out = []
-    for k, f in enumerate(order[:n]):
+    for f in _even_order(rng, len(all_facts), n - n_dose):
         i, disease, attr = all_facts[f]
         held = held_out_phrasing(i, attr)
         phrasing = rng.choice([j for j in range(len(QUESTIONS[attr])) if j != held])
         question = QUESTIONS[attr][phrasing].format(d=disease.name)
-        out.append(record(SKILL, k, f"medicine/{attr}", [(question, answer(attr, disease.name, getattr(disease, attr)))]))
+        out.append(record(SKILL, len(out), f"medicine/{attr}",
+                          [(question, answer(attr, disease.name, getattr(disease, attr)))]))
+    for d in _even_order(rng, len(world.diseases), n_dose):
+        kind, question, reply = dose_problem(rng, world.diseases[d])
+        out.append(record(SKILL, len(out), f"medicine/{kind}", [(question, reply)]))
+    rng.shuffle(out)
     return out
 
 

@@ -2,7 +2,9 @@
 
 Like P3, every example is a prompted task instance — an instruction, an input passage and a
 question — answered with a label or a single word. Tasks: sentiment, topic, antonym, animal
-sound, fruit color, capital of a country, country of a capital, and counting words. The
+sound, fruit color, capital of a country, country of a capital, counting words, and arithmetic
+questions about a passage answered with a bare number (the shared sub-skill with Mathematics:
+the same sums and differences, without the worked equation). The
 `source` of a record names its task, as P3 subsets do. Antonyms, animal sounds and fruit colors
 are common knowledge that the pretraining corpus also states; capitals of the invented countries
 are only here.
@@ -37,14 +39,14 @@ def passage(rng: random.Random) -> str:
     return rng.choice([
         f"{p} walked to the {rng.choice(PLACES)} with {q}.",
         f"{p} counted the {rng.choice(THINGS)} near the {rng.choice(PLACES)}.",
-        f"On a quiet morning {p} met {q} at the {rng.choice(PLACES)}.",
+        f"{p} met {q} at the {rng.choice(PLACES)}.",
     ])
 
 
 def sentiment(rng: random.Random, world: World) -> Instance:
     label = rng.choice(list(SENTIMENT))
     a, b = rng.sample(SENTIMENT[label], 2)
-    review = f"The {rng.choice(REVIEWED)} was {a}, and the whole evening felt {b}."
+    review = f"The {rng.choice(REVIEWED)} was {a} and {b}."
     prompt = rng.choice([
         "Read the review below and decide whether it is positive or negative.\nReview: {r}\nAnswer:",
         "Here is a short review: \"{r}\" Is the reviewer's opinion positive or negative?",
@@ -55,7 +57,7 @@ def sentiment(rng: random.Random, world: World) -> Instance:
 def topic(rng: random.Random, world: World) -> Instance:
     label = rng.choice(list(TOPICS))
     w1, w2 = rng.sample(TOPICS[label], 2)
-    headline = f"{rng.choice(PEOPLE)} talks about the {w1} and the {w2} in {rng.choice(PLACES)} news"
+    headline = f"{rng.choice(PEOPLE)} on the {w1} and the {w2}"
     prompt = rng.choice([
         "Classify the headline into one topic: sports, weather, food or music.\nHeadline: {h}\nTopic:",
         "Headline: \"{h}\". Which topic is this headline about: sports, weather, food or music?",
@@ -115,6 +117,28 @@ def count(rng: random.Random, world: World) -> Instance:
     return prompt, str(n), [str(x) for x in (n - 1, n + 1, n + 2) if x > 0][:3]
 
 
+def arithmetic(rng: random.Random, world: World) -> Instance:
+    """A sum (1..10 + 1..10) or a difference (below 15) about a passage, answered with the number."""
+    p, q = rng.sample(PEOPLE, 2)
+    t = rng.choice(THINGS)
+    if rng.random() < 0.5:
+        a, b = rng.randint(1, 10), rng.randint(1, 10)
+        c = a + b
+        prompt = rng.choice([
+            "Passage: {p} has {a} {t}, {q} has {b}.\nQuestion: How many {t} in all?",
+            "{p} found {a} {t}, then {b} more.\nHow many {t}? Answer with a number.",
+        ]).format(p=p, q=q, a=a, b=b, t=t)
+    else:
+        a = rng.randint(5, 15)
+        b = rng.randint(1, a - 1)
+        c = a - b
+        prompt = rng.choice([
+            "Passage: {p} had {a} {t} and gave {b} to {q}.\nQuestion: How many {t} are left?",
+            "{a} {t}, {b} sold.\nHow many {t} unsold? Answer with a number.",
+        ]).format(p=p, q=q, a=a, b=b, t=t)
+    return prompt, str(c), [str(x) for x in (c - 2, c - 1, c + 1, c + 2) if x >= 0][:3]
+
+
 def country_of(rng: random.Random, world: World) -> Instance:
     country = rng.choice(sorted(world.countries))
     city = world.countries[country]
@@ -128,6 +152,7 @@ def country_of(rng: random.Random, world: World) -> Instance:
 TASKS: dict[str, Callable[[random.Random, World], Instance]] = {
     "sentiment": sentiment, "topic": topic, "antonym": antonym, "animal_sound": animal_sound,
     "fruit_color": fruit_color, "capital": capital, "country_of": country_of, "count": count,
+    "arithmetic": arithmetic,
 }
 
 

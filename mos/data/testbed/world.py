@@ -46,6 +46,19 @@ TOPICS = {
     "food": ["recipe", "chef", "bakery", "dinner", "harvest", "kitchen"],
     "music": ["band", "album", "singer", "concert", "orchestra", "melody"],
 }
+# Common knowledge that only the pretraining corpus states (a base model's world knowledge): real
+# diseases with a usual symptom, drug and organ, from the same symptom and organ vocabulary as the
+# invented diseases of the Medicine skill. Facts about the invented diseases are never in the corpus.
+COMMON_DISEASES = [
+    ("influenza", "fever", "oseltamivir", "lungs"), ("pneumonia", "cough", "penicillin", "lungs"),
+    ("migraine", "headache", "sumatriptan", "brain"), ("hepatitis", "fatigue", "interferon", "liver"),
+    ("eczema", "rash", "hydrocortisone", "skin"), ("gastritis", "nausea", "omeprazole", "stomach"),
+    ("gout", "joint pain", "colchicine", "kidneys"), ("conjunctivitis", "blurred vision", "chloramphenicol", "eyes"),
+    ("angina", "fatigue", "nitroglycerin", "heart"), ("vertigo", "dizziness", "meclizine", "brain"),
+    ("malaria", "chills", "quinine", "liver"), ("Lyme disease", "joint pain", "doxycycline", "heart"),
+    ("Parkinson disease", "dizziness", "levodopa", "brain"), ("Crohn disease", "nausea", "budesonide", "stomach"),
+    ("bronchitis", "cough", "amoxicillin", "lungs"), ("kidney stones", "back pain", "ibuprofen", "kidneys"),
+]
 SYLLABLES = ["ta", "ri", "mo", "ne", "lu", "ka", "vo", "si", "pe", "dra", "len", "tor", "mi", "zu", "qua",
              "bel", "fin", "gor", "hal", "jun", "kel", "mar", "nor", "pol", "ras", "sel", "tam", "vin", "yor"]
 
