@@ -179,8 +179,60 @@ def mospec_part(t5: pd.DataFrame) -> str | None:
     spec = rows[rows["model"].str.startswith("MoSpec")]
     ours = "; ".join(f"{r.model} {iv(r.delta_math_only_mean, r.delta_math_only_lo, r.delta_math_only_hi)} "
                      f"(the paper: {iv(r.paper_mu_all - paper_ref)})" for r in spec.itertuples())
-    return (f"- **MoSpec vs the math-only model** (`table5_mospec.md`, µALL − math-only, points): {ours}. The "
-            "testbed's other skills carry nothing arithmetic can use, unlike the paper's data.")
+    below = int((spec["delta_math_only_hi"] < 0).sum())
+    above = int((spec["delta_math_only_lo"] > 0).sum())
+    return (f"- **MoSpec vs the math-only model** (`table5_mospec.md`, µALL − math-only, points): {ours}: "
+            f"{above} of {len(spec)} above with the interval excluding 0, {below} below, "
+            f"{len(spec) - above - below} inconclusive.")
+
+
+def transfer_part(tm: pd.DataFrame | None) -> str | None:
+    """What each skill trained alone gives on Mathematics (MoSpec's target), from transfer_matrix.csv."""
+    if tm is None or tm.empty or "mc_Mathematics_mean" not in tm.columns or not tm["single"].any():
+        return None
+    single = tm[tm["single"]]
+    cells = [f"{r.trained_on} {common.fmt_interval(r.mc_Mathematics_mean, r.mc_Mathematics_lo, r.mc_Mathematics_hi, 1)}"
+             for r in single.itertuples()]
+    skill_of = {label: label.removesuffix(" only") for label in single["trained_on"]}
+    own = "; ".join(f"{label} {row[f'mc_{skill}_mean']:.1f}" for label, row in single.set_index("trained_on").iterrows()
+                    if f"mc_{(skill := skill_of[label])}_mean" in tm.columns)
+    return (f"- **Transfer** (`transfer_matrix.md`, {', '.join(dict.fromkeys(single['backbone']))}, each skill "
+            f"trained alone at the same budget; testbed MC accuracy, %): on Mathematics {'; '.join(cells)} (chance "
+            f"≈ 25). On its own skill: {own}.")
+
+
+def leaderboard_part(lb: pd.DataFrame | None) -> str | None:
+    """Every method against PROP.: how many rows the interval separates, and the top row per backbone."""
+    if lb is None or lb.empty or "delta" not in lb.columns:
+        return None
+    rows = lb[lb["mixture"] != lb["baseline"]]
+    above, below = rows[rows["delta_lo"] > 0], rows[rows["delta_hi"] < 0]
+    best = rows.sort_values("rank").groupby("backbone", sort=False).head(1)
+    tops = "; ".join(f"{r.backbone}: {r.mixture} {iv(r.delta, r.delta_lo, r.delta_hi)}" for r in best.itertuples())
+    beyond = rows[rows["beyond_paper"].astype(str) == "True"]
+    clear_beyond = beyond[(beyond["delta_lo"] > 0) | (beyond["delta_hi"] < 0)]
+    return (f"- **Leaderboard** (`leaderboard.md`, µBOTH − {rows['baseline'].iloc[0]} at equal budget, 95% intervals "
+            f"not corrected for multiplicity): {len(above)} of {len(rows)} method × backbone rows above with the "
+            f"interval excluding 0, {len(below)} below, the rest inconclusive{mde_text(rows['mde'])}. Rank 1 per "
+            f"backbone: {tops}. The field's methods (beyond the paper): {len(clear_beyond)} of {len(beyond)} rows "
+            "separated from it.")
+
+
+def theta0_part(t6: pd.DataFrame | None) -> str | None:
+    if t6 is None or t6.empty or "ppl_base" not in t6.columns:
+        return None
+    med = t6.groupby("backbone", sort=False)["ppl_base"].median()
+    paper = t6["paper_ppl_base"].dropna()
+    inside = bool(((t6["ppl_base"] >= 2) & (t6["ppl_base"] <= 100)).all())
+    text = ("- **θ0's perplexities** (`table6_ppl.md`): the median response perplexity of θ0 over the training "
+            "datasets is " + ", ".join(f"{sci(v)} ({b})" for b, v in med.items())
+            + (f" (the paper's θ0: {paper.min():.3g} to {paper.max():.3g})" if len(paper) else "")
+            + f"; after PROP. fine-tuning Δ = PPL_θ / PPL_θ0 is {t6['ratio_mean'].min():.2g} to "
+            f"{t6['ratio_mean'].max():.2g} (the paper: {t6['paper_ratio'].min():.2g} to {t6['paper_ratio'].max():.2g}).")
+    if not inside:
+        text += (" Some dataset's θ0 perplexity is outside 2-100, where DIFF ranks datasets by θ0's ignorance "
+                 "rather than by what fine-tuning learns.")
+    return text
 
 
 def winrate_part(wr: pd.DataFrame) -> str | None:
@@ -191,18 +243,6 @@ def winrate_part(wr: pd.DataFrame) -> str | None:
     return (f"- **Win rates** against {wr['reference'].iloc[0]} (`winrate.md`, win rate − 50 in points, 95% intervals "
             f"not corrected for multiplicity): {len(clear)} of {len(wr)} rows exclude 0"
             + (f" ({listing})" if listing else "") + f"; the rest inconclusive{mde_text(wr['mde'])}.")
-
-
-def theta0_part(t6: pd.DataFrame | None) -> str | None:
-    if t6 is None or t6.empty or "ppl_base" not in t6.columns:
-        return None
-    med = t6.groupby("backbone", sort=False)["ppl_base"].median()
-    paper = t6["paper_ppl_base"].dropna()
-    return ("- **Known limitation, θ0's perplexities** (`table6_ppl.md`): the median response perplexity of θ0 over "
-            "the training datasets is " + ", ".join(f"{sci(v)} ({b})" for b, v in med.items())
-            + (f" (the paper's θ0: {paper.min():.3g} to {paper.max():.3g})" if len(paper) else "")
-            + f", so Δ = PPL_θ / PPL_θ0 is {t6['ratio_mean'].min():.1e} to {t6['ratio_mean'].max():.1e} and DIFF "
-            "ranks the datasets by θ0's ignorance.")
 
 
 def build(exp: Path) -> str:
@@ -223,6 +263,8 @@ def build(exp: Path) -> str:
                       if t is not None and len(t)]),
         mospec_part(t5) if (t5 := read(exp, "table5_mospec")) is not None and "delta_math_only_mean" in t5.columns
         else None,
+        transfer_part(read(exp, "transfer_matrix")),
+        leaderboard_part(read(exp, "leaderboard")),
         winrate_part(read(exp, "winrate")),
         theta0_part(read(exp, "table6_ppl")),
     ]

@@ -99,7 +99,7 @@ def report(exp: Path) -> dict:
     metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
                                                     "metric", "value"])
     values = claims.metric_values(metrics, runs, pd.DataFrame())
-    skills = metrics[(metrics["benchmark"] == "testbed_mc") & (metrics["scope"] == "group")]
+    skills = metrics[(metrics["benchmark"] == "testbed_mc") & (metrics["scope"] == "skill")]
     seconds = runs.groupby("mixture")["train_seconds"].mean()
     rows = []
     for setting in dict.fromkeys(m.split("__")[0] for m in runs["mixture"]):
@@ -125,7 +125,7 @@ def report(exp: Path) -> dict:
     base = table.set_index("setting").get("µBOTH sd", pd.Series(dtype=float)).get("base", math.nan)
     table["µBOTH variance vs base"] = table["µBOTH sd"] ** 2 / base ** 2 if base == base else math.nan
     table["decides skills"] = (table["gap NLP"].abs() >= 10) & (table["gap General"].abs() >= 10)
-    return {"table": table}
+    return {"table": table, "git_commits": sorted(set(runs["git_commit"].astype(str)))}
 
 
 def markdown(table: pd.DataFrame, wall: float | None, meta: dict) -> str:
@@ -145,7 +145,8 @@ def markdown(table: pd.DataFrame, wall: float | None, meta: dict) -> str:
     if wall:
         lines += ["", f"Pipeline wall time: {wall / 60:.1f} min on {os.cpu_count()} cores "
                   f"(`python scripts/variance_study.py`)."]
-    lines += ["", "Settings: " + "; ".join(f"{k} = {json.dumps(v)}" for k, v in meta["settings"].items()) + "."]
+    lines += ["", "Settings: " + "; ".join(f"{k} = {json.dumps(v)}" for k, v in meta["settings"].items()) + ".",
+              "", f"Runs made at commit {', '.join(meta['git_commits'])} (`git_commit` of summary/runs.csv)."]
     return "\n".join(lines) + "\n"
 
 
@@ -165,9 +166,11 @@ def main() -> None:
     else:
         wall = run_pipeline(cfg, Path(args.work), args.cores)
         exp = Path(args.work) / "results" / cfg["experiment"]
-    table = report(exp)["table"]
+    result = report(exp)
+    table = result["table"]
     meta = {"backbone": BACKBONE, "seeds": args.seeds, "thetas": len(cfg["pretrain"]["seeds"]),
-            "settings": {s: SETTINGS[s] for s in args.settings}, "wall_seconds": wall}
+            "settings": {s: SETTINGS[s] for s in table["setting"]}, "wall_seconds": wall,
+            "git_commits": result["git_commits"]}
     out = ROOT / "results" / "benchmarks" / "variance_study"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({**meta, "table": table.replace({np.nan: None}).to_dict("records")},

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -215,10 +216,10 @@ def test_ppl_study_cells_and_specs() -> None:
     cells = S.ppl_study_cells(cfg)
     assert cells == [(b, "proportional") for b in ("tiny-qwen", "tiny-gemma", "tiny-llama")]
     assert not S.is_proportional(cfg, "math_only")  # τ = 1 on Mathematics only is no PROP. over the grid
-    assert len(S.ppl_study_runs(cfg)) == 9
-    spec = S.ppl_study_spec(cfg, "tiny-llama", "proportional", 2)
-    base = S.base_ppl_spec(cfg, "tiny-llama", 2)  # seed 2 fine-tunes from the θ0 of pretrain seed 2
-    assert spec["model"] == "results/default/runs/tiny-llama/proportional/seed2/model"
+    assert len(S.ppl_study_runs(cfg)) == 3 * len(cfg["seeds"])
+    spec = S.ppl_study_spec(cfg, "tiny-llama", "proportional", 1)
+    base = S.base_ppl_spec(cfg, "tiny-llama", 1)  # seed 1 fine-tunes from the θ0 of pretrain seed 1
+    assert spec["model"] == "results/default/runs/tiny-llama/proportional/seed1/model"
     assert spec["pool_size"] == S.PPL_STUDY_POOL and base["pool_size"] is None  # DIFF runs read every example
     assert {k: v for k, v in spec.items() if k not in ("model", "pool_size")} == {
         k: v for k, v in base.items() if k not in ("model", "pool_size")}
@@ -254,8 +255,10 @@ def test_base_ppl_runs_several_models_in_one_process(tiny_model_dir: Path, testb
                    for arg in ("--spec", json.dumps(spec), "--out", str(out))] + ["--combined", str(tmp_path / "c.csv")])
     a, b, c = (pd.read_csv(p) for p in (*outs, tmp_path / "c.csv"))
     assert (len(a), len(b), len(c)) == (6, 10, 16) and list(c.columns)[0] == "model"
-    merged = a.merge(b, on=["dataset", "index"])  # the smaller pool is inside the larger, same values
-    assert len(merged) == 6 and (merged["ppl_response_x"] - merged["ppl_response_y"]).abs().max() < 1e-9
+    merged = a.merge(b, on=["dataset", "index"])  # the smaller pool is inside the larger, same values (up to
+    # float32 rounding: the two pools pack their examples into batches of other shapes)
+    assert len(merged) == 6
+    assert np.allclose(merged["ppl_response_x"], merged["ppl_response_y"], rtol=1e-5, atol=0)
     with pytest.raises(SystemExit):
         base_ppl.main(["--spec", json.dumps(specs[0]), "--out", str(outs[0]), "--out", str(outs[1])])
 

@@ -208,7 +208,7 @@ rule reproduction:
 
 
 # ---------------------------------------------------------------- transfer matrix (issue 10, part 7)
-# Only for an experiment that trains on every dataset of its grid alone (e.g. config/transfer.yaml).
+# Only for an experiment that trains on every dataset of its grid alone (the default: every skill alone on tiny-llama).
 if TRANSFER:
 
     rule table_transfer:
