@@ -586,6 +586,28 @@ def best_differs_test(fit: Fit, backbones: Sequence[str], arms: Sequence[str], p
 # ---------------------------------------------------------------- planning: how many seeds?
 
 
+def same_verdict_probability(effect: float, se: float, df: float, alpha: float = ALPHA) -> float:
+    """How likely an independent rerun of the same design (another machine: same seeds and sizes, other
+    rounding) reaches the same verdict as this one on a difference: above 0, below 0, or inconclusive by
+    its 95% interval.
+
+    The rerun's estimate is predicted from this one with a flat prior: d' ~ N(d, 2·SE²) (the unknown true
+    difference has SE around d, and the rerun adds its own SE). The verdict regions are d' > c·SE,
+    d' < −c·SE and between, with c = t_{1−α/2}(df), the critical value of the interval.
+    """
+    if not (se > 0 and df > 0) or math.isnan(effect):
+        return math.nan
+    c = t_crit(df, 1 - alpha / 2) * se
+    spread = math.sqrt(2) * se
+    above = stats.norm.sf((c - effect) / spread)
+    below = stats.norm.cdf((-c - effect) / spread)
+    if effect > c:
+        return float(above)
+    if effect < -c:
+        return float(below)
+    return float(1 - above - below)
+
+
 def seeds_needed(sigma: float, half_width: float = 2.0, delta: float = 2.0, power: float = POWER,
                  cells: int = 1, paired_sd: float | None = None, max_n: int = 10_000) -> dict[str, int | float]:
     """Seeds per arm for a two-arm difference with CI half-width ≤ `half_width` and power ≥ `power` at `delta`.

@@ -68,7 +68,8 @@ def row(data: claims.Data, claim: dict, backbone: str, a: str, b: str, metric: s
             "target_half_width": half, "meets_targets": bool(c.half_width <= half and c.power(delta) >= power),
             "reviewer_n": r.n_a, "reviewer_sd": r.sigma, "reviewer_df": r.df, "reviewer_half_width": r.half_width,
             "reviewer_mde": r.mde, "reviewer_power": r.power(delta),
-            "seeds_needed_pooled": need["pooled"], "seeds_needed_paired": need["paired"]}
+            "seeds_needed_pooled": need["pooled"], "seeds_needed_paired": need["paired"],
+            "effect": c.effect, "same_verdict": inference.same_verdict_probability(c.effect, c.se, c.df)}
 
 
 def display(table: pd.DataFrame) -> pd.DataFrame:
@@ -91,6 +92,8 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
         "Paired power at Δ": pct("reviewer_power"),
         "Seeds needed (pooled / paired)": [f"{a} / {b}" for a, b in zip(table["seeds_needed_pooled"],
                                                                        table["seeds_needed_paired"], strict=True)],
+        "Δ (pooled)": [common.fmt_signed(v) for v in table["effect"]],
+        "P(same verdict on a rerun)": pct("same_verdict"),
     })
 
 
@@ -106,7 +109,10 @@ def headline(table: pd.DataFrame, spec: dict) -> str:
             f"{first['sigma']:.3g}, {first['df']:.0f} df); the reviewer's paired t gives ±"
             f"{both['reviewer_half_width'].min():.2f} to ±{both['reviewer_half_width'].max():.2f}. Half-width ≤ "
             f"{half:g} and power ≥ {100 * power:.0f}% need {both['seeds_needed_pooled'].max()} seeds per arm with "
-            f"the pooled σ ({both['seeds_needed_paired'].max()} with the paired t at the largest observed SD_d).")
+            f"the pooled σ ({both['seeds_needed_paired'].max()} with the paired t at the largest observed SD_d). "
+            f"An independent rerun (another machine) would reach the same verdict on these µBOTH comparisons with "
+            f"probability {100 * both['same_verdict'].min():.0f}% to {100 * both['same_verdict'].max():.0f}% "
+            "(P(same verdict) column).")
 
 
 def write_all(exp: Path) -> list[Path]:
@@ -133,6 +139,9 @@ def write_all(exp: Path) -> list[Path]:
              "per-seed differences), straight from summary/metrics.csv.",
              "Seeds needed: the fewest seeds per arm reaching both targets with this σ (pooled over as many cells "
              "as now) or with this SD_d (paired t): inference.seeds_needed, `python -m analysis.inference plan`.",
+             "P(same verdict on a rerun): the chance that an independent rerun of this design (another machine, "
+             "other float rounding) puts the difference on the same side of its 95% interval (above 0, below 0, "
+             "or inconclusive), predicted from this run: d' ~ N(Δ, 2·SE²) (inference.same_verdict_probability).",
              *data.notes]
     return common.write_table(display(table), table, stem, title, notes)
 

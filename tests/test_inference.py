@@ -282,3 +282,17 @@ def test_python_m_inference_plan_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "analysis.inference", "plan", "--sigma", "2.26"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "seeds per arm" in proc.stdout
+
+
+def test_same_verdict_probability_matches_a_simulated_rerun() -> None:
+    """d' ~ N(d, 2 SE²) drawn directly: the share of draws on d's side of the 95% interval."""
+    rng = np.random.default_rng(0)
+    se, df = 1.0, 40
+    c = stats.t.ppf(0.975, df) * se
+    for effect in (4.0, 1.0, -3.0, 0.0):
+        rerun = rng.normal(effect, np.sqrt(2) * se, 400_000)
+        region = (rerun > c) if effect > c else (rerun < -c) if effect < -c else (np.abs(rerun) <= c)
+        assert inference.same_verdict_probability(effect, se, df) == pytest.approx(region.mean(), abs=3e-3)
+    # a clear effect replicates more often than a borderline one; no SE, no probability
+    assert inference.same_verdict_probability(6.0, 1.0, 40) > inference.same_verdict_probability(2.5, 1.0, 40)
+    assert math.isnan(inference.same_verdict_probability(1.0, 0.0, 40))
