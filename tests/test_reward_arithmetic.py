@@ -189,5 +189,8 @@ def test_one_micro_batch_of_16_equals_four_of_4(tiny_model_dir, testbed_dir, tmp
     for n in g16:
         torch.testing.assert_close(g4[n], g16[n], rtol=1e-4, atol=1e-7, msg=n)
     step = max(float((w16[n] - w0[n]).abs().max()) for n in w0)  # lr 3e-3: Adam's first step moves ~lr
-    gap = max(float((w4[n] - w16[n]).abs().max()) for n in w0)
+    # Adam's first step is lr·g/(|g| + ε), ε = 1e-8: where |g| is near ε, float32 rounding of g moves it
+    # by up to lr, so the weights are compared where the gradient is well above ε
+    differences = [(w4[n] - w16[n])[g16[n].abs() > 1e-6] for n in w0]
+    gap = max(float(d.abs().max()) for d in differences if d.numel())
     assert step > 1e-3 and gap <= 1e-5, (step, gap)

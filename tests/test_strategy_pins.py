@@ -4,7 +4,10 @@ weights and final model as recorded in tests/fixtures/strategy_pins.json. They w
 973cf54 and re-recorded once, when two deliberate changes landed: the prior fit in the authors'
 step order (`prior_fit: code`, issue 9; with `prior_fit: check_first` the learned strategies give
 973cf54's numbers bit for bit) and MultiDDS's cosines from one float32 normalised validation vector
-(issue 11; its logged rewards moved by ≤ 2.4e-8 relative, its draws and weights not at all). Extensions of the loop, the probe and the sampler (train-loss
+(issue 11; its logged rewards moved by ≤ 2.4e-8 relative, its draws and weights not at all). Re-recorded a
+second time for testbed v2's data (issue 10: the pretraining dialogues and the designed transfer
+change the generated examples these runs train on); at the commit before that merge the old pins
+still passed bit for bit. Extensions of the loop, the probe and the sampler (train-loss
 statistics, schedules, within-dataset weights, ...) must leave these runs bit-identical.
 
     .venv/bin/python -m pytest tests/test_strategy_pins.py
