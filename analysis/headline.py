@@ -214,8 +214,9 @@ def leaderboard_part(lb: pd.DataFrame | None) -> str | None:
     return (f"- **Leaderboard** (`leaderboard.md`, µBOTH − {rows['baseline'].iloc[0]} at equal budget, 95% intervals "
             f"not corrected for multiplicity): {len(above)} of {len(rows)} method × backbone rows above with the "
             f"interval excluding 0, {len(below)} below, the rest inconclusive{mde_text(rows['mde'])}. Rank 1 per "
-            f"backbone: {tops}. The field's methods (beyond the paper): {len(clear_beyond)} of {len(beyond)} rows "
-            "separated from it.")
+            f"backbone: {tops}."
+            + (f" The field's methods (beyond the paper): {len(clear_beyond)} of {len(beyond)} rows separated from "
+               "it." if len(beyond) else ""))
 
 
 def theta0_part(t6: pd.DataFrame | None) -> str | None:

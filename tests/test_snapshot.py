@@ -23,6 +23,7 @@ def finished_run(root: Path, commit: str) -> Path:
         w.writeheader()
         w.writerow({"backbone": "b", "mixture": "m", "seed": 0, "git_commit": commit})
     (src / "tables" / "t.md").write_text("table")
+    (src / "tables" / "reproduction.md").write_text("this run vs the old snapshot")
     (src / "figures" / "f.png").write_bytes(b"png")
     return src
 
@@ -37,6 +38,7 @@ def test_publishes_summary_tables_and_figures(tmp_path, monkeypatch):
     assert (dest / "tables" / "t.md").read_text() == "table"
     assert (dest / "figures" / "f.png").read_bytes() == b"png"
     assert not (dest / "tables" / "stale.md").exists()  # replaced as a whole, not merged
+    assert not (dest / "tables" / "reproduction.md").exists()  # the run against the snapshot it replaces
     assert sorted(p.name for p in dest.iterdir()) == sorted(snapshot.PARTS)
 
 

@@ -53,7 +53,8 @@ def checkout_is_dirty(root: Path) -> bool:
 
 
 def publish(source: Path, destination: Path, allow_dirty: bool = False) -> list[Path]:
-    """Copy summary/, tables/ and figures/ of `source` to `destination` (replaced atomically)."""
+    """Copy summary/, tables/ and figures/ of `source` to `destination` (replaced atomically), but
+    tables/reproduction.*: that compares the run with the snapshot it replaces."""
     source, destination = Path(source), Path(destination)
     missing = [p for p in PARTS if not (source / p).is_dir()]
     if missing:
@@ -66,8 +67,8 @@ def publish(source: Path, destination: Path, allow_dirty: bool = False) -> list[
         if checkout_is_dirty(Path.cwd()):
             raise SnapshotError("the checkout has uncommitted changes: commit them first (or pass --allow-dirty)")
     with atomic_dir(destination) as tmp:
-        for part in PARTS:
-            shutil.copytree(source / part, Path(tmp) / part)
+        for part in PARTS:  # not the run's comparison with the snapshot it replaces (tables/reproduction.*)
+            shutil.copytree(source / part, Path(tmp) / part, ignore=shutil.ignore_patterns("reproduction.*"))
     return [destination / p for p in PARTS]
 
 
