@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import random
 import re
 
 import pytest
@@ -232,3 +233,14 @@ def test_other_skills_carry_the_arithmetic_of_mathematics():
     for item in data["mc"]:
         if item["skill"] in ("General", "Medicine"):
             assert not equations(item["choices"][item["answer"]]), item
+
+
+def test_a_chat_category_that_runs_out_of_distinct_prompts_says_so():
+    """Asking for more two-turn prompts than a category has distinct first turns is an error naming the
+    category and the config key, not an endless loop (it was one at 25 per category before)."""
+    from mos.data.testbed import chat
+
+    world = make_world(0, n_diseases=2)  # 2 diseases x 3 facts asked first = 6 distinct medicine prompts
+    assert len(chat.prompts(random.Random(0), world, 6, set())) == 6 * len(chat.CATEGORIES)
+    with pytest.raises(ValueError, match="only 6 distinct 'medicine' prompts.*chat_per_category"):
+        chat.prompts(random.Random(0), world, 7, set())

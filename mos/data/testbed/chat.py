@@ -23,12 +23,20 @@ def _arithmetic(rng: random.Random, w: World) -> Pair:
     return text, mathematics.worked_answer(op, a, b, c), "Now double that number.", f"{c} * 2 = {2 * c}."
 
 
+# Turn 1 asks one fact of an invented disease, turn 2 another, in phrasings never used in training
+# ("Tell me ..."; the training questions are medicine.QUESTIONS): 3 x 2 orders per disease.
+MEDICINE_ASKS = {"treatment": "Tell me which drug doctors prescribe for {d}.",
+                 "symptom": "Tell me the usual symptom of {d}.",
+                 "organ": "Tell me which organ {d} affects."}
+MEDICINE_FOLLOW_UPS = {"treatment": "And which drug treats it?", "symptom": "And what is its usual symptom?",
+                       "organ": "And which organ does it affect?"}
+
+
 def _medicine(rng: random.Random, w: World) -> Pair:
-    i = rng.randrange(len(w.diseases))
-    d = w.diseases[i]
-    question = f"Tell me which drug doctors prescribe for {d.name}."  # a phrasing never used in training
-    return (question, medicine.answer("treatment", d.name, d.treatment),
-            "And which organ does it affect?", medicine.answer("organ", d.name, d.organ))
+    d = w.diseases[rng.randrange(len(w.diseases))]
+    first, second = rng.sample(list(MEDICINE_ASKS), 2)
+    return (MEDICINE_ASKS[first].format(d=d.name), medicine.answer(first, d.name, getattr(d, first)),
+            MEDICINE_FOLLOW_UPS[second], medicine.answer(second, d.name, getattr(d, second)))
 
 
 def _list_editing(rng: random.Random, w: World) -> Pair:
@@ -64,13 +72,20 @@ CATEGORIES: dict[str, Callable[[random.Random, World], Pair]] = {
 }
 
 
+MAX_MISSES = 10_000  # repeated draws of a category before it counts as exhausted
+
+
 def prompts(rng: random.Random, world: World, per_category: int, seen: set[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for category, make in CATEGORIES.items():
-        made = 0
+        made = misses = 0
         while made < per_category:
             t1, r1, t2, r2 = make(rng, world)
             if t1 in seen:
+                misses += 1
+                if misses > MAX_MISSES:  # the category has fewer distinct first turns than asked for
+                    raise ValueError(f"testbed chat: only {made} distinct '{category}' prompts could be made, "
+                                     f"{per_category} asked (testbed.eval.chat_per_category): lower it")
                 continue
             seen.add(t1)
             out.append({"id": f"chat-{len(out):03d}", "category": category, "turns": [t1, t2],
