@@ -60,3 +60,18 @@ def test_the_check_catches_an_edited_number(tmp_path: Path) -> None:
     path.write_text(edited, encoding="utf-8")
     headline.update_readme(path, HEADLINE.read_text(encoding="utf-8"))
     assert mismatch(path.read_text(encoding="utf-8"), HEADLINE.read_text(encoding="utf-8")) is None
+
+
+def test_quick_start_time_and_run_count_are_the_measured_ones() -> None:
+    """The Quick start's wall time and number of runs are those of the committed pipeline benchmark,
+    which must be a run of the committed snapshot's runs (same count)."""
+    import json
+
+    import pandas as pd
+
+    bench = json.loads((ROOT / "results" / "benchmarks" / "pipeline_full.json").read_text(encoding="utf-8"))
+    runs = pd.read_csv(ROOT / "snapshots" / "default" / "summary" / "runs.csv")
+    assert bench["runs"] == len(runs)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start"):readme.index("## What is in the box")]
+    assert f"{bench['runs']} fine-tuning runs — in {bench['wall_minutes']:.0f} minutes" in quick
