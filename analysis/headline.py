@@ -85,10 +85,13 @@ def table2_part(t2: pd.DataFrame) -> list[str]:
              "| Mixture | " + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
     for m in shared:
         rows = t2[t2["mixture"] == m].set_index("backbone")
-        label = rows["paper_method"].iloc[0] or m
+        paper = rows["paper_method"].iloc[0]
+        label = paper if isinstance(paper, str) and paper else f"{m} †"
         cells = [f"{common.fmt_interval(r.mu_both_mean, r.mu_both_lo, r.mu_both_hi, 1)} / {r.mu_mmlu_mean:.1f} / "
                  f"{r.mu_mtbench_mean:.2f}" for _, r in rows.loc[backbones].iterrows()]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if any(not isinstance(p, str) or not p for p in t2.drop_duplicates("mixture")["paper_method"]):
+        lines += ["", "† beyond the paper (no row of its Table 2)."]
     return [*lines, ""]
 
 
@@ -110,10 +113,23 @@ def precision_part(pw: pd.DataFrame, spec: dict) -> str:
     return f"- **Precision** (`power.md`): {power.headline(pw, spec)}"
 
 
-def versus_best_part(t2: pd.DataFrame) -> str | None:
+def learned_mixtures(exp: Path) -> set[str] | None:
+    """The mixtures whose weights a method decides (not a fixed temperature or fixed weights), from runs.csv."""
+    try:
+        runs = common.load_runs(exp)
+    except (FileNotFoundError, ValueError):
+        return None
+    if "strategy" not in runs.columns:
+        return None
+    return set(runs.loc[~runs["strategy"].isin(["temperature", "fixed"]), "mixture"])
+
+
+def versus_best_part(t2: pd.DataFrame, learned: set[str] | None = None) -> str | None:
     """Learned rows against the best heuristic declared for each backbone (µBOTH), with intervals."""
     rows = t2[(t2["best_arm"].fillna("") != "") & t2["delta_best_mean"].notna()
               & ~t2["paper_method"].fillna("").map(is_heuristic)]
+    if learned is not None:
+        rows = rows[rows["mixture"].isin(learned)]
     if rows.empty:
         return None
     above, below = rows[rows["delta_best_lo"] > 0], rows[rows["delta_best_hi"] < 0]
@@ -258,7 +274,7 @@ def build(exp: Path) -> str:
     bullets = [
         verdict_part(score) if score is not None and "claim_verdict" in score.columns and len(score) else None,
         precision_part(pw, spec) if pw is not None and "sigma" in pw.columns and len(pw) else None,
-        versus_best_part(t2) if t2 is not None and "delta_best_mean" in t2.columns else None,
+        versus_best_part(t2, learned_mixtures(exp)) if t2 is not None and "delta_best_mean" in t2.columns else None,
         skills_part(sk, t2) if sk is not None and t2 is not None else None,
         weights_part([t for t in (read(exp, "fig2_final_weights"), read(exp, "fig4_final_weights"))
                       if t is not None and len(t)]),

@@ -266,9 +266,9 @@ def test_base_ppl_runs_several_models_in_one_process(tiny_model_dir: Path, testb
 # ---------------------------------------------------------------- regenerate everything from results/ alone
 
 
-EXPECTED_TABLES = ["table1_datasets", "table2_main_testbed_mc", "table2_skills_testbed_mc", "table2_main_mmlu_dev",
-                   "table3_priors", "table5_mospec", "table6_ppl", "table6_ppl_sequence", "fig2_final_weights",
-                   "fig3_final_loss", "fig4_final_weights", "scorecard", "winrate", "power", "leaderboard"]
+EXPECTED_TABLES = ["table1_datasets", "table2_main_testbed_mc", "table2_skills_testbed_mc", "table3_priors",
+                   "table5_mospec", "table6_ppl", "table6_ppl_sequence", "fig2_final_weights", "fig3_final_loss",
+                   "fig4_final_weights", "scorecard", "winrate", "power", "leaderboard", "transfer_matrix"]
 EXPECTED_FIGURES = ["fig2_weights", "fig3_loss", "fig4_mospec_weights", "leaderboard"]
 
 
@@ -282,7 +282,7 @@ def test_regenerate_all_from_committed_summaries(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT)})  # this checkout's analysis/
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "13 of 13 scripts" in proc.stdout
+    assert "14 of 14 scripts" in proc.stdout
     tables, figures = results / "default" / "tables", results / "default" / "figures"
     for stem in EXPECTED_TABLES:
         for ext in ("md", "csv", "tex"):
