@@ -278,9 +278,9 @@ def test_small_real_experiment_end_to_end(tmp_path):
     exp = tmp_path / "results" / "real_small"
     info = json.loads((tmp_path / "resources" / "checkpoints" / "smollm2-135m-instruct" / "checkpoint.json").read_text())
     assert info["model_class"] == "LlamaForCausalLM" and info["parameters"] == 134_515_008
-    with open(tmp_path / "resources" / "real_small" / "base_ppl" / "smollm2-135m.csv", newline="") as f:
+    with open(tmp_path / "resources" / "real_small" / "base_ppl" / "smollm2-135m" / "theta0.csv", newline="") as f:
         base = [float(r["ppl_response"]) for r in csv.DictReader(f)]
-    # a real instruct model: single- or double-digit perplexities, not the tiny backbones' 10^3-10^5
+    # a real instruct model: single- or double-digit median perplexity on the testbed's replies
     assert len(base) == 16 and all(math.isfinite(p) for p in base) and 1 < float(np.median(base)) < 100
     with open(exp / "summary" / "metrics.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["benchmark"] == "mmlu_dev" and r["scope"] == "overall"]
