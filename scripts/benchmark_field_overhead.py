@@ -63,7 +63,9 @@ import torch  # noqa: E402
 from benchmark_mos_overhead import Lockstep, best_time, job_spec, log, prepare  # noqa: E402
 
 from mos.common.io import write_json  # noqa: E402
-from mos.pipeline.config import load_config, mixture_train, strategy_params  # noqa: E402
+from mos.pipeline.config import load_config  # noqa: E402
+from mos.pipeline.grid import mixture_train  # noqa: E402
+from mos.pipeline.specs import strategy_params  # noqa: E402
 from mos.training.loop import Run  # noqa: E402
 
 CONTROL = "uniform_control"

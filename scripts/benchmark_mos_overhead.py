@@ -118,7 +118,8 @@ def prepare(work: Path, cfg: Mapping[str, Any], backbone: str, threads: int) -> 
     model = out / "model"
     if not (model / "config.json").exists():
         t = time.perf_counter()
-        spec = {**pretrain_spec(cfg, backbone, cfg["pretrain"]["seeds"][0]), "tokenizer": str(tok_dir), "corpus": str(testbed / "corpus.jsonl")}
+        spec = {**pretrain_spec(cfg, backbone, cfg["pretrain"]["seeds"][0]), "tokenizer": str(tok_dir), "corpus": str(testbed / "corpus.jsonl"),
+                "dialogues": str(testbed / "dialogues.jsonl")}
         pretrain(spec, out, threads)
         seconds["pretrain"] = time.perf_counter() - t
     files = {name: str(testbed / "train" / f"{name}.jsonl") for name in cfg["datasets"]}
