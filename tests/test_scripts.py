@@ -1,0 +1,30 @@
+"""Every script in scripts/ starts: its imports resolve and `--help` prints its usage. A module moved or
+renamed without its scripts following (as the layout once did to the overhead benchmark) fails here,
+not in the middle of a ten-minute benchmark.
+
+    .venv/bin/pytest tests/test_scripts.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
+
+
+def test_there_are_scripts() -> None:
+    assert len(SCRIPTS) >= 9
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_script_starts_and_prints_its_usage(script: Path) -> None:
+    proc = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "usage:" in proc.stdout
