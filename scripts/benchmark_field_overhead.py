@@ -108,24 +108,7 @@ def instrument(run: Run, label: str, lock: Lockstep, turn: int) -> dict[str, Any
     spent: dict[str, Any] = {"update": 0.0, "update_cpu": 0.0, "n_updates": 0}
     counter = PassCounter()
     counter.hook(run.hf_model)
-    train_step, finish = run.train_step, run.finish
-
-    def step() -> float:
-        if run.step % turn == 0:
-            if run.step > 0:
-                lock.stop(label)
-                lock.hand_over(label)
-            lock.acquire(label)
-        return train_step()
-
-    def finished(*a: Any, **kw: Any) -> Any:
-        lock.stop(label)
-        try:
-            return finish(*a, **kw)
-        finally:
-            lock.hand_over(label, finished=True)
-
-    run.train_step, run.finish = step, finished
+    lock.join(run, label, turn)
     if run.strategy.is_dynamic:
         update = run._update_strategy
         run_model = run.probe.run_model

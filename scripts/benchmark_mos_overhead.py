@@ -211,6 +211,29 @@ class Lockstep:
                         break
             self.cond.notify_all()
 
+    def join(self, run: Run, label: str, turn: int) -> None:
+        """Make `run` take turns: its turn ends at step multiples of `turn` (after the update there),
+        and its last turn covers writing the model. Instance attributes shadow the methods of this
+        run only; the loop itself (Run.run) is unchanged."""
+        train_step, finish = run.train_step, run.finish
+
+        def step() -> float:
+            if run.step % turn == 0:
+                if run.step > 0:
+                    self.stop(label)
+                    self.hand_over(label)
+                self.acquire(label)
+            return train_step()
+
+        def finished(*a: Any, **kw: Any) -> Any:
+            self.stop(label)
+            try:
+                return finish(*a, **kw)  # writing the model is not timed but still holds the turn
+            finally:
+                self.hand_over(label, finished=True)
+
+        run.train_step, run.finish = step, finished
+
 
 class Replay:
     """The control arm of a MoS run: a dynamic strategy with no probe and no scorer that, at every
@@ -254,22 +277,7 @@ def instrument(run: Run, label: str, lock: Lockstep, every: int,
     (for the replay twin). Instance attributes shadow the methods of this run only; the loop
     itself (Run.run) is unchanged."""
     spent: dict[str, Any] = {"update": 0.0, "update_cpu": 0.0, "reward": 0.0, "scorer": 0.0, "n_updates": 0}
-    train_step, finish = run.train_step, run.finish
-
-    def step() -> float:
-        if run.step % every == 0:
-            if run.step > 0:
-                lock.stop(label)
-                lock.hand_over(label)
-            lock.acquire(label)
-        return train_step()
-
-    def finished(*a: Any, **kw: Any) -> Any:
-        lock.stop(label)
-        try:
-            return finish(*a, **kw)  # writing the model is not timed but still holds the turn
-        finally:
-            lock.hand_over(label, finished=True)
+    lock.join(run, label, every)
 
     def timed(owner: Any, name: str, key: str) -> None:
         inner = getattr(owner, name)
@@ -288,7 +296,6 @@ def instrument(run: Run, label: str, lock: Lockstep, every: int,
 
         setattr(owner, name, call)
 
-    run.train_step, run.finish = step, finished
     if run.strategy.is_dynamic:
         timed(run, "_update_strategy", "update")
     if hasattr(run.strategy, "rewards"):
