@@ -216,7 +216,8 @@ def test_ppl_study_cells_and_specs() -> None:
     cells = S.ppl_study_cells(cfg)
     assert cells == [(b, "proportional") for b in ("tiny-qwen", "tiny-gemma", "tiny-llama")]
     assert not S.is_proportional(cfg, "math_only")  # τ = 1 on Mathematics only is no PROP. over the grid
-    assert len(S.ppl_study_runs(cfg)) == 3 * len(cfg["seeds"])
+    assert S.ppl_study_runs(cfg) == [("tiny-qwen", "proportional", 0), ("tiny-gemma", "proportional", 0),
+                                     ("tiny-llama", "proportional", 0), ("tiny-llama", "proportional", 1)]
     spec = S.ppl_study_spec(cfg, "tiny-llama", "proportional", 1)
     base = S.base_ppl_spec(cfg, "tiny-llama", 1)  # seed 1 fine-tunes from the θ0 of pretrain seed 1
     assert spec["model"] == "results/default/runs/tiny-llama/proportional/seed1/model"

@@ -50,11 +50,14 @@ def test_shipped_configs_are_valid(name: str) -> None:
 
 def test_default_config_grid() -> None:
     cfg = load_config(DEFAULT)
-    # nine seeds on tiny-llama's five primary arms; two on every other cell: Table 2 (3 backbones x 9 rows),
-    # the field's six methods on every backbone, Table 3's four priors, MoSpec + DIFF and three single skills
-    assert len(G.runs(cfg)) == 5 * 9 + (3 * 9 - 3) * 2 + 6 * 3 * 2 + 4 * 2 + 4 * 2
+    # nine seeds on tiny-llama's five primary arms; two on its other six Table 2 rows and the field's six
+    # methods; one on the smaller backbones' Table 2 rows, Table 3's four priors, MoSpec + DIFF and the
+    # three single skills
+    assert len(G.runs(cfg)) == 5 * 9 + (6 + 6) * 2 + 2 * 9 + 4 + 4
     assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "mos_diff_ema")}) == list(range(9))
-    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-qwen", "mos_diff_ema")}) == [0, 1]
+    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "hbo")}) == [0, 1]
+    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-qwen", "mos_diff_ema")}) == [0]
+    assert not [r for r in G.runs(cfg) if r[0] != "tiny-llama" and r[1] in ("doremi", "hbo", "aioli")]
     assert G.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
     assert G.needs_testbed(cfg) and not G.needs_mmlu_dev(cfg)
     assert G.trains_every_dataset_alone(cfg)  # the transfer matrix
@@ -62,15 +65,16 @@ def test_default_config_grid() -> None:
     assert S.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "testbed_chat", "testbed_math"]
     assert S.run_benchmarks(cfg, "tiny-llama", "temperature", 8)[-1] == "testbed_math"
     assert S.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "testbed_chat"]
-    ev = S.eval_spec(cfg, "tiny-qwen", "uniform", 1)
-    assert ev["model_id"] == "tiny-qwen__uniform__seed1" and ev["generation"]["seed"] == 1
+    ev = S.eval_spec(cfg, "tiny-llama", "uniform", 1)
+    assert ev["model_id"] == "tiny-llama__uniform__seed1" and ev["generation"]["seed"] == 1
     assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference", "scoring": "graded"}
-    assert len(S.winrate_spec(cfg)["pairs"]) == len(G.runs(cfg)) - (9 + 2 + 2)  # every run but TEMP's own
-    spec = S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 1)
-    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-gemma/theta1.csv"  # seed 1 -> θ0 of pretrain seed 1
-    assert spec["model"] == "resources/default/backbones/tiny-gemma/theta1/model" and spec["theta0"] == 1
+    assert len(S.winrate_spec(cfg)["pairs"]) == len(G.runs(cfg)) - (9 + 1 + 1)  # every run but TEMP's own
+    spec = S.train_spec(cfg, "tiny-llama", "mos_diff_ema", 4)
+    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-llama/theta1.csv"  # seed 4 -> θ0 of pretrain seed 1
+    assert spec["model"] == "resources/default/backbones/tiny-llama/theta1/model" and spec["theta0"] == 1
     assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
-    assert "base_ppl" not in S.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 1)
+    assert S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 0)["theta0"] == 0
+    assert "base_ppl" not in S.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 0)
     assert list(S.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
 
 
@@ -493,8 +497,8 @@ def test_run_seeds_are_dealt_to_the_pretraining_seeds_in_turn() -> None:
     assert [G.theta_of(cfg, "tiny-qwen", s) for s in range(4)] == [5, 9, 5, 9]
     assert S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]["seed"] == 9
     assert "seeds" not in S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]
-    assert {(b, t) for b, t in S.base_ppl_jobs(cfg)} == {(b, t) for b in ("tiny-qwen", "tiny-gemma", "tiny-llama")
-                                                          for t in (5, 9)}
+    # only the θ0s some run fine-tunes from: the smaller backbones' one seed (0) uses the first
+    assert set(S.base_ppl_jobs(cfg)) == {("tiny-qwen", 5), ("tiny-gemma", 5), ("tiny-llama", 5), ("tiny-llama", 9)}
     paper = load_config(PAPER)
     assert G.thetas(paper, "llama-3-8b") == [0] and G.theta_of(paper, "llama-3-8b", 4) == 0
 

@@ -53,12 +53,13 @@ def train_commands(output: str) -> list[str]:
 
 def test_dry_run_default_config(tmp_path: Path) -> None:
     jobs = dry_run(workdir=tmp_path)
-    # nine seeds on tiny-llama's five primary arms, two on the other cells (Table 2, the field's methods,
-    # Table 3's priors, MoSpec + DIFF, the transfer matrix's single skills): tests/test_config.py counts them
-    assert jobs["train"] == 145
-    assert jobs["evaluate"] == 3 * 9 + 3 * 6 + 4 + 6  # one evaluation job per backbone x mixture cell (all its seeds)
-    # θ0s: tiny-llama's nine seeds use all three; the other backbones' two seeds the first two
-    assert jobs["pretrain"] == jobs["base_ppl"] == 3 + 2 + 2
+    # nine seeds on tiny-llama's five primary arms, two or one on the other cells (Table 2, the field's
+    # methods, Table 3's priors, MoSpec + DIFF, the transfer matrix's single skills): tests/test_config.py
+    # counts them
+    assert jobs["train"] == 95
+    assert jobs["evaluate"] == 3 * 9 + 6 + 4 + 6  # one evaluation job per backbone x mixture cell (all its seeds)
+    # θ0s: tiny-llama's nine seeds use all three; the other backbones' one seed the first
+    assert jobs["pretrain"] == jobs["base_ppl"] == 3 + 1 + 1
     assert jobs["table_transfer"] == 1
     assert jobs["tokenize"] == 3 and jobs["dataset"] == 4
     assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
@@ -104,8 +105,8 @@ def test_training_is_a_plain_process_without_gpus(tmp_path: Path) -> None:
 
 
 def test_dry_run_config_override_from_the_command_line(tmp_path: Path) -> None:
-    jobs = dry_run("--config", "seeds=[0]", workdir=tmp_path)
-    assert jobs["train"] == 145 - 50  # the 50 cells outside the primary block: one seed instead of two
+    jobs = dry_run("--config", "seeds=[0,1]", workdir=tmp_path)
+    assert jobs["train"] == 95 + 26  # the 26 cells without seeds of their own: two seeds instead of one
 
 
 def test_invalid_config_stops_before_any_job(tmp_path: Path) -> None:
