@@ -83,14 +83,16 @@ def table2_part(t2: pd.DataFrame) -> list[str]:
              "(testbed MC, %) / µMB "
              "(testbed two-turn prompts graded 1–10 by the reference judge), `tables/table2_main_testbed_mc.md`:", "",
              "| Mixture | " + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
+    beyond = False  # a row without a paper label (a method beyond the paper) is marked †
     for m in shared:
         rows = t2[t2["mixture"] == m].set_index("backbone")
         paper = rows["paper_method"].iloc[0]
         label = paper if isinstance(paper, str) and paper else f"{m} †"
+        beyond = beyond or label.endswith("†")
         cells = [f"{common.fmt_interval(r.mu_both_mean, r.mu_both_lo, r.mu_both_hi, 1)} / {r.mu_mmlu_mean:.1f} / "
                  f"{r.mu_mtbench_mean:.2f}" for _, r in rows.loc[backbones].iterrows()]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    if any(not isinstance(p, str) or not p for p in t2.drop_duplicates("mixture")["paper_method"]):
+    if beyond:
         lines += ["", "† beyond the paper (no row of its Table 2)."]
     return [*lines, ""]
 

@@ -75,6 +75,10 @@ def test_quick_start_time_and_run_count_are_the_measured_ones() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = readme[readme.index("## Quick start"):readme.index("## What is in the box")]
     assert f"{bench['runs']} fine-tuning runs — in {bench['wall_minutes']:.0f} minutes" in quick
+    commits = set(runs["git_commit"])
+    assert commits == {bench["git_commit"]}  # the benchmark is the run that was published, from a clean tree
+    results = readme[readme.index("## Results of the embedded default"):]
+    assert f"figures of the run at commit {bench['git_commit'][:7]};" in results
 
 
 def test_variance_reduction_quoted_in_the_readme_is_the_measured_one() -> None:
@@ -84,3 +88,19 @@ def test_variance_reduction_quoted_in_the_readme_is_the_measured_one() -> None:
     ratio = next(r["µBOTH variance vs base"] for r in study["table"] if r["setting"] == "lr1e-3_tail50")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"reduced the variance of µBOTH to {ratio:.2f} of the earlier recipe's" in readme.replace("\n", " ")
+
+
+def test_table2_part_marks_rows_beyond_the_paper_only_when_it_shows_one() -> None:
+    import pandas as pd
+
+    def row(backbone: str, mixture: str, paper: str | None) -> dict:
+        return {"backbone": backbone, "mixture": mixture, "paper_method": paper, "n_seeds": 2, "mu_both_mean": 50.0,
+                "mu_both_lo": 48.0, "mu_both_hi": 52.0, "mu_mmlu_mean": 60.0, "mu_mtbench_mean": 4.0}
+
+    paper_rows = [row(b, "temperature", "TEMP. (τ=10)") for b in ("tiny-qwen", "tiny-llama")]
+    one_backbone = pd.DataFrame([*paper_rows, row("tiny-llama", "doremi", None)])
+    text = "\n".join(headline.table2_part(one_backbone))
+    assert "| TEMP. (τ=10) |" in text and "doremi" not in text and "†" not in text  # shown on every backbone only
+    every_backbone = pd.DataFrame([*paper_rows, row("tiny-llama", "doremi", None), row("tiny-qwen", "doremi", None)])
+    text = "\n".join(headline.table2_part(every_backbone))
+    assert "| doremi † |" in text and "† beyond the paper (no row of its Table 2)." in text
