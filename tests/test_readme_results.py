@@ -104,3 +104,13 @@ def test_table2_part_marks_rows_beyond_the_paper_only_when_it_shows_one() -> Non
     every_backbone = pd.DataFrame([*paper_rows, row("tiny-llama", "doremi", None), row("tiny-qwen", "doremi", None)])
     text = "\n".join(headline.table2_part(every_backbone))
     assert "| doremi † |" in text and "† beyond the paper (no row of its Table 2)." in text
+
+
+def test_variance_study_v2_quoted_in_the_design_notes_is_the_measured_one() -> None:
+    import json
+
+    study = json.loads((ROOT / "results" / "benchmarks" / "variance_study_v2.json").read_text(encoding="utf-8"))
+    ratio = {r["setting"]: r["µBOTH variance vs base"] for r in study["table"]}
+    notes = " ".join((ROOT / "docs" / "design-notes.md").read_text(encoding="utf-8").split())
+    assert (f"lr 3e-3 gave {ratio['lr3e-3']:.2f} times its µBOTH variance, no averaging {ratio['no_average']:.2f} "
+            f"and batch 32 at half the steps {ratio['batch32']:.2f}") in notes
