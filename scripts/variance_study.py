@@ -58,6 +58,21 @@ SETTINGS: dict[str, dict] = {
 METRICS = {"mu_mmlu": "µMU", "mu_mtbench": "µMB", "mu_both": "µBOTH"}
 
 
+def changes(name: str, train: dict) -> dict:
+    """The overrides of a setting that differ from the config's `train`."""
+    return {k: v for k, v in SETTINGS[name].items() if k == "halve_steps" or train.get(k) != v}
+
+
+def distinct_settings(train: dict) -> list[str]:
+    """base, then every setting that trains differently from base and from the settings before it."""
+    seen, names = [{}], ["base"]
+    for name in SETTINGS:
+        if (effective := changes(name, train)) not in seen:
+            seen.append(effective)
+            names.append(name)
+    return names
+
+
 def study_config(settings: list[str], seeds: int) -> dict:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     base_train = cfg["train"]
@@ -159,13 +174,19 @@ def markdown(table: pd.DataFrame, wall: float | None, meta: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--settings", nargs="+", choices=list(SETTINGS),
+                    help="default: base and every setting that changes the config's train")
     ap.add_argument("--cores", default="all")
     ap.add_argument("--work", default=str(ROOT / "results" / "variance-study-work"),
                     help="working directory of the pipeline run (kept: reruns resume)")
     ap.add_argument("--report-only", help="skip the run; report on this results/<exp> folder")
     ap.add_argument("--name", default="variance_study", help="report name under results/benchmarks/")
     args = ap.parse_args()
+    train = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))["train"]
+    if args.settings is None:  # settings the recipe has since adopted would only rerun base
+        args.settings = distinct_settings(train)
+    elif same := [name for name in args.settings if name != "base" and not changes(name, train)]:
+        ap.error(f"{', '.join(same)}: the same as config/config.yaml's train (base) now; leave them out")
     cfg = study_config(args.settings, args.seeds)
     wall = None
     if args.report_only:

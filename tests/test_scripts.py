@@ -28,3 +28,17 @@ def test_script_starts_and_prints_its_usage(script: Path) -> None:
                           timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "usage:" in proc.stdout
+
+
+def test_variance_study_runs_each_distinct_setting_once() -> None:
+    """Settings the recipe has adopted since (lr 1e-3, tail averaging) would only rerun base: they are left out."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import variance_study
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    old = {"lr": 3.0e-3, "average": "none", "batch_size": 16}
+    assert variance_study.distinct_settings(old)[:3] == ["base", "lr1e-3", "batch32"]
+    now = {"lr": 1.0e-3, "average": "tail", "average_start": 0.5, "batch_size": 16}
+    names = variance_study.distinct_settings(now)
+    assert names == ["base", "lr3e-3", "no_average", "batch32", "ema99"]  # batch32_tail50 = batch32 now
