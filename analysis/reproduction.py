@@ -8,9 +8,10 @@
 mean and their difference with its 95% interval (analysis/inference.py: both experiments in one fit,
 each cell of each experiment an arm, paired by seed, σ pooled over every cell); how many runs gave
 exactly the snapshot's number; and, per pre-declared claim (scorecard.csv of both), whether the
-verdict is the same. Runs on the same machine (equal `machine` fingerprint in runs.csv) and commit
-are expected to match bit for bit; elsewhere only in distribution, which the intervals judge: a
-cell whose interval excludes 0 moved more than seed noise explains. Without a snapshot the table
+verdict is the same. Runs on the same machine (`mos.common.provenance.same_machine` on the `machine`
+fingerprints of runs.csv) and commit are expected to match bit for bit; elsewhere only in distribution,
+which the intervals judge (a cell whose interval excludes 0 moved more than seed noise explains), and
+the notes say so in plain words. Without a snapshot the table
 says so. Reads only the two folders' summary/ and tables/scorecard.csv.
 A jupytext percent script: it also opens as a notebook.
 """
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import claims, common, inference
+from mos.common.provenance import same_machine
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
@@ -121,21 +123,40 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def same_arithmetic(exp: Path, snapshot: Path) -> bool:
+    """Whether every run of both experiments has one and the same machine fingerprint
+    (mos.common.provenance.same_machine: the one definition of "the same machine")."""
+    ours, theirs = machines(exp), machines(snapshot)
+    return len(ours) == 1 and len(theirs) == 1 and same_machine(next(iter(ours)), next(iter(theirs)))
+
+
 def summary_notes(table: pd.DataFrame, votes: pd.DataFrame, exp: Path, snapshot: Path) -> list[str]:
+    """The table's notes: which machines, what was expected, and what carried over, in plain words."""
     notes = []
-    same_machine = bool(machines(exp)) and machines(exp) == machines(snapshot)
+    same_machine_ = same_arithmetic(exp, snapshot)
     same_commit = bool(commits(exp)) and commits(exp) == commits(snapshot)
     notes.append(f"This run: {', '.join(sorted(machines(exp))) or 'machine not recorded'}; snapshot: "
                  f"{', '.join(sorted(machines(snapshot))) or 'machine not recorded'}. Same machine: "
-                 f"{'yes' if same_machine else 'no'}; same commit: {'yes' if same_commit else 'no'}.")
+                 f"{'yes' if same_machine_ else 'no'}; same commit: {'yes' if same_commit else 'no'}.")
+    if same_machine_ and same_commit:
+        notes.append("Expected: every run bit-identical to the snapshot's (same commit, same machine fingerprint). "
+                     "A run that differs means something outside the recorded inputs changed.")
+    else:
+        notes.append("Expected: no run identical to the snapshot's. " + (
+            "Another machine (another CPU, instruction set, torch build, thread count or arithmetic setting) "
+            if not same_machine_ else "Another commit ") +
+            "rounds differently, and tiny models turn last-bit differences into different runs within tens of "
+            "steps. What carries over is the distribution: each cell's mean should move by no more than its "
+            "interval allows, and each pre-declared claim should reach the same verdict.")
     for metric, part in table.groupby("metric", sort=False):
         runs = int(part[["n_snapshot", "n_rerun"]].min(axis=1).sum())
         moved = part[part["moved"]]
-        notes.append(f"{metric}: {int(part['identical_runs'].sum())} of {runs} runs gave exactly the snapshot's "
-                     f"value; |Δ| of the cell means: median {np.median(part['delta'].abs()):.2f}, max "
-                     f"{part['delta'].abs().max():.2f}; {len(moved)} of {len(part)} cells moved beyond seed noise "
-                     "(95% interval of Δ excludes 0)" + (f": {', '.join(moved['backbone'] + ' ' + moved['mixture'])}."
-                                                        if len(moved) else "."))
+        notes.append(f"{metric}: {len(part) - len(moved)} of {len(part)} cell means within seed-and-θ0 noise of "
+                     f"the snapshot's (the 95% interval of Δ includes 0)" +
+                     (f"; beyond it: {', '.join(moved['backbone'] + ' ' + moved['mixture'])}" if len(moved) else "") +
+                     f". |Δ| of the cell means: median {np.median(part['delta'].abs()):.2f}, max "
+                     f"{part['delta'].abs().max():.2f}. {int(part['identical_runs'].sum())} of {runs} runs gave "
+                     "exactly the snapshot's value.")
     if len(votes):
         agree = int(votes["same"].sum())
         notes.append(f"Verdicts of the pre-declared claims: {agree} of {len(votes)} the same as the snapshot's.")

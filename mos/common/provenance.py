@@ -44,30 +44,98 @@ def git_commit(root: str | os.PathLike | None = None) -> str:
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
              "amx_tile", "asimd", "sve", "sve2")  # the instruction sets that change float results
 
+# Environment variables that change which float kernels run, hence the bits of every result.
+ARITHMETIC_ENV = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+# The opt-in portable arithmetic (README, "Reproducibility"): MKL's conditional numerical reproducibility
+# in its vendor-independent code path, torch's AVX2 kernels and oneDNN capped at AVX2. With these set (and one
+# thread) the runs measured in results/benchmarks/portable_arithmetic.json gave the same bits on an AMD CPU
+# and on an emulated Intel one, so the fingerprint then names the arithmetic instead of the CPU.
+PORTABLE_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
 
 def cpu_model() -> tuple[str, list[str]]:
     """The CPU's model name and which of ISA_FLAGS it has (from /proc/cpuinfo; empty elsewhere)."""
     name, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("model name", "Model", "CPU part") and name in ("unknown", "", platform.machine()):
-                name = value.strip()
-            elif key in ("flags", "Features") and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
+    for line in _cpuinfo_lines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("model name", "Model", "CPU part") and name in ("unknown", "", platform.machine()):
+            name = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
     return name, [f for f in ISA_FLAGS if f in flags]
+
+
+def _cpuinfo_lines() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def cpu_identity() -> str:
+    """Vendor and family/model/stepping of the first CPU ('AuthenticAMD 25/1/1'): two CPUs with the same
+    marketing name (a cloud's 'AMD EPYC') can still differ in microarchitecture, and MKL picks kernels by
+    vendor. Empty where /proc/cpuinfo has no such fields."""
+    wanted = {"vendor_id": "", "cpu family": "", "model": "", "stepping": ""}
+    for line in _cpuinfo_lines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in wanted and not wanted[key]:
+            wanted[key] = value.strip()
+        if not line.strip() and wanted["vendor_id"]:
+            break
+    if not wanted["vendor_id"]:
+        return ""
+    return f"{wanted['vendor_id']} {wanted['cpu family']}/{wanted['model']}/{wanted['stepping']}"
+
+
+def arithmetic_env() -> dict[str, str]:
+    """The arithmetic-changing environment variables that are set (ARITHMETIC_ENV)."""
+    return {k: os.environ[k] for k in ARITHMETIC_ENV if os.environ.get(k)}
+
+
+def portable_arithmetic(env: dict[str, str] | None = None, isa: list[str] | None = None) -> bool:
+    """Whether the opt-in portable arithmetic is in force: every PORTABLE_ENV setting, on a CPU with AVX2 and
+    FMA (torch cannot run its AVX2 kernels elsewhere)."""
+    env = arithmetic_env() if env is None else env
+    isa = cpu_model()[1] if isa is None else isa
+    return all(env.get(k, "").upper() == v.upper() for k, v in PORTABLE_ENV.items()) and {"avx2", "fma"} <= set(isa)
+
+
+def machine_fingerprint(info: dict[str, Any]) -> str:
+    """One string that decides bit-identity (the only definition of "the same machine" in this project:
+    results, tests and tables compare these strings with `same_machine`). It names everything that changes
+    the bits of a float result on a CPU: the architecture, the CPU (vendor, family/model/stepping, name and
+    vector instruction sets) or, under the portable arithmetic, only the instruction-set level it pins; torch's
+    build and kernel capability; the thread count; the arithmetic environment variables; the GPUs."""
+    env = info.get("arithmetic_env", {})
+    if portable_arithmetic(env, info.get("cpu_isa", [])):
+        cpu = ["portable arithmetic (x86-64 with AVX2+FMA, " + ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+               + ")"]
+    else:
+        cpu = [info.get("cpu_identity") or "?", info.get("cpu_model", "?"), "+".join(info.get("cpu_isa", [])) or "-",
+               *(f"{k}={v}" for k, v in sorted(env.items()))]
+    parts = [info.get("machine", "?"), *cpu, info.get("torch_cpu_capability", "?"),
+             f"torch {info.get('torch', '?')} ({str(info.get('torch_git', '?'))[:12]})",
+             f"{info.get('torch_threads', '?')} threads", *info.get("gpus", [])]
+    return " | ".join(str(p) for p in parts)
+
+
+def same_machine(a: str | None, b: str | None) -> bool:
+    """Whether two recorded fingerprints promise the same bits. Unknown (empty) fingerprints never do."""
+    return bool(a) and bool(b) and str(a) == str(b)
 
 
 def hardware() -> dict[str, Any]:
     """Machine, CPU model and instruction sets, torch's build and threads, GPUs: what decides whether a
-    rerun gives the same bits. `fingerprint` joins the parts that do (reruns with equal fingerprints
-    and commits are bit-identical; otherwise they reproduce in distribution only)."""
+    rerun gives the same bits. `fingerprint` joins the parts that do (`machine_fingerprint`: reruns with
+    equal fingerprints and commits are bit-identical; otherwise they reproduce in distribution only)."""
     name, isa = cpu_model()
-    info: dict[str, Any] = {"machine": platform.machine(), "cpu_model": name, "cpu_isa": isa,
-                            "cpus": os.cpu_count(), "platform": platform.platform()}
+    info: dict[str, Any] = {"machine": platform.machine(), "cpu_model": name, "cpu_identity": cpu_identity(),
+                            "cpu_isa": isa, "arithmetic_env": arithmetic_env(), "cpus": os.cpu_count(),
+                            "platform": platform.platform()}
     try:
         import torch
 
@@ -80,9 +148,7 @@ def hardware() -> dict[str, Any]:
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except ImportError:
         pass
-    parts = [info["machine"], name, info.get("torch_cpu_capability", "?"), f"torch {info.get('torch', '?')}",
-             f"{info.get('torch_threads', '?')} threads", *info.get("gpus", [])]
-    info["fingerprint"] = " | ".join(str(p) for p in parts)
+    info["fingerprint"] = machine_fingerprint(info)
     return info
 
 
