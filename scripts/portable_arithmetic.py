@@ -57,7 +57,7 @@ def build_fixtures(folder: Path) -> Path:
     """The tests' fixtures (tests/conftest.py): testbed at scale 0.01, a 512-token BPE, the tiny Llama."""
     from mos.data.testbed.build import TestbedConfig, build
     from mos.data.tokenizer import load_tokenizer_dir, train_tokenizer, training_texts
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
 
     if not (folder / "model").exists():
         build(TestbedConfig(seed=0, scale=0.01, corpus_docs=400, mc_math=20, mc_general=20, mc_nlp_per_task=3,
@@ -97,7 +97,7 @@ def child_steps(fixtures: Path, steps: int, out: Path) -> None:
     import torch
 
     from mos.data.tokenizer import load_tokenizer_dir
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
     from mos.training.loop import Run
     from tests.pins import SKILLS
 

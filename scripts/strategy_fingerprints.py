@@ -56,7 +56,7 @@ def fixtures(folder: Path) -> Path:
     """The tests' testbed (scale 0.01), tokenizer (512) and randomly initialised tiny Llama."""
     from mos.data.testbed.build import TestbedConfig, build
     from mos.data.tokenizer import load_tokenizer_dir, train_tokenizer, training_texts
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
 
     if not (folder / "model").exists():
         build(TestbedConfig(seed=0, scale=0.01, corpus_docs=400, mc_math=20, mc_general=20, mc_nlp_per_task=3,

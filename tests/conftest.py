@@ -40,7 +40,7 @@ def tokenizer_dir(testbed_dir, tmp_path_factory):
 def tiny_model_dir(tokenizer_dir, tmp_path_factory):
     """A randomly initialised tiny Llama saved with its tokenizer (a stand-in for θ0)."""
     from mos.data.tokenizer import load_tokenizer_dir
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
 
     tok = load_tokenizer_dir(tokenizer_dir)
     out = tmp_path_factory.mktemp("model")

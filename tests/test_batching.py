@@ -15,7 +15,7 @@ import torch
 from mos.data.batching import IGNORE, assign_rows, pack
 from mos.data.tokenizer import load_tokenizer_dir
 from mos.mixing.sampler import MixtureSampler
-from mos.training.backbones import FAMILIES, build_tiny
+from mos.models.backbones import FAMILIES, build_tiny
 
 
 def test_rows_are_balanced_and_hold_every_example():

@@ -304,10 +304,10 @@ def test_smollm2_from_the_packaged_gguf_judges_mt_bench(tmp_path):
     pytest.importorskip("gguf")
     from mos.evaluation import mt_bench_data
     from mos.evaluation.judges.local import LocalJudge
-    from mos.evaluation.judges.smollm import convert
+    from mos.models.pretrained import convert
 
     try:
-        model = convert(tmp_path / "smollm")
+        model = convert("smollm2-135m-instruct", tmp_path / "smollm")
         questions, _ = mt_bench_data.from_package()
     except RuntimeError as e:
         pytest.skip(str(e))

@@ -74,7 +74,7 @@ def _overfit(model: torch.nn.Module, tokenizer, steps: int = 60) -> None:
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     from mos.data.tokenizer import train_tokenizer
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
 
     tok = train_tokenizer(iter(_sentences(400)), vocab_size=512)
     model = build_tiny(SPEC, tok, seed=0)
@@ -245,7 +245,7 @@ def _direct_loglik(model, ids: list[int], n_context: int) -> float:
 
 def test_lm_eval_logliks_match_a_direct_forward_pass(evaluated, model_dir):
     from mos.data.tokenizer import load_tokenizer
-    from mos.training.backbones import load_model
+    from mos.models.backbones import load_model
 
     tok, model = load_tokenizer(str(model_dir)), load_model(str(model_dir)).eval()
     enc = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731

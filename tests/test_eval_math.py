@@ -73,7 +73,7 @@ def _overfit(model: torch.nn.Module, tokenizer, steps: int = 150) -> None:
 @pytest.fixture(scope="module")
 def math_model(tmp_path_factory) -> Path:
     from mos.data.tokenizer import train_tokenizer
-    from mos.training.backbones import build_tiny
+    from mos.models.backbones import build_tiny
 
     tok = train_tokenizer(iter(_texts()), vocab_size=400)
     model = build_tiny(SPEC, tok, seed=0)

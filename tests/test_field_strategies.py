@@ -24,7 +24,7 @@ from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.probe import Probe
 from mos.mixing.sampler import MixtureSampler
-from mos.training.backbones import load_model
+from mos.models.backbones import load_model
 from mos.training.base_ppl import main as base_ppl_main
 from mos.training.loop import Run, train
 from tests.helpers import train_spec
@@ -328,7 +328,7 @@ def test_hbo_needs_every_example_scored():
 def real_probe(tiny_model_dir, testbed_dir):
     tok = load_tokenizer(str(tiny_model_dir))
     data = {s: load_dataset_file(s, testbed_dir / "train" / f"{s}.jsonl", tok, "response", 128) for s in SKILLS}
-    return Probe(load_model(str(tiny_model_dir)), data, tok.pad_token_id, seed=0, pack_length=128, load_model=load_model)
+    return Probe(load_model(str(tiny_model_dir)), data, tok.pad_token_id, seed=0, pack_length=128)
 
 
 def test_lookahead_restores_parameters_exactly_and_matches_a_manual_sgd_step(real_probe):

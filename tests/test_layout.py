@@ -7,12 +7,14 @@ the library says what it is in a docstring.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WINGS = ["common", "data", "mixing", "training", "evaluation", "pipeline"]  # bottom to top
+TREE = ("mos", "baselines", "analysis", "scripts")  # every package of the repository whose imports are checked
+WINGS = ["common", "data", "models", "mixing", "training", "evaluation", "pipeline"]  # bottom to top
 RANK = {w: i for i, w in enumerate(WINGS)}
 
 
@@ -78,3 +80,133 @@ def test_layout_check_catches_an_upward_import(tmp_path):
     bad.write_text('"""x"""\nfrom mos.training.loop import Run\n')
     (line, module), = imported_modules(bad)
     assert RANK[wing_of(module)] > RANK["mixing"]
+
+
+# ---------------------------------------------------------------- no import cycle anywhere in the tree
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def tree_modules() -> dict[str, Path]:
+    return {module_name(p): p for top in TREE for p in sorted((ROOT / top).rglob("*.py"))
+            if "__pycache__" not in p.parts}
+
+
+def dynamic_imports() -> dict[str, set[str]]:
+    """Imports that name their module in data rather than in an import statement: the strategy registry's
+    scan of SCAN_PACKAGES, `python -m mos`'s commands and `python -m analysis`'s scripts."""
+    registry = importlib.import_module("mos.mixing.registry")
+    commands = importlib.import_module("mos.__main__").COMMANDS
+    scripts = importlib.import_module("analysis.__main__").SCRIPTS
+    modules = tree_modules()
+    scanned = {m for m in modules for pkg in registry.SCAN_PACKAGES if m.startswith(pkg + ".")}
+    return {"mos.mixing.registry": scanned, "mos.__main__": {module for module, _ in commands.values()},
+            "analysis.__main__": {f"analysis.{name}" for name in scripts}}
+
+
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of a module but those under `if TYPE_CHECKING:` (annotations only, never executed)."""
+    skip = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and
+            getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
+            for stmt in block.body for n in ast.walk(stmt)}
+    return [n for n in ast.walk(tree) if id(n) not in skip]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the modules of the tree it imports (at the top or lazily, statically or through
+    importlib as dynamic_imports() lists); a `from package import name` counts as importing the
+    submodule when `name` is one, else the package. Imports under `if TYPE_CHECKING:` never run and do not
+    count."""
+    modules = tree_modules()
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            graph[name] |= {t for t in map(resolve, targets) if t and t != name}
+    for name, extra in dynamic_imports().items():
+        graph[name] |= extra
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each a cycle's members."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_anywhere_in_the_tree():
+    found = cycles(import_graph())
+    assert not found, "import cycles (lazy imports and importlib scans included):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_the_cycle_check_sees_lazy_and_dynamic_imports():
+    """The check can fail: two modules importing each other lazily form a cycle, and the registry's scan
+    of baselines/ is an edge (a baseline that imported the registry would close a circle)."""
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+    graph = import_graph()
+    assert "baselines.temperature" in graph["mos.mixing.registry"]
+    assert "mos.pipeline.config" in graph["mos.pipeline.specs"]
+    assert cycles({**graph, "baselines.temperature": graph["baselines.temperature"] | {"mos.mixing.registry"}})
+
+
+def test_scripts_import_the_library_not_each_other():
+    """A script may import the library (mos, analysis), the tests' shared helpers and the benchmarks'
+    shared harness (scripts/_bench.py); never another script."""
+    bad = []
+    for path in sorted((ROOT / "scripts").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                local = (ROOT / "scripts" / f"{name.split('.')[0]}.py").exists()
+                if (local and name != "_bench") or name.startswith("scripts.") and name != "scripts._bench":
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports the script {name}")
+                if name.startswith(("baselines", "tests.")) and name not in ("tests.helpers", "tests.pins"):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}")
+    assert not bad, "\n".join(bad)

@@ -24,7 +24,7 @@ from baselines.multidds import MultiDDS
 from mos.data.batching import IGNORE, pack
 from mos.data.tokenized import TokenizedDataset
 from mos.mixing.probe import Probe
-from mos.mixing.vocab import cross_entropy_sum, target_stats
+from mos.models.vocab import cross_entropy_sum, target_stats
 from mos.training import memory as M
 from mos.training.loop import CausalLMLoss
 

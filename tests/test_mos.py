@@ -27,7 +27,7 @@ from mos.mixing import rewards as R
 from mos.mixing.probe import Probe
 from mos.mixing.scorer import ScorerPolicy
 from mos.mixing.strategy import temperature_weights
-from mos.training.backbones import load_model
+from mos.models.backbones import load_model
 from mos.training.base_ppl import main as base_ppl_main
 from mos.training.loop import train
 from tests.helpers import train_spec

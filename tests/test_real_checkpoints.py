@@ -29,9 +29,9 @@ from mos.data.chat_templates import GEMMA_TEMPLATE, VICUNA_TEMPLATE
 from mos.data.tokenized import tokenize_records
 from mos.data.tokenizer import load_tokenizer, load_tokenizer_dir
 from mos.evaluation.subset import choose, subset_file
+from mos.models import pretrained as checkpoints
 from mos.pipeline import grid, specs
 from mos.pipeline.config import ConfigError, load_config
-from mos.training import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "config" / "real.yaml"

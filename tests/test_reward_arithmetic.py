@@ -20,7 +20,7 @@ from baselines.multiuat import MultiUAT
 from mos.data.tokenized import TokenizedDataset, load_dataset_file
 from mos.data.tokenizer import load_tokenizer
 from mos.mixing.probe import Probe
-from mos.training.backbones import load_model
+from mos.models.backbones import load_model
 from mos.training.loop import Run
 from tests.helpers import train_spec
 

@@ -24,7 +24,7 @@ from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.probe import Probe
 from mos.mixing.strategy import temperature_weights
-from mos.training.backbones import load_model
+from mos.models.backbones import load_model
 from mos.training.base_ppl import main as base_ppl_main
 from mos.training.loop import hold_out
 
@@ -129,7 +129,7 @@ def contract_probe(strategy, probe_data, step: int) -> Probe:
     """A probe as the loop builds it (validation held out as the strategy asks), seeded identically."""
     train, val = hold_out(probe_data["data"], int(getattr(strategy, "validation_size", 0)))
     probe = Probe(probe_data["model"], train, probe_data["pad"], seed=5, pack_length=128, validation=val,
-                  base_ppl=probe_data["base_ppl"], load_model=load_model)
+                  base_ppl=probe_data["base_ppl"])
     probe.learning_rate = 1e-2
     return probe
 

@@ -117,3 +117,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     os.replace(tmp, path)
     if old.exists():
         shutil.rmtree(old)
+
+
+def json_safe(value: Any) -> Any:
+    """Replace infinities by "inf"/"-inf" (strategies parse them back) so specs are strict JSON."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

@@ -100,7 +100,7 @@ class TransformersGenerator:
         import torch
 
         from mos.data.tokenizer import load_tokenizer
-        from mos.training.backbones import load_model
+        from mos.models.backbones import load_model
 
         self.settings = settings
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -2,5 +2,5 @@
 strategies in `baselines/` and entry points (`registry`), the learned scorer ψ (`scorer`) and what
 the learned strategies share (`scored`), reward functions (`rewards`), the read-only window a
 dynamic strategy gets on training (`probe`), and weighted sampling (`sampler`). May import
-`mos.data` and `mos.common`; knows nothing of the training loop (the loop builds the probe and
-hands it to the strategy)."""
+`mos.models`, `mos.data` and `mos.common`; knows nothing of the training loop (the loop builds the
+probe and hands it to the strategy)."""

@@ -8,7 +8,7 @@ on every data-parallel rank, so every rank computes the same update. Nothing her
 model, the optimizer or the training sampler.
 
 Memory scales with the data, not with positions x vocabulary (docs/memory.md): the output layer
-sees only target positions, `logit_budget` logits at a time (mos.mixing.vocab); the entropy is
+sees only target positions, `logit_budget` logits at a time (mos.models.vocab); the entropy is
 computed only when asked for; a forward pass takes at most `rows_per_forward` packed rows and a
 gradient at most `grad_batch` examples per backward pass; gradients stay per parameter tensor on
 the model's device (`gradients`), never one concatenated copy. Every forward runs under the
@@ -38,7 +38,8 @@ import torch
 
 from mos.data.batching import IGNORE, pack
 from mos.data.tokenized import TokenizedDataset
-from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
+from mos.models.backbones import load_model
+from mos.models.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
 
 PPL_SCOPES = ("sequence", "response")
 LOSS_SCOPES = ("training", "response", "sequence")  # the training targets (per train.loss), responses, all
@@ -89,7 +90,7 @@ class Probe:
                  autocast: Callable[[], AbstractContextManager] | None = None, logit_budget: int = LOGIT_BUDGET,
                  rows_per_forward: int | None = None, grad_batch: int | None = None, rank: int = 0,
                  world_size: int = 1, all_sum: Callable[[Sequence[float]], Sequence[float]] | None = None,
-                 load_model: Callable[[str], torch.nn.Module] | None = None):
+                 on_model_loaded: Callable[[torch.nn.Module], None] | None = None):
         self.model = model
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
@@ -108,7 +109,7 @@ class Probe:
         self.base_ppl_path = base_ppl
         self._base: dict[str, dict[str, dict[int, float]]] | None = None
         self._pools: dict[str, list[int]] = {}
-        self._load_model = load_model                     # folder -> model (other runs' models)
+        self._on_model_loaded = on_model_loaded           # told of every other run's model it loads
         self._models: dict[str, torch.nn.Module] = {}     # other runs' models, loaded on first use
         self._train_losses: dict[str, dict[str, float]] | None = None
         self.learning_rate: float | None = None           # set by the loop before each update
@@ -398,16 +399,16 @@ class Probe:
         this device and in the current model's dtype (DoReMi's reference model)."""
         key = str(folder)
         if key not in self._models:
-            if self._load_model is None:
-                raise RuntimeError("this probe was built without a model loader (the training loop passes one)")
             path = Path(folder) / "model"
             if not (path / "config.json").exists():
                 raise FileNotFoundError(f"{path}: no model; is {folder} a finished run?")
-            model = self._load_model(str(path)).to(device=self.device, dtype=next(self.model.parameters()).dtype)
+            model = load_model(str(path)).to(device=self.device, dtype=next(self.model.parameters()).dtype)
             model.eval()
             for p in model.parameters():
                 p.requires_grad_(False)
             self._models[key] = model
+            if self._on_model_loaded is not None:
+                self._on_model_loaded(model)
         return self._models[key]
 
     def set_train_losses(self, stats: Mapping[str, Mapping[str, float]] | None) -> None:

@@ -7,7 +7,6 @@ entry-point group, so a new strategy is one file (or one entry point in a user's
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -18,6 +17,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from mos.common.naming import did_you_mean
 from mos.mixing.strategy import MixingStrategy, parse_tau
 
 SCAN_PACKAGES = ("baselines",)
@@ -67,9 +67,8 @@ def get(name: str) -> type[MixingStrategy]:
     """The strategy class called `name`; an unknown name lists the valid ones."""
     strategies = available()
     if name not in strategies:
-        guess = difflib.get_close_matches(name, strategies, n=1)
-        hint = f" Did you mean {guess[0]!r}?" if guess else ""
-        raise StrategyError(f"unknown strategy {name!r}.{hint} Available: {', '.join(strategies)}")
+        raise StrategyError(f"unknown strategy {name!r}.{did_you_mean(name, strategies)} "
+                            f"Available: {', '.join(strategies)}")
     return strategies[name]
 
 

@@ -12,8 +12,8 @@ Adding a strategy is one file in `baselines/` with one subclass that sets `name`
 (`mos.mixing.registry`) discovers it and the contract tests in `tests/test_strategy_contract.py` cover it.
 
 What a strategy may ask of the loop, each optional (the defaults change nothing):
-    needs_base_ppl       (attribute) θ0's perplexities of the probe pool: the job spec gets `base_ppl`
-    validation_size      (attribute) examples held out of every dataset: probe split "validation"
+    needs_base_ppl       (class attribute or property) θ0's perplexities of the probe pool: the job spec gets `base_ppl`
+    validation_size      (class attribute or field) examples held out of every dataset: probe split "validation"
     needs_train_losses   loss sums, target tokens and examples per dataset of the training batches
                          drawn since the last update: `probe.train_losses()` (ODM)
     first_update         steps before the first update; 0 = an update at step 0, before training
@@ -68,6 +68,8 @@ class MixingStrategy:
     name: ClassVar[str] = ""
     update_every: ClassVar[int | None] = None  # None: static (subclasses may shadow with a field)
     needs_train_losses: ClassVar[bool] = False  # the loop records the losses of the batches it draws
+    needs_base_ppl: ClassVar[bool] = False  # θ0's perplexities: the job spec gets `base_ppl` (may be a property)
+    validation_size: ClassVar[int] = 0      # examples held out of every dataset (may be a field)
 
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         """Weights before the first optimizer step, given the number of examples per dataset."""

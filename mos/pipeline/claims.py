@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mos.pipeline.config import did_you_mean
+from mos.common.io import json_safe
+from mos.common.naming import did_you_mean
 from mos.pipeline.grid import grid_backbones, mixture_datasets, runs
-from mos.pipeline.specs import json_safe
 
 CLAIM_KEYS = {"contrast": ("a", "b"), "gain_trend": ("a", "b"), "best_differs": ("arms",),
               "weight_change": ("mixture", "dataset")}

@@ -20,7 +20,6 @@ got 'abc'`. The spec layouts are documented in docs/interfaces.md.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -32,9 +31,11 @@ import jsonschema
 import yaml
 
 from mos.common.io import read_text
+from mos.common.naming import did_you_mean
 from mos.data import chat_templates
-from mos.mixing import registry
-from mos.mixing.strategy import UnboundRunsError
+from mos.models.pretrained import CHECKPOINTS
+from mos.pipeline.claims import claim_problems
+from mos.pipeline.errors import ConfigError
 from mos.pipeline.grid import (
     all_benchmarks,
     budget,
@@ -45,15 +46,10 @@ from mos.pipeline.grid import (
     mixture_train,
     runs,
 )
-from mos.training.checkpoints import CHECKPOINTS
+from mos.pipeline.mixtures import build_strategy, dependencies
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets")  # the rest are strategy parameters
 TINY_SIZE_KEYS = ("family", "hidden_size", "num_layers", "num_heads", "intermediate_size")
-
-
-class ConfigError(ValueError):
-    """An invalid config; the message names the file and the key path of every problem."""
 
 
 # ---------------------------------------------------------------- loading and schema validation
@@ -117,13 +113,6 @@ def key_path(parts: Iterable[Any]) -> str:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
-
-
-def did_you_mean(word: Any, choices: Iterable[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    guess = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {guess[0]!r}?" if guess else ""
 
 
 def _type_words(types: str | list[str]) -> str:
@@ -291,8 +280,6 @@ def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
         problems.extend(check(cfg))
     if not problems:  # budgets, trains and claims need valid references
-        from mos.pipeline.claims import claim_problems  # claims build on the specs, which import this module
-
         problems.extend(_check_trains(cfg))
         problems.extend(_check_budgets(cfg))
         problems.extend(_check_dependencies(cfg))
@@ -368,38 +355,6 @@ def _check_mixtures(cfg: Mapping[str, Any]) -> list[str]:
         except ConfigError as e:
             problems.append(str(e))
     return problems
-
-
-def build_strategy(cfg: Mapping[str, Any], mixture: str) -> Any:
-    """Instantiate a mixture's strategy, dry-run its initial weights; errors become ConfigError."""
-    mix, where = cfg["mixtures"][mixture], f"mixtures.{mixture}"
-    try:
-        cls = registry.get(mix["strategy"])
-    except registry.StrategyError as e:
-        raise ConfigError(f"{where}.strategy: {e}") from None
-    params = {k: v for k, v in mix.items() if k not in MIXTURE_KEYS}
-    valid = list(registry.parameters(cls))
-    for key in params:
-        if key not in valid:
-            raise ConfigError(f"{where}: unknown key {key!r} for strategy {mix['strategy']!r}."
-                              f"{did_you_mean(key, [*valid, *MIXTURE_KEYS])} "
-                              f"Valid keys: {', '.join([*MIXTURE_KEYS, *valid])}")
-    try:
-        strategy = registry.build(mix["strategy"], params, where=where)
-    except registry.StrategyError as e:
-        raise ConfigError(str(e)) from None
-    try:  # catches e.g. fixed weights that do not name the mixture's datasets
-        strategy.initial_weights(dict.fromkeys(mixture_datasets(cfg, mixture), 1000), seed=0)
-    except UnboundRunsError:
-        pass  # its weights come from another run (DoReMi's two-stage variant): nothing to dry-run
-    except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{where}: {e}") from None
-    return strategy
-
-
-def dependencies(cfg: Mapping[str, Any], mixture: str) -> dict[str, str]:
-    """{role: mixture} of the finished runs (same backbone and seed) the mixture's strategy reads."""
-    return dict(build_strategy(cfg, mixture).dependencies())
 
 
 def _check_dependencies(cfg: Mapping[str, Any]) -> list[str]:

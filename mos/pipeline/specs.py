@@ -20,9 +20,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mos.common.io import json_safe
 from mos.data import chat_templates
 from mos.mixing import registry
-from mos.pipeline.config import TINY_SIZE_KEYS, ConfigError, build_strategy, dependencies, load_config
+from mos.pipeline.claims import claims_spec
+from mos.pipeline.config import TINY_SIZE_KEYS, load_config
+from mos.pipeline.errors import ConfigError
 from mos.pipeline.grid import (
     MMLU_DEV_PATH,
     MMLU_HUB,
@@ -52,6 +55,7 @@ from mos.pipeline.grid import (
     tokenizer_dir,
     tokenizer_ref,
 )
+from mos.pipeline.mixtures import build_strategy, dependencies
 
 # ---------------------------------------------------------------- job specs (docs/interfaces.md)
 
@@ -67,17 +71,6 @@ def chat_template(cfg: Mapping[str, Any], backbone: str) -> str | None:
     keep the tokenizer's own. Carried in the tokenize, train and eval specs."""
     value = cfg["backbones"][backbone].get("chat_template")
     return chat_templates.resolve(value) if value else None
-
-
-def json_safe(value: Any) -> Any:
-    """Replace infinities by "inf"/"-inf" (strategies parse them back) so specs are strict JSON."""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, Mapping):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def strategy_params(cfg: Mapping[str, Any], mixture: str) -> dict[str, Any]:
@@ -263,7 +256,7 @@ def tokenize_args(cfg: Mapping[str, Any], backbone: str) -> list[str]:
 
 def needs_base_ppl(cfg: Mapping[str, Any], mixture: str) -> bool:
     """Whether the mixture's strategy reads base-model perplexities (MoS / MoSpec with DIFF)."""
-    return bool(getattr(build_strategy(cfg, mixture), "needs_base_ppl", False))
+    return bool(build_strategy(cfg, mixture).needs_base_ppl)
 
 
 def diff_backbones(cfg: Mapping[str, Any]) -> list[str]:
@@ -409,8 +402,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "runs":
             print("\n".join(f"{b}\t{m}\t{s}" for b, m, s in runs(cfg)))
         elif args.command == "claims":
-            from mos.pipeline.claims import claims_spec
-
             print(spec_json(claims_spec(cfg)))
         else:
             print(json.dumps(_spec_for(args, cfg), indent=2, ensure_ascii=False, allow_nan=False))

@@ -13,7 +13,7 @@ first step unless its probe computes in the same precision (DIFF's ratio would b
 the spec's `precision` is the training runs' `train.precision` and `weights` how their probe holds
 the model: "float32" (single process, DDP: float32 weights under accelerate's autocast of that
 precision) or "bfloat16" (DeepSpeed's bf16 engine: bf16 weights, no autocast). Logits stream
-through the output layer in bounded chunks (mos.mixing.vocab), so memory does not grow with
+through the output layer in bounded chunks (mos.models.vocab), so memory does not grow with
 positions x vocabulary.
 
 The same command measures any other model, e.g. the fine-tuned PROP. models of the perplexity study
@@ -40,7 +40,7 @@ from mos.common.spec import read_spec
 from mos.data.tokenized import load_dataset_file, load_tokenized
 from mos.data.tokenizer import load_tokenizer
 from mos.mixing.probe import PPL_SCOPES, Probe
-from mos.training.backbones import load_model
+from mos.models.backbones import load_model
 
 COLUMNS = ["dataset", "index", "ppl_sequence", "ppl_response", "n_sequence", "n_response", "weights_dtype",
            "autocast_dtype"]

@@ -35,13 +35,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import time
-from collections.abc import Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +46,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
-from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
 from mos.common.io import atomic_dir, write_csv, write_json
@@ -60,100 +56,17 @@ from mos.data.tokenized import TokenizedDataset, load_dataset_file, load_tokeniz
 from mos.data.tokenizer import load_tokenizer
 from mos.mixing import registry
 from mos.mixing.sampler import MixtureSampler
-from mos.mixing.strategy import Weights, normalize
-from mos.mixing.vocab import LOGIT_BUDGET, cross_entropy_sum, cross_entropy_terms, softcap_of
+from mos.mixing.strategy import MixingStrategy, Weights, normalize
+from mos.models.backbones import count_parameters, enable_checkpointing, load_model
+from mos.models.loss import CausalLMLoss
+from mos.training import state
 from mos.training.averaging import WeightAverage
-from mos.training.backbones import count_parameters, enable_checkpointing
-from mos.training.backbones import load_model as load_pretrained
+from mos.training.hooks import RunHooks
+from mos.training.settings import TrainSettings, lr_lambda, make_optimizer
+from mos.training.step import train_step
 
 TRAIN_LOG_COLUMNS = ["step", "loss", "lr", "tokens", "seconds"]
 TRAJECTORY_COLUMNS = ["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"]
-
-
-@dataclass
-class TrainSettings:
-    """The `train` section of a job spec (see config/config.yaml for what each key means)."""
-
-    steps: int
-    batch_size: int
-    micro_batch_size: int
-    lr: float
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    grad_clip: float = 1.0
-    loss: str = "all"
-    sampling_unit: str = "example"
-    max_length: int = 2048
-    pack_length: int = 2048
-    checkpoint_every: int = 500
-    log_every: int = 10
-    precision: str = "fp32"
-    average: str = "none"          # none | ema | tail: the saved model is an average of the weights
-    average_decay: float = 0.99    # ema: θ̄ ← d·θ̄ + (1 − d)·θ
-    average_start: float = 0.5     # ema / tail: the fraction of the steps after which weights are averaged
-    gradient_checkpointing: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> TrainSettings:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        settings = cls(**{k: v for k, v in spec.items() if k in known})
-        settings.extra = {k: v for k, v in spec.items() if k not in known}
-        settings.adam_betas = tuple(settings.adam_betas)
-        return settings
-
-
-def lr_lambda(settings: TrainSettings):
-    """Linear warm-up over warmup_ratio of the steps, then linear decay to 0 (the paper's schedule)."""
-    warmup = math.ceil(settings.warmup_ratio * settings.steps)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (settings.steps - step) / max(1, settings.steps - warmup))
-
-    return factor
-
-
-class CausalLMLoss(torch.nn.Module):
-    """Wraps a causal LM so that forward returns the summed next-token loss of a packed batch.
-
-    Only positions that carry a loss go through the output layer: with response-only loss most
-    prompt positions are skipped, which saves the largest matrix product of a small-vocabulary
-    model. Above `logit_budget` logits the output layer runs in chunks whose logits are recomputed
-    in the backward pass (mos.mixing.vocab), so a micro-batch of 16K tokens never holds 16K x V
-    float32 logits. Wrapping (rather than calling submodules) keeps data-parallel gradient sync intact.
-    """
-
-    def __init__(self, model: torch.nn.Module, logit_budget: int = LOGIT_BUDGET):
-        super().__init__()
-        self.model = model
-        self.config = model.config  # DeepSpeed sizes 'auto' buckets from config.hidden_size
-        self.decoder = model.get_decoder()
-        self.head = model.get_output_embeddings()
-        self.softcap = softcap_of(model)
-        self.logit_budget = logit_budget
-
-    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, labels: torch.Tensor,
-                per_token: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """The summed loss; with per_token=True also the detached per-target losses (row-major over
-        the target positions), of which the summed loss is then the sum."""
-        hidden = self.decoder(input_ids=input_ids, position_ids=position_ids, use_cache=False).last_hidden_state
-        targets = labels[:, 1:]
-        keep = targets != IGNORE
-        if per_token:
-            return cross_entropy_terms(hidden[:, :-1][keep], self.head, targets[keep], self.softcap, self.logit_budget)
-        return cross_entropy_sum(hidden[:, :-1][keep], self.head, targets[keep], self.softcap, self.logit_budget)
-
-
-def make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    """AdamW; matrices decay, vectors (norms, biases) do not."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    other = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": other, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=settings.lr, betas=settings.adam_betas, foreach=True)
 
 
 def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -> dict[str, TokenizedDataset]:
@@ -188,10 +101,15 @@ def hold_out(datasets: Mapping[str, TokenizedDataset], n: int) -> tuple[dict, di
 
 
 class Run:
-    """The state of one training run and the loop over it."""
+    """The state of one training run and the loop over it.
 
-    def __init__(self, spec: Mapping[str, Any], out: Path):
+    `hooks` observe or pace the run (mos.training.hooks); `strategy` replaces the one the spec names
+    (a caller's own MixingStrategy object, e.g. a benchmark's replay of recorded weights)."""
+
+    def __init__(self, spec: Mapping[str, Any], out: Path, hooks: Sequence[RunHooks] = (),
+                 strategy: MixingStrategy | None = None):
         self.spec, self.out = dict(spec), Path(out)
+        self.hooks = list(hooks)
         self.settings = TrainSettings.from_spec(spec["train"])
         s = self.settings
         if s.batch_size % s.micro_batch_size:
@@ -211,18 +129,19 @@ class Run:
         torch.manual_seed(self.seed)
         self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"), spec.get("bos_token"))
         mixture = spec["mixture"]
-        self.strategy = registry.build(mixture["strategy"], mixture.get("params", {}), where=f"mixture {mixture.get('name')}")
+        self.strategy = strategy or registry.build(mixture["strategy"], mixture.get("params", {}),
+                                                   where=f"mixture {mixture.get('name')}")
         self.dependency_runs = self._dependency_runs()
         if self.dependency_runs:
             self.strategy.bind_runs(self.dependency_runs)
-        if getattr(self.strategy, "needs_base_ppl", False) and not spec.get("base_ppl"):
+        if self.strategy.needs_base_ppl and not spec.get("base_ppl"):
             raise ValueError(f"strategy {mixture['strategy']!r} needs base-model perplexities: add 'base_ppl' "
                              "(a CSV from `python -m mos base-ppl`) to the job spec")
         self.datasets, self.validation = hold_out(load_datasets(spec, self.tokenizer, s),
-                                                  int(getattr(self.strategy, "validation_size", 0)))
+                                                  int(self.strategy.validation_size))
         self.sizes = {n: len(d) for n, d in self.datasets.items()}
         self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
-        model = load_pretrained(spec["model"])
+        model = load_model(spec["model"])
         if s.gradient_checkpointing:
             enable_checkpointing(model)
         self.n_params = count_parameters(model)
@@ -232,7 +151,7 @@ class Run:
         self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit,
                                       self.acc.num_processes)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
-        if self.probe is not None and getattr(self.strategy, "needs_base_ppl", False):
+        if self.probe is not None and self.strategy.needs_base_ppl:
             self.probe.check_base_numerics()  # θ0's perplexities in this run's precision, or stop now
         self.average = WeightAverage(self.hf_model, s.average, s.steps, s.average_decay, s.average_start)
         self.step, self.tokens, self.padding, self.elapsed = 0, 0, 0, 0.0
@@ -240,7 +159,7 @@ class Run:
         self.sample_fingerprint = 0     # a checksum of this rank's draws (ranks must differ)
         self.train_log: list[dict[str, Any]] = []
         self.trajectory: list[dict[str, Any]] = []
-        self._pending_loss: list[float] = []
+        self.pending_loss: list[float] = []   # losses of the steps since the last train_log row
         self.next_update = self.strategy.first_update if self.strategy.is_dynamic else None
         # loss sums, target tokens, examples per dataset since the last update (needs_train_losses)
         self.train_losses = (np.zeros((3, len(self.sizes)), dtype=np.float64)
@@ -292,7 +211,11 @@ class Run:
                      s.pack_length, self.validation, self.spec.get("base_ppl"), autocast=self.acc.autocast,
                      rows_per_forward=s.micro_batch_size, grad_batch=s.micro_batch_size,
                      rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum,
-                     load_model=load_pretrained)
+                     on_model_loaded=lambda model: self._emit("on_model_loaded", model))
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for hook in self.hooks:
+            getattr(hook, event)(self, *args)
 
     def _all_sum(self, values) -> list[float]:
         """Sums of floats over the processes (the probe's sharded gradients)."""
@@ -317,6 +240,7 @@ class Run:
             self.probe.learning_rate = self.scheduler.get_last_lr()[0]
             if self.train_losses is not None:
                 self.probe.set_train_losses(self._take_train_losses())
+        self._emit("before_update")
         self.model.eval()
         update = self.strategy.update(self.step, self.probe)
         self.model.train()
@@ -334,6 +258,7 @@ class Run:
             weights = {n: float(v) for n, v in zip(self.sizes, vec.tolist(), strict=True)}
         self.weights = weights
         self._log_weights(update.reward, update.smoothed_reward)
+        self._emit("after_update", update)
 
     def _take_train_losses(self) -> dict[str, dict[str, float]]:
         """The per-dataset loss sums of the batches drawn since the last update (all ranks), then reset."""
@@ -356,82 +281,16 @@ class Run:
         np.add.at(self.train_losses[1], datasets, 1.0)
         np.add.at(self.train_losses[2], which, 1.0)
 
-    # -- checkpoints ------------------------------------------------------------------------
+    # -- checkpoints (mos.training.state) ---------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
-        return self.out / "checkpoint"
+        return state.checkpoint_dir(self)
 
     def save_checkpoint(self) -> None:
-        """Write model, optimizer, scheduler, strategy, generators and logs; each rank adds its own
-        sampler state. The folder replaces the previous checkpoint only once complete."""
-        staging = self.out / ".checkpoint.tmp"
-        if self.acc.is_main_process:
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-        self.acc.wait_for_everyone()
-        torch.save({"sampler": {**self.sampler.state_dict(), "drawn": self.sampler.drawn.tolist()},
-                    "sample_fingerprint": self.sample_fingerprint},
-                   staging / f"rank{self.acc.process_index}.pt")
-        if self.deepspeed:  # every rank writes its partition of the optimizer (and the fp32 weights)
-            self.acc.save_state(str(staging / "deepspeed"))
-        self.acc.wait_for_everyone()
-        if self.acc.is_main_process:
-            state = {
-                "spec": self.spec, "world_size": self.acc.num_processes, "step": self.step, "tokens": self.tokens,
-                "padding": self.padding, "elapsed": self.elapsed, "weights": self.weights,
-                "rank_weight_spread": self.rank_weight_spread,
-                "optimizer": {} if self.deepspeed else self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "strategy": self.strategy.state_dict(),
-                "probe": self.probe.state_dict() if self.probe else {},
-                "average": self.average.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "train_log": self.train_log, "trajectory": self.trajectory, "pending_loss": self._pending_loss,
-                "next_update": self.next_update,
-            }
-            if self.train_losses is not None:
-                state["train_losses"] = torch.from_numpy(self.train_losses.copy())
-            if not self.deepspeed:
-                save_model(self.hf_model, str(staging / "model.safetensors"))
-            torch.save(state, staging / "state.pt")
-            old = self.out / ".checkpoint.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if self.checkpoint_dir.exists():
-                os.replace(self.checkpoint_dir, old)
-            os.replace(staging, self.checkpoint_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        self.acc.wait_for_everyone()
+        state.save(self)
 
     def try_resume(self) -> bool:
-        path = self.checkpoint_dir / "state.pt"
-        if not path.exists():
-            return False
-        state = torch.load(path, weights_only=True)
-        if state["spec"] != self.spec:
-            raise RuntimeError(f"{path} was written by a different job spec; delete {self.checkpoint_dir} to start over")
-        if state["world_size"] != self.acc.num_processes:
-            raise RuntimeError(f"{path} was written by {state['world_size']} processes, not {self.acc.num_processes}")
-        rank = torch.load(self.checkpoint_dir / f"rank{self.acc.process_index}.pt", weights_only=True)
-        if self.deepspeed:
-            self.acc.load_state(str(self.checkpoint_dir / "deepspeed"))
-        else:
-            load_model(self.hf_model, str(self.checkpoint_dir / "model.safetensors"))
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.sampler.load_state_dict(rank["sampler"])
-        self.sample_fingerprint = rank["sample_fingerprint"]
-        self.strategy.load_state_dict(state["strategy"])
-        if self.probe:
-            self.probe.load_state_dict(state["probe"])
-        self.average.load_state_dict(state.get("average", {}))
-        torch.set_rng_state(state["torch_rng"])
-        for key in ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread"):
-            setattr(self, key, state[key])
-        self._pending_loss = state["pending_loss"]
-        self.next_update = state.get("next_update", self.next_update)
-        if self.train_losses is not None:
-            self.train_losses = state["train_losses"].numpy().copy()
-        return True
+        return state.resume(self)
 
     # -- the loop ---------------------------------------------------------------------------
     def _next_micro_batches(self) -> list[Batch]:
@@ -454,45 +313,19 @@ class Run:
         return int(self.acc.reduce(torch.tensor(local, device=self.acc.device), reduction="sum").item())
 
     def train_step(self) -> float:
+        """Draw the step's batch and take one optimizer step on it (mos.training.step); its loss."""
         batches = self._next_micro_batches()
-        # Token mean over the GLOBAL batch: each rank divides its summed loss by the step's target
-        # count over all ranks, times the number of ranks because DDP and DeepSpeed average the ranks'
-        # gradients. The gradient is then that of one process holding the whole batch.
-        n_targets = self.global_targets(sum(b.n_targets for b in batches))
-        world = self.acc.num_processes
-        total = 0.0
-        per_token = self.train_losses is not None
-        for k, packed in enumerate(batches):
-            batch = Batch(*(t.to(self.acc.device) for t in (packed.input_ids, packed.position_ids, packed.labels)),
-                          packed.n_tokens, packed.n_targets)
-            sync = k == len(batches) - 1
-            if self.deepspeed:  # the engine syncs, clips and steps at the last micro-batch of the window
-                ctx = self.acc.accumulate(self.model)
-            else:
-                ctx = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
-            with ctx, self.acc.autocast():
-                if per_token:  # the same loss, plus its per-target terms for the strategy
-                    summed, tok = self.model(batch.input_ids, batch.position_ids, batch.labels, per_token=True)
-                    self._record_train_losses(tok, packed, k * self.settings.micro_batch_size)
-                    loss = summed / max(1, n_targets)
-                else:
-                    loss = self.model(batch.input_ids, batch.position_ids, batch.labels) / max(1, n_targets)
-                if world > 1:
-                    loss = loss * world
-                # DeepSpeed divides the loss by its accumulation steps; ours is already a batch mean
-                self.acc.backward(loss * self.accumulation if self.deepspeed else loss)
-                if self.deepspeed and self.acc.sync_gradients != sync:
-                    raise RuntimeError(f"DeepSpeed accumulation is out of step with the batch ({len(batches)} "
-                                       f"micro-batches, {self.accumulation} accumulation steps)")
-            total += loss.item()
-            self.tokens += batch.n_tokens
-            self.padding += batch.n_padding
-        if self.settings.grad_clip:
-            self.acc.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return total
+        record = None
+        if self.train_losses is not None:  # the strategy reads the losses of the batches it drew
+            def record(k: int, packed: Batch, per_token: torch.Tensor) -> None:
+                self._record_train_losses(per_token, packed, k * self.settings.micro_batch_size)
+        result = train_step(self.model, batches, accelerator=self.acc, optimizer=self.optimizer,
+                            scheduler=self.scheduler, n_targets=self.global_targets(sum(b.n_targets for b in batches)),
+                            grad_clip=self.settings.grad_clip, deepspeed=self.deepspeed,
+                            accumulation=self.accumulation, on_micro_batch=record)
+        self.tokens += result.tokens
+        self.padding += result.padding
+        return result.loss
 
     def run(self) -> dict[str, Any]:
         s = self.settings
@@ -509,8 +342,11 @@ class Run:
         t_segment = time.perf_counter()
         while self.step < s.steps:
             lr = self.scheduler.get_last_lr()[0]
-            self._pending_loss.append(self.train_step())
+            self._emit("before_step")
+            loss = self.train_step()
+            self.pending_loss.append(loss)
             self.step += 1
+            self._emit("after_step", loss)
             self.average.update(self.step)
             if self.step % s.log_every == 0 or self.step == s.steps:
                 self._log_row(lr, time.perf_counter() - start, bar)
@@ -525,7 +361,10 @@ class Run:
         if self.trajectory[-1]["step"] != self.step:
             self._log_weights()
         segment = time.perf_counter() - t_segment
-        return self.finish(segment, self.tokens - start_tokens, resumed)
+        self._emit("before_finish")
+        info = self.finish(segment, self.tokens - start_tokens, resumed)
+        self._emit("after_finish", info)
+        return info
 
     def budget(self) -> dict[str, Any]:
         """What this run trained on, and what the runs it depends on trained on (DoReMi's reference
@@ -544,10 +383,10 @@ class Run:
                 "extra_training_examples": extra, "dependency_runs": deps}
 
     def _log_row(self, lr: float, seconds: float, bar) -> None:
-        loss = sum(self._pending_loss) / len(self._pending_loss)
+        loss = sum(self.pending_loss) / len(self.pending_loss)
         if self.acc.num_processes > 1:
             loss = self.acc.reduce(torch.tensor(loss, device=self.acc.device), reduction="mean").item()
-        self._pending_loss = []
+        self.pending_loss = []
         self.train_log.append({"step": self.step, "loss": loss, "lr": lr, "tokens": self.tokens, "seconds": round(seconds, 3)})
         weights = " ".join(f"{n[:4]}={w:.2f}" for n, w in self.weights.items())
         bar.set_postfix_str(f"loss={loss:.3f} tok/s={self.tokens / max(seconds, 1e-9):,.0f} {weights}", refresh=False)

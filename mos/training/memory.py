@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mos.mixing.vocab import LOGIT_BUDGET
+from mos.models.vocab import LOGIT_BUDGET
 
 GB = 1e9
 
@@ -94,7 +94,7 @@ class Grid:
     uat_examples: int = 64           # MultiUAT validation examples per dataset
     dds_examples: int = 16           # MultiDDS examples per gradient (train and validation)
     probe_pack: int = 64             # examples packed per probe forward (mos.mixing.probe)
-    logit_budget: int = LOGIT_BUDGET  # logits per output-layer chunk (mos.mixing.vocab)
+    logit_budget: int = LOGIT_BUDGET  # logits per output-layer chunk (mos.models.vocab)
     overhead_gb: float = 2.0         # CUDA context, NCCL, allocator fragmentation per GPU
     host_overhead_gb: float = 8.0    # per process: Python, torch, tokenized datasets
 

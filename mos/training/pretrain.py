@@ -21,7 +21,7 @@ from typing import Any
 from mos.common.io import atomic_dir
 from mos.common.spec import read_spec
 from mos.data.tokenizer import load_tokenizer_dir
-from mos.training.backbones import build_tiny, count_parameters
+from mos.models.backbones import build_tiny, count_parameters
 from mos.training.loop import train
 
 DEFAULTS = {"warmup_ratio": 0.05, "weight_decay": 0.1, "adam_betas": [0.9, 0.95], "grad_clip": 1.0,

@@ -43,7 +43,7 @@ class LocalJudge:
         import torch
 
         from mos.data.tokenizer import load_tokenizer
-        from mos.training.backbones import load_model
+        from mos.models.backbones import load_model
 
         self.model_path = str(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
