@@ -63,21 +63,18 @@ KEYS = {"reads", "writes", "when", "rule"}
 class Script:
     """One analysis script's declaration (its SCRIPT literal) and the first line of its docstring."""
 
-    name: str
-    what: str
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
-    when: str | None = None
-    rule: str = ""
-
-    @property
-    def path(self) -> Path:
-        return HERE / f"{self.name}.py"
+    name: str                 # analysis/<name>.py
+    what: str                 # the first line of its docstring
+    reads: tuple[str, ...]    # SUMMARY_FILES names and earlier scripts
+    writes: tuple[str, ...]   # under results/<exp>/; `{benchmark}`: each multiple-choice benchmark
+    when: str | None          # a WHEN feature, or None: always
+    rule: str                 # the workflow's rule name (the script's name unless it declares another)
+    path: Path
 
 
-def declaration(name: str) -> Script:
+def declaration(name: str, folder: Path = HERE) -> Script:
     """analysis/<name>.py's SCRIPT, read from its source without importing it; an error names the file."""
-    path = HERE / f"{name}.py"
+    path = Path(folder) / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such analysis script (analysis/__init__.py names {name!r})")
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -89,21 +86,25 @@ def declaration(name: str) -> Script:
         spec = ast.literal_eval(node.value)
     except ValueError:
         raise ValueError(f"{path}:{node.lineno}: SCRIPT must be a literal dict (strings and lists only)") from None
-    if not isinstance(spec, dict) or set(spec) - KEYS or not spec.get("writes"):
+    def strings(value: object) -> bool:
+        return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+    if not (isinstance(spec, dict) and not set(spec) - KEYS and spec.get("writes") and strings(spec["writes"])
+            and strings(spec.get("reads", [])) and isinstance(spec.get("rule", name), str)):
         raise ValueError(f"{path}:{node.lineno}: SCRIPT must be a dict with 'writes' (a list of paths) and "
-                         f"optionally {sorted(KEYS - {'writes'})}; got {spec!r}")
+                         f"optionally 'reads' (a list of names), 'when' and 'rule'; got {spec!r}")
     if spec.get("when") is not None and spec["when"] not in WHEN:
         raise ValueError(f"{path}:{node.lineno}: SCRIPT 'when' is {spec['when']!r}; expected one of {sorted(WHEN)}")
     doc = ast.get_docstring(tree) or ""
     return Script(name=name, what=doc.split("\n", 1)[0], reads=tuple(spec.get("reads", ())),
-                  writes=tuple(spec["writes"]), when=spec.get("when"), rule=spec.get("rule", name))
+                  writes=tuple(spec["writes"]), when=spec.get("when"), rule=spec.get("rule", name), path=path)
 
 
-def scripts(names: tuple[str, ...] = SCRIPTS) -> list[Script]:
+def scripts(names: tuple[str, ...] = SCRIPTS, folder: Path = HERE) -> list[Script]:
     """The declarations of the scripts, in order; each may read only summary files and earlier scripts."""
     out: list[Script] = []
     for name in names:
-        script = declaration(name)
+        script = declaration(name, folder)
         earlier = {s.name for s in out}
         unknown = [r for r in script.reads if r not in SUMMARY_FILES and r not in earlier]
         if unknown:
