@@ -78,13 +78,14 @@ def compare(exp: Path, snapshot: Path) -> pd.DataFrame:
 
 
 def verdicts(exp: Path, snapshot: Path) -> pd.DataFrame:
-    """claim, backbone, the two verdicts and whether they agree (from both scorecard.csv files)."""
+    """claim, backbone, the two verdicts and whether they agree (from both scorecard.csv files; none when
+    either is absent or scores no claim)."""
     frames = []
     for name, folder in (("rerun", exp), ("snapshot", snapshot)):
         path = Path(folder) / "tables" / "scorecard.csv"
-        if not path.is_file():
+        df = pd.read_csv(path) if path.is_file() else None
+        if df is None or "id" not in df.columns:  # no claims.json, or it declares none (config/real.yaml)
             return pd.DataFrame(columns=["claim", "scope", "rerun", "snapshot", "same"])
-        df = pd.read_csv(path)
         frames.append(df[["id", "scope", "claim", "verdict"]].rename(columns={"verdict": name, "claim": f"claim_{name}"})
                       .set_index(["id", "scope"]))
     out = frames[0].join(frames[1], how="outer").reset_index()
