@@ -43,5 +43,5 @@ rule all:
     default_target: True
     input:
         rules.aggregate.output,
-        [getattr(rules, script.rule).output for script in ANALYSIS],  # every table and figure (analysis/__init__.py)
+        [getattr(rules, script.rule).output for script in ANALYSIS],  # the tables and figures (analysis/)
         rules.reproduction.output,  # how close this run came to snapshots/<experiment>

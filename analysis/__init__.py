@@ -9,9 +9,10 @@ Floors; a module imports only from the floors below it (tests/test_layout.py che
                 comparison with the committed snapshot); a script never imports another script
       ↓
     claims      the pre-declared claims: hypotheses, Holm, verdicts (scorecard.py, power.py)
-    weight_figure  the sampling-weight figure and its start/end table (fig2_weights.py, fig4_mospec_weights.py)
+    weight_figure  the sampling-weight figure and its start/end table (fig2_weights.py, fig4_...)
       ↓
-    values      the value extractors: per-run µMU, µMB, µBOTH, µALL, skills, weight changes; the paper's numbers
+    values      the value extractors: per-run µMU, µMB, µBOTH, µALL, skills, weight changes; the
+                paper's numbers
       ↓
     common      loading results/, naming, formatting, table and figure writers, a script's command line
       ↓
@@ -47,11 +48,12 @@ SCRIPTS = ("table1_datasets", "table2_main", "table3_priors", "table5_mospec", "
            "table_transfer", "fig2_weights", "fig3_loss", "fig4_mospec_weights", "scorecard", "power",
            "leaderboard", "headline")
 
-# What `reads` may name besides earlier scripts: the files of results/<exp>/summary/ and the step that writes each.
+# What `reads` may name besides earlier scripts: the files of results/<exp>/summary/, and what writes each.
 SUMMARY_FILES = {"runs.csv": "python -m mos aggregate", "metrics.csv": "python -m mos aggregate",
                  "train_log.csv": "python -m mos aggregate", "trajectory.csv": "python -m mos aggregate",
-                 "claims.json": "python -m mos aggregate --claims", "datasets.csv": "python -m mos stats datasets",
-                 "ppl.csv": "python -m mos stats ppl", "winrate.csv": "python -m mos judge winrate"}
+                 "claims.json": "python -m mos aggregate --claims",
+                 "datasets.csv": "python -m mos stats datasets", "ppl.csv": "python -m mos stats ppl",
+                 "winrate.csv": "python -m mos judge winrate"}
 # What `when` may name: a config feature without which the workflow does not run the script.
 WHEN = {"winrate": "eval.winrate names a reference mixture",
         "ppl": "the grid has a PROP. (τ = 1) mixture (Table 6's perplexity study)",
@@ -85,7 +87,8 @@ def declaration(name: str, folder: Path = HERE) -> Script:
     try:
         spec = ast.literal_eval(node.value)
     except ValueError:
-        raise ValueError(f"{path}:{node.lineno}: SCRIPT must be a literal dict (strings and lists only)") from None
+        raise ValueError(f"{path}:{node.lineno}: SCRIPT must be a literal dict (strings and lists only)"
+                         ) from None
     def strings(value: object) -> bool:
         return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
 
@@ -94,7 +97,8 @@ def declaration(name: str, folder: Path = HERE) -> Script:
         raise ValueError(f"{path}:{node.lineno}: SCRIPT must be a dict with 'writes' (a list of paths) and "
                          f"optionally 'reads' (a list of names), 'when' and 'rule'; got {spec!r}")
     if spec.get("when") is not None and spec["when"] not in WHEN:
-        raise ValueError(f"{path}:{node.lineno}: SCRIPT 'when' is {spec['when']!r}; expected one of {sorted(WHEN)}")
+        raise ValueError(f"{path}:{node.lineno}: SCRIPT 'when' is {spec['when']!r}; "
+                         f"expected one of {sorted(WHEN)}")
     doc = ast.get_docstring(tree) or ""
     return Script(name=name, what=doc.split("\n", 1)[0], reads=tuple(spec.get("reads", ())),
                   writes=tuple(spec["writes"]), when=spec.get("when"), rule=spec.get("rule", name), path=path)
@@ -108,7 +112,7 @@ def scripts(names: tuple[str, ...] = SCRIPTS, folder: Path = HERE) -> list[Scrip
         earlier = {s.name for s in out}
         unknown = [r for r in script.reads if r not in SUMMARY_FILES and r not in earlier]
         if unknown:
-            raise ValueError(f"{script.path}: SCRIPT reads {unknown}, neither a summary file ({sorted(SUMMARY_FILES)}) "
-                             "nor a script before it in analysis/__init__.py SCRIPTS")
+            raise ValueError(f"{script.path}: SCRIPT reads {unknown}, neither a summary file "
+                             f"({sorted(SUMMARY_FILES)}) nor a script before it in SCRIPTS")
         out.append(script)
     return out

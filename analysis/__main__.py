@@ -44,7 +44,8 @@ def regenerate(exp: Path, names: Sequence[str] = analysis.SCRIPTS) -> dict[str, 
             written = [Path(p) for p in module.write_all(Path(exp))]
             missing = missing_outputs(script, exp, written)
             if missing:
-                raise RuntimeError(f"{script.path}: declares {missing} in SCRIPT['writes'] but did not write them")
+                raise RuntimeError(f"{script.path}: declares {missing} in SCRIPT['writes'] but did not write "
+                                   "them")
             out[script.name] = written
         except Exception as e:  # noqa: BLE001 - report and go on with the other scripts
             traceback.print_exc()
@@ -55,8 +56,8 @@ def regenerate(exp: Path, names: Sequence[str] = analysis.SCRIPTS) -> dict[str, 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     ap.add_argument("experiment", nargs="?", default=str(common.DEFAULT_EXPERIMENT),
-                    help="results/<exp> folder with a summary/ folder (default: snapshots/default, the committed "
-                         "snapshot)")
+                    help="results/<exp> folder with a summary/ folder (default: snapshots/default, the "
+                         "committed snapshot)")
     ap.add_argument("--only", nargs="+", choices=list(analysis.SCRIPTS), metavar="SCRIPT",
                     help="run only these scripts")
     ap.add_argument("--list", action="store_true", help="list the scripts and exit")

@@ -136,13 +136,14 @@ class Inputs:
 
 
 def load_inputs(exp: Path, paper_file: str | None = None, paper_columns: Iterable[str] = ()) -> Inputs:
-    """runs.csv, metrics.csv and claims.json of an experiment, and the paper's `paper_file` (results/paper/)."""
+    """runs.csv, metrics.csv and claims.json of an experiment, and the paper's `paper_file` (results/paper/)
+    when named."""
     exp = Path(exp)
     paper = load_paper(exp, paper_file, paper_columns) if paper_file else None
     return Inputs(exp, load_runs(exp), load_metrics(exp), load_claims(exp), paper)
 
 
-# ---------------------------------------------------------------- claims.json's precision targets (power.md, headline.md)
+# ---------------------------------------------------------------- precision targets (power.md, headline.md)
 
 MB_SCALE = 5.0  # a change of µMB by d moves µBOTH = (µMU + 10 µMB) / 2 by 5 d
 

@@ -32,7 +32,8 @@ import pandas as pd  # noqa: E402
 from analysis import common, inference  # noqa: E402
 
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
-SCRIPT = {"reads": ["runs.csv", "train_log.csv"], "writes": ["figures/fig3_loss.png", "figures/fig3_loss.pdf"]}
+SCRIPT = {"reads": ["runs.csv", "train_log.csv"],
+          "writes": ["figures/fig3_loss.png", "figures/fig3_loss.pdf"]}
 SMOOTH_WINDOW = 3        # logged points in the centred rolling mean applied to each run's loss
 FINAL_FRACTION = 0.1     # the final loss is the mean over the last 10% of logged steps
 MAX_COLUMNS = 4          # panels per row of the figure

@@ -23,8 +23,8 @@ from analysis import common, values, weight_figure
 SCRIPT = {"reads": ["runs.csv", "trajectory.csv"],
           "writes": ["figures/fig4_mospec_weights.png", "figures/fig4_mospec_weights.pdf",
                      "tables/fig4_final_weights.csv"]}
-FIG4 = weight_figure.FigureSpec(prefix="mospec+", panels=values.FIG4_PANELS, figure_stem="fig4_mospec_weights",
-                                table_stem="fig4_final_weights",
+FIG4 = weight_figure.FigureSpec(prefix="mospec+", panels=values.FIG4_PANELS,
+                                figure_stem="fig4_mospec_weights", table_stem="fig4_final_weights",
                                 title="Figure 4: learned sampling probabilities of MoSpec")
 
 

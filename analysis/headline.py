@@ -30,7 +30,8 @@ from mos.common.io import atomic_write_text
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py): the
 # tables of the scripts it reads must be written first.
 SCRIPT = {"reads": ["runs.csv", "claims.json", "table2_main", "table5_mospec", "table6_ppl", "winrate",
-                    "table_transfer", "fig2_weights", "fig4_mospec_weights", "scorecard", "power", "leaderboard"],
+                    "table_transfer", "fig2_weights", "fig4_mospec_weights", "scorecard", "power",
+                    "leaderboard"],
           "writes": ["tables/headline.md"]}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these

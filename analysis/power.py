@@ -110,8 +110,9 @@ def write_all(exp: Path) -> list[Path]:
     notes = [common.precision_sentence(table, data.spec),
              "Pooled: the difference of two cells in the model of analysis/inference.py (σ pooled over every cell "
              "of the metric, paired by seed); ± half-width of its 95% interval; MDE = (t₀.₉₇₅ + t₀.₈₀)·SE; power: the "
-             f"exact noncentral-t power of the two-sided 5% test at Δ = {delta:g} points (µMB: {delta / mb:g}, "
-             f"the same change of µBOTH). Targets: half-width ≤ {half:g} (µMB {half / mb:g}) and power ≥ "
+             f"exact noncentral-t power of the two-sided 5% test at Δ = {delta:g} points (µMB: "
+             f"{delta / mb:g}, the same change of µBOTH). Targets: half-width ≤ {half:g} (µMB {half / mb:g}) "
+             "and power ≥ "
              f"{100 * power:.0f}%.",
              "Paired t: the reviewer's seed-level paired t over the seeds both arms share (n − 1 df, SD_d of the "
              "per-seed differences), straight from summary/metrics.csv.",

@@ -158,5 +158,5 @@ def write_all(exp: Path, snapshot: Path | None = None) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    raise SystemExit(common.run(write_all, snapshot="the snapshot to compare with (default: snapshots/<exp> of "
-                                                    "this checkout)"))
+    raise SystemExit(common.run(
+        write_all, snapshot="the snapshot to compare with (default: snapshots/<exp> of this checkout)"))

@@ -30,7 +30,8 @@ import pandas as pd
 from analysis import common, inference, values
 
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
-SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"], "writes": ["tables/table2_main_{benchmark}.md"]}
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"],
+          "writes": ["tables/table2_main_{benchmark}.md"]}
 PAPER_FILE = "table2_main.csv"
 
 # %% [markdown]
@@ -144,7 +145,8 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     if chat is not None:
         per_run = pd.concat([per_run, values.chat_values(metrics, chat)], ignore_index=True)
         per_run = pd.concat([per_run, values.mu_both_values(per_run)], ignore_index=True)
-        spec = {("both", None): values.MU_BOTH, **spec, **{("chat", k): v for k, v in values.CHAT_COLUMNS.items()}}
+        chat_spec = {("chat", k): v for k, v in values.CHAT_COLUMNS.items()}
+        spec = {("both", None): values.MU_BOTH, **spec, **chat_spec}
     keys = [key for key, _ in spec.values()]
     table = seed_table(per_run, keys, runs)
     with_paper = kind == "group" and paper is not None

@@ -114,7 +114,8 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
             table[f"{key}_{stat}"] = [stats[stat].get((r.backbone, r.mixture, key), math.nan) for r in table.itertuples()]
     table = add_math_only_diff(table, per_run, claims_spec, runs)
     table = add_paper(table, paper, components)
-    ran = per_run.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]], on=["backbone", "mixture"])
+    ran = per_run.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]],
+                        on=["backbone", "mixture"])
     facts = {"backbones": backbones, "metrics": used, "components": components,
              "absent": [k for k in COMPONENTS if k not in used],
              "incomplete": [k for k in COMPONENTS if k in used and ran[k].isna().any()],
@@ -158,8 +159,8 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None, components: dict 
             out[f"paper_{key}"] = math.nan
         return out
     ref = paper.assign(_k=paper["model"].map(common.label_key))
-    ref["_k"] = [common.label_key(MATH_ONLY) if common.is_math_only(m) else k for m, k in zip(ref["model"], ref["_k"],
-                                                                                         strict=True)]
+    ref["_k"] = [common.label_key(MATH_ONLY) if common.is_math_only(m) else k
+                 for m, k in zip(ref["model"], ref["_k"], strict=True)]
     ref = ref.drop_duplicates("_k").set_index("_k")
     index = out["paper_row"].map(common.label_key)
     for key, _, column in specs:

@@ -33,7 +33,8 @@ from analysis import common, inference
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
 SCRIPT = {"reads": ["ppl.csv", "runs.csv"], "when": "ppl",
           "writes": ["tables/table6_ppl.md", "tables/table6_ppl.csv", "tables/table6_ppl.tex",
-                     "tables/table6_ppl_sequence.md", "tables/table6_ppl_sequence.csv", "tables/table6_ppl_sequence.tex"]}
+                     "tables/table6_ppl_sequence.md", "tables/table6_ppl_sequence.csv",
+                     "tables/table6_ppl_sequence.tex"]}
 PAPER_FILE = "table6_ppl_study.csv"
 SUMMARY_FILE = "ppl.csv"
 SCOPES = {"response": ("table6_ppl", "response tokens given the instruction (the paper's Eq. 9)"),

@@ -24,7 +24,7 @@ import pandas as pd
 
 from analysis import common, inference
 
-# metric -> (header, scale) of the per-run metrics that the claims, the leaderboard and the reproduction compare
+# metric -> (header, scale) of the per-run metrics the claims, the leaderboard and the reproduction compare
 METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
            "mu_both": ("µBOTH", inference.BOTH), "mu_all": ("µALL", inference.PERCENT)}
 HEADLINE = ("mu_mmlu", "mu_mtbench", "mu_both")  # Table 2's three, in its order
@@ -92,7 +92,7 @@ def per_seed(metrics: pd.DataFrame, benchmark: str | None, spec: Spec) -> tuple[
     return long_values(metrics, benchmark, metric, spec), metric
 
 
-# ---------------------------------------------------------------- µMB and µBOTH: the judged two-turn benchmark
+# ---------------------------------------------------------------- µMB and µBOTH: the judged benchmark
 
 CHAT_BENCHMARKS = ("mt_bench", "testbed_chat")  # the MT-Bench column's source, in order of preference
 # (scope, name) of the judged benchmark -> (column key, header); values stay on the 1-10 scale.
@@ -232,7 +232,7 @@ def load_paper_curves(exp: Path, panels: tuple[PaperPanel, ...]) -> list[tuple[P
 
 
 def paper_weight_changes(exp: Path) -> dict[tuple[str, str], float]:
-    """(label key of method, dataset) -> end − start of the paper's digitized weight curves (Figures 2 and 4)."""
+    """(label key of method, dataset) -> end − start of the paper's digitized weight curves (Figs. 2, 4)."""
     out = {}
     for panel, curves in load_paper_curves(exp, FIG2_PANELS + FIG4_PANELS):
         ends = paper_start_end(curves)
@@ -240,7 +240,7 @@ def paper_weight_changes(exp: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-# ---------------------------------------------------------------- every claim metric per run; the paper's tables
+# ---------------------------------------------------------------- claim metrics per run, the paper's tables
 
 
 def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame,
@@ -263,7 +263,8 @@ def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame,
     mu_all = component_values(metrics, runs)[0]
     out["mu_all"] = mu_all.rename(columns={"mu_all": "value"})[[*inference.KEY, "value"]].dropna()
     if trajectory is not None and len(trajectory):
-        changes = start_end(trajectory, common.paper_labels(runs)).assign(value=lambda d: d["end"] - d["start"])
+        changes = start_end(trajectory, common.paper_labels(runs))
+        changes = changes.assign(value=changes["end"] - changes["start"])
         moved = changes.groupby(["backbone", "mixture"])["value"].transform(lambda v: (v.abs() > 1e-12).any())
         for dataset, part in changes[moved].groupby("dataset", sort=False):
             out[f"{WEIGHT}:{dataset}"] = part[[*inference.KEY, "value"]]

@@ -49,7 +49,7 @@ class FigureSpec:
     title: str
 
 
-# ---------------------------------------------------------------- which runs, and the mean weight over seeds per step
+# ---------------------------------------------------------------- which runs; the mean weight per step
 
 
 def select_mixtures(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
@@ -93,7 +93,7 @@ def weight_curves(trajectory: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFr
         drop=True)
 
 
-# ---------------------------------------------------------------- start, end and change of each dataset's weight
+# ---------------------------------------------------------------- each dataset's start, end and change
 
 
 def final_table(trajectory: pd.DataFrame, selected: pd.DataFrame,

@@ -2,7 +2,8 @@
 # into summary/claims.json), then regenerate the paper's tables and figures from those files only:
 # one rule per analysis script, made from what the script declares (analysis/__init__.py: its SCRIPT
 # names the summary files or earlier scripts it reads and the files it writes), so a new table is one
-# new file in analysis/ and its name in analysis.SCRIPTS. Each also runs by hand: python analysis/X.py results/<exp>.
+# new file in analysis/ and its name in analysis.SCRIPTS. Each also runs by hand:
+# python analysis/X.py results/<exp>.
 
 SUMMARY = G.summary_dir(CFG)
 
@@ -34,8 +35,8 @@ rule aggregate:
         "python -m mos aggregate --out {params.out:q} --claims {params.claims:q} {params.run_dirs:q} > {log:q} 2>&1"
 
 
-# ---------------------------------------------------------------- every analysis script (analysis/__init__.py)
-# The summary files a script's `reads` may name (analysis.SUMMARY_FILES), as the rules that write them name them.
+# ---------------------------------------------------------------- every analysis script (analysis/)
+# The summary files a script's `reads` may name (analysis.SUMMARY_FILES), as the rules writing them name them.
 SUMMARY_INPUTS = {
     "runs.csv": rules.aggregate.output.runs,
     "metrics.csv": rules.aggregate.output.metrics,
@@ -46,7 +47,7 @@ SUMMARY_INPUTS = {
     "ppl.csv": rules.ppl_summary.output.csv,
     "winrate.csv": rules.winrate.output.csv if WINRATE else None,  # workflow/rules/eval.smk
 }
-assert set(SUMMARY_INPUTS) == set(A.SUMMARY_FILES), "SUMMARY_INPUTS must map every analysis.SUMMARY_FILES name"
+assert set(SUMMARY_INPUTS) == set(A.SUMMARY_FILES), "SUMMARY_INPUTS must map each analysis.SUMMARY_FILES"
 
 
 for _script in ANALYSIS:

@@ -341,7 +341,7 @@ MC_BENCHMARKS = [b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]  
 
 
 def analysis_outputs(script):
-    """The files an analysis script declares, under results/<exp>/ (`{benchmark}`: each MC benchmark evaluated)."""
+    """The files an analysis script declares, under results/<exp>/ (`{benchmark}`: each MC benchmark)."""
     return [f"{RESULTS}/{w.format(benchmark=b)}" for w in script.writes
             for b in (MC_BENCHMARKS if "{benchmark}" in w else [None])]
 
