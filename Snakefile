@@ -43,12 +43,5 @@ rule all:
     default_target: True
     input:
         rules.aggregate.output,
-        rules.table2_main.output,
-        rules.fig3_loss.output,
-        rules.winrate_table.output if WINRATE else [],
-        [getattr(rules, name).output for name in ANALYSIS_OUTPUTS],
-        rules.table1_datasets.output,
-        rules.table6_ppl.output if PPL_CELLS else [],  # Table 6 needs a PROP. (τ = 1) mixture
-        rules.headline.output,
+        [getattr(rules, script.rule).output for script in ANALYSIS],  # the tables and figures (analysis/)
         rules.reproduction.output,  # how close this run came to snapshots/<experiment>
-        rules.table_transfer.output if TRANSFER else [],  # every dataset trained on alone

@@ -33,21 +33,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import (
-    common,
-    fig2_weights,
-    fig4_mospec_weights,
-    inference,
-    table2_main,
-    table3_priors,
-    table5_mospec,
-)
+from analysis import common, inference, values
 
 CLAIMS_FILE = common.CLAIMS_FILE
-# metric -> (header, scale, the paper's column)
-METRICS = {"mu_both": ("µBOTH", inference.BOTH, "mu_both"), "mu_mmlu": ("µMU", inference.PERCENT, "mu_mmlu"),
-           "mu_mtbench": ("µMB", inference.SCORE, "mu_mtbench"), "mu_all": ("µALL", inference.PERCENT, "mu_all")}
-WEIGHT = "weight_change"
+# metric -> (header, scale, the paper's column): analysis/values.py's metrics
+METRICS = {k: (*values.METRICS[k], k) for k in ("mu_both", "mu_mmlu", "mu_mtbench", "mu_all")}
+WEIGHT = values.WEIGHT
 PAPER_LLAMA = "LLaMA-3-8B"  # the backbone of the paper's Tables 3 and 5 and of its figures
 
 
@@ -93,69 +84,12 @@ class Data:
         return self._paper_backbones.get(backbone, "")
 
 
-def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame, trajectory: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """metric -> per-run values: µMU (%), µMB (1-10), µBOTH, µALL (%), and each dataset's weight change."""
-    out: dict[str, pd.DataFrame] = {}
-    benchmark = table3_priors.pick_benchmark(metrics)
-    if benchmark is not None:
-        mu = table3_priors.per_seed(metrics, benchmark, {("overall", None): ("mu_mmlu", "µMU")})[0]
-        out["mu_mmlu"] = mu
-        chat = table2_main.chat_benchmark(metrics)
-        if chat is not None:
-            mb = table2_main.chat_values(metrics, chat)
-            out["mu_mtbench"] = mb[mb["column"] == "mu_mtbench"]
-            out["mu_both"] = table2_main.mu_both_values(pd.concat([mu, out["mu_mtbench"]], ignore_index=True))
-    mu_all = table5_mospec.component_values(metrics, runs)[0]
-    out["mu_all"] = mu_all.rename(columns={"mu_all": "value"})[[*inference.KEY, "value"]].dropna()
-    if len(trajectory):
-        changes = fig2_weights.start_end(trajectory, common.paper_labels(runs)).assign(
-            value=lambda d: d["end"] - d["start"])
-        moved = changes.groupby(["backbone", "mixture"])["value"].transform(lambda v: (v.abs() > 1e-12).any())
-        for dataset, part in changes[moved].groupby("dataset", sort=False):
-            out[f"{WEIGHT}:{dataset}"] = part[[*inference.KEY, "value"]]
-    return {k: inference.attach_theta0(v[[*inference.KEY, "value"]].reset_index(drop=True), runs)
-            for k, v in out.items() if len(v)}
-
-
-def paper_tables(exp: Path) -> dict[str, pd.DataFrame]:
-    """The paper's Tables 2, 3 and 5 indexed by label keys (absent files give empty frames)."""
-    def table(name: str, index: list[str]) -> pd.DataFrame:
-        path = common.paper_dir(exp) / name
-        if not path.is_file():
-            return pd.DataFrame()
-        df = common.read_csv(path, index)
-        keys = [df[c].map(common.label_key) for c in index]
-        if name.startswith("table5"):  # the math-only row, whatever its backbone's name
-            keys = [pd.Series(["math-only" if table5_mospec.is_math_only(m) else k for m, k in
-                               zip(df["model"], keys[0], strict=True)], index=df.index)]
-        return df.set_index(keys if len(keys) > 1 else keys[0])
-
-    return {"table2": table("table2_main.csv", ["backbone", "method"]),
-            "table3": table("table3_priors_llama3_8b.csv", ["method"]),
-            "table5": table("table5_mospec_llama3_8b.csv", ["model"])}
-
-
-def paper_weight_changes(exp: Path) -> dict[tuple[str, str], float]:
-    """(label key of method, dataset) -> end − start of the paper's digitized weight curves."""
-    out = {}
-    for spec in (fig2_weights.FIG2, fig4_mospec_weights.FIG4):
-        for panel, curves in fig2_weights.load_paper_curves(exp, spec.panels):
-            ends = fig2_weights.paper_start_end(curves)
-            out |= {(common.label_key(panel.method), d): e - s for d, s, e in ends.itertuples(index=False)}
-    return out
-
-
 def load(exp: Path) -> Data:
-    """Read the summaries, claims.json and the paper's numbers of one experiment."""
-    exp = Path(exp)
-    runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    path = exp / "summary" / "trajectory.csv"
-    trajectory = (common.read_csv(path, fig2_weights.TRAJECTORY_COLUMNS) if path.is_file()
-                  else pd.DataFrame(columns=fig2_weights.TRAJECTORY_COLUMNS))
-    data = Data(exp, runs, common.load_claims(exp), metric_values(metrics, runs, trajectory), paper_tables(exp),
-                paper_weight_changes(exp))
+    """Read the summaries, claims.json and the paper's numbers of one experiment (analysis/values.py)."""
+    inputs = common.load_inputs(exp)
+    runs, trajectory = inputs.runs, common.load_trajectory(inputs.exp, required=False)
+    data = Data(inputs.exp, runs, inputs.claims, values.metric_values(inputs.metrics, runs, trajectory),
+                values.paper_tables(inputs.exp), values.paper_weight_changes(inputs.exp))
     if inference.theta0_of(runs) is None:
         data.notes.append("Every run of a backbone starts from the same pretrained θ0 (runs.csv has no theta0 "
                           "column): the intervals are conditional on that one θ0 and leave out how results vary "
@@ -171,7 +105,7 @@ def paper_value(data: Data, backbone: str, mixture: str, metric: str) -> float:
     column = METRICS[metric][2]
     method, paper_backbone = data.label(backbone, mixture), data.paper_backbone(backbone)
     llama = common.label_key(paper_backbone) == common.label_key(PAPER_LLAMA)
-    lookups = [("table5", "math-only" if table5_mospec.is_math_only(method) else common.label_key(method))] \
+    lookups = [("table5", "math-only" if common.is_math_only(method) else common.label_key(method))] \
         if metric == "mu_all" else [("table2", (common.label_key(paper_backbone), common.label_key(method))),
                                     ("table3", common.label_key(method))]
     for name, key in lookups:

@@ -1,24 +1,27 @@
-"""Shared helpers of the analysis scripts: loading results/, naming, table and figure writers.
+"""Shared helpers of the analysis scripts: loading results/, naming, formatting, table and figure writers,
+and a script's command line.
 
-Not run by itself; the scripts import it:
+Not run by itself; every script imports it and ends with
 
-    python analysis/table2_main.py results/<exp>
-    python analysis/fig3_loss.py results/<exp>
+    if __name__ == "__main__":
+        raise SystemExit(common.run(write_all))      # python analysis/<script>.py [results/<exp>]
 
-Seed statistics come from analysis/inference.py (one model for every table and figure band).
-Everything here reads only files under `results/` (the summary CSVs of `python -m mos aggregate`
-and the paper's numbers in `results/paper/`) and writes atomically, so a killed script never
-leaves a half-written table or figure.
+Seed statistics come from analysis/inference.py (one model for every table and figure band); the
+values a table measures from analysis/values.py. Everything here reads only files under `results/`
+(the summary CSVs of `python -m mos aggregate` and the paper's numbers in `results/paper/`) and writes
+atomically, so a killed script never leaves a half-written table or figure.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +78,28 @@ def load_summary(exp: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFr
     return read_csv(Path(exp) / "summary" / f"{name}.csv", columns)
 
 
+METRICS_COLUMNS = ["backbone", "mixture", "seed", "benchmark", "scope", "name", "metric", "value"]
+TRAJECTORY_COLUMNS = ["backbone", "mixture", "seed", "step", "dataset", "weight"]
+
+
+def load_metrics(exp: Path) -> pd.DataFrame:
+    """metrics.csv: one row per run x benchmark x scope x name x metric."""
+    return load_summary(exp, "metrics", METRICS_COLUMNS)
+
+
+def load_trajectory(exp: Path, required: bool = True) -> pd.DataFrame:
+    """trajectory.csv (each run's sampling weights per logged step); empty when absent and not `required`."""
+    if not required and not (Path(exp) / "summary" / "trajectory.csv").is_file():
+        return pd.DataFrame(columns=TRAJECTORY_COLUMNS)
+    return load_summary(exp, "trajectory", TRAJECTORY_COLUMNS)
+
+
+def load_paper(exp: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFrame | None:
+    """results/paper/<name> (paper_dir), or None when the file is absent."""
+    path = paper_dir(exp) / name
+    return read_csv(path, columns) if path.is_file() else None
+
+
 def load_runs(exp: Path) -> pd.DataFrame:
     """runs.csv, with empty paper labels as empty strings (not NaN)."""
     runs = load_summary(exp, "runs", ["backbone", "mixture", "seed", "paper_backbone", "paper_method"])
@@ -97,6 +122,56 @@ def load_claims(exp: Path) -> dict | None:
     if not isinstance(spec, dict) or not isinstance(spec.get("list"), list):
         raise ValueError(f"{path}: expected an object with a 'list' of claims (python -m mos config claims CONFIG)")
     return spec
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What Tables 2, 3 and 5, the leaderboard and the claims read of one experiment."""
+
+    exp: Path
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    claims: dict | None               # summary/claims.json, None when absent
+    paper: pd.DataFrame | None = None  # one of the paper's tables, None when not asked for or absent
+
+
+def load_inputs(exp: Path, paper_file: str | None = None, paper_columns: Iterable[str] = ()) -> Inputs:
+    """runs.csv, metrics.csv and claims.json of an experiment, and the paper's `paper_file` (results/paper/)
+    when named."""
+    exp = Path(exp)
+    paper = load_paper(exp, paper_file, paper_columns) if paper_file else None
+    return Inputs(exp, load_runs(exp), load_metrics(exp), load_claims(exp), paper)
+
+
+# ---------------------------------------------------------------- precision targets (power.md, headline.md)
+
+MB_SCALE = 5.0  # a change of µMB by d moves µBOTH = (µMU + 10 µMB) / 2 by 5 d
+
+
+def targets(spec: dict, metric: str) -> tuple[float, float, float]:
+    """(half-width, Δ, power) targets of claims.json's `targets` in the metric's own unit."""
+    t = {"half_width": 2.0, "delta": 2.0, "power": inference.POWER, **(spec.get("targets") or {})}
+    unit = MB_SCALE if metric == "mu_mtbench" else 1.0
+    return t["half_width"] / unit, t["delta"] / unit, t["power"]
+
+
+def precision_sentence(table: pd.DataFrame, spec: dict) -> str:
+    """One sentence on µBOTH from power.csv's rows: the precision of a two-arm difference now and the seeds
+    that reach the targets (the first note of power.md and the headline's Precision line)."""
+    both = table[table["metric"] == "µBOTH"]
+    if both.empty:
+        return "No primary contrast in µBOTH."
+    half, delta, power = targets(spec, "mu_both")
+    first = both.iloc[0]
+    return (f"With {first['n_a']} seeds per arm a two-arm µBOTH difference has a 95% half-width of "
+            f"±{both['half_width'].max():.2f} and {100 * both['power'].min():.0f}% power at Δ = {delta:g} (pooled σ = "
+            f"{first['sigma']:.3g}, {first['df']:.0f} df); the reviewer's paired t gives ±"
+            f"{both['reviewer_half_width'].min():.2f} to ±{both['reviewer_half_width'].max():.2f}. Half-width ≤ "
+            f"{half:g} and power ≥ {100 * power:.0f}% need {both['seeds_needed_pooled'].max()} seeds per arm with "
+            f"the pooled σ ({both['seeds_needed_paired'].max()} with the paired t at the largest observed SD_d). "
+            f"An independent rerun (another machine) would reach the same verdict on these µBOTH comparisons with "
+            f"probability {100 * both['same_verdict'].min():.0f}% to {100 * both['same_verdict'].max():.0f}% "
+            "(P(same verdict) column).")
 
 
 # ---------------------------------------------------------------- naming and ordering
@@ -127,6 +202,12 @@ def label_key(label: object) -> str:
     """Spelling-insensitive key of a paper label, so 'PROP (tau=1)', 'PROP. (τ = 1)' and 'prop.(τ=1)' match."""
     text = str(label).casefold().replace("tau", "τ").replace("infinity", "∞").replace("inf", "∞")
     return "".join(ch for ch in text if not ch.isspace() and ch != ".")
+
+
+def is_math_only(label: str) -> bool:
+    """True for a math-only model label such as 'MATHLLAMA-3-8B' (any 'MATH…' label without a '+')."""
+    key = label_key(label)
+    return key.startswith("math") and "+" not in key
 
 
 # ---------------------------------------------------------------- seed statistics (analysis/inference.py)
@@ -180,8 +261,7 @@ def mixture_styles(labels: Mapping[str, str]) -> dict[str, dict[str, object]]:
     """mixture -> matplotlib keywords (color, linestyle, marker) from its paper label; unknown ones in turn."""
     out, others = {}, iter(OTHER_STYLES * (1 + len(labels) // len(OTHER_STYLES)))
     for mixture, label in labels.items():
-        key = label_key(label)
-        key = "math-only" if key.startswith("math") and "+" not in key else key
+        key = "math-only" if is_math_only(label) else label_key(label)
         color, ls, marker = MIXTURE_STYLES.get(key) or next(others)
         out[mixture] = {"color": color, "linestyle": ls, "marker": marker}
     return out
@@ -211,6 +291,12 @@ def fmt_signed(mean: float, lo: float = math.nan, hi: float = math.nan, digits: 
 def fmt_number(value: float, digits: int = 2) -> str:
     """A number with `digits` decimals, or '–' when missing."""
     return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def best_rows(table: pd.DataFrame, column: str) -> pd.Series:
+    """True on the row(s) with the highest `column` within each backbone (ties all marked): the bold cells."""
+    best = table.groupby("backbone", sort=False)[column].transform("max")
+    return table[column].notna() & (table[column] == best)
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -296,3 +382,31 @@ def save_figure(fig: object, stem: Path) -> list[Path]:
     _atomic_save(paths[1], lambda p: fig.savefig(p, format="pdf", bbox_inches="tight",
                                                    metadata={"CreationDate": None}))
     return paths
+
+
+# ---------------------------------------------------------------- a script's command line
+
+
+def run(write_all: Callable[..., Iterable[Path]], argv: Sequence[str] | None = None, **options: str) -> int:
+    """The command line of an analysis script: `python analysis/<script>.py [results/<exp>] [--OPTION PATH]`.
+
+    Runs write_all on the experiment folder (default: the committed snapshots/default) and prints the
+    paths it wrote. `options` names the script's extra options (option -> help); each one given is passed
+    to write_all as a Path keyword. Inside Jupyter (the script opened as a notebook) the kernel's own
+    arguments are ignored.
+    """
+    module = sys.modules.get(write_all.__module__)
+    ap = argparse.ArgumentParser(description=((module.__doc__ if module else None) or "").split("\n", 1)[0])
+    ap.add_argument("experiment", nargs="?", default=str(DEFAULT_EXPERIMENT),
+                    help="results/<exp> folder with a summary/ folder (default: snapshots/default)")
+    for name, text in options.items():
+        ap.add_argument(f"--{name}", type=Path, help=text)
+    args = ap.parse_args([] if argv is None and "ipykernel" in sys.modules else argv)
+    try:
+        exp = experiment_dir([args.experiment])
+    except FileNotFoundError as e:
+        ap.error(str(e))
+    given = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
+    for path in write_all(exp, **given):
+        print(path)
+    return 0

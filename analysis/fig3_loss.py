@@ -31,6 +31,9 @@ import pandas as pd  # noqa: E402
 
 from analysis import common, inference  # noqa: E402
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "train_log.csv"],
+          "writes": ["figures/fig3_loss.png", "figures/fig3_loss.pdf"]}
 SMOOTH_WINDOW = 3        # logged points in the centred rolling mean applied to each run's loss
 FINAL_FRACTION = 0.1     # the final loss is the mean over the last 10% of logged steps
 MAX_COLUMNS = 4          # panels per row of the figure
@@ -200,8 +203,7 @@ def write_all(exp: Path, window: int = SMOOTH_WINDOW) -> Sequence[Path]:
     """Draw the figure and write its data and the final-loss table for one experiment folder."""
     runs = common.load_runs(exp)
     train_log = common.load_summary(exp, "train_log", ["backbone", "mixture", "seed", "step", "loss"])
-    paper_path = common.paper_dir(exp) / "fig3_training_loss.csv"
-    paper_curves = common.read_csv(paper_path, ["step"]) if paper_path.is_file() else None
+    paper_curves = common.load_paper(exp, "fig3_training_loss.csv", ["step"])
     curves = loss_curves(train_log, runs, window)
     fig = make_figure(curves, runs, paper_curves, window)
     written = common.save_figure(fig, exp / "figures" / "fig3_loss")
@@ -218,5 +220,4 @@ def write_all(exp: Path, window: int = SMOOTH_WINDOW) -> Sequence[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -2,12 +2,12 @@
 
     python analysis/fig4_mospec_weights.py results/<exp>
 
-The same figure as analysis/fig2_weights.py (see there), for the mixtures whose paper_method starts
-with "MoSpec +" (the math specialist, MoSpec + COSSIM + EMA and MoSpec + DIFF + EMA), beside the paper's
-digitized Figure 4 curves results/paper/fig4a_mospec_cossim_ema_probs.csv and
-fig4b_mospec_diff_ema_probs.csv. Reads results/<exp>/summary/{runs,trajectory}.csv. Writes
-results/<exp>/figures/fig4_mospec_weights.{png,pdf,csv} and
-results/<exp>/tables/fig4_final_weights.{md,csv,tex} (each dataset's weight at the first and last
+The same figure as analysis/fig2_weights.py (see there; both drawn by analysis/weight_figure.py), for
+the mixtures whose paper_method starts with "MoSpec +" (the math specialist, MoSpec + COSSIM + EMA and
+MoSpec + DIFF + EMA), beside the paper's digitized Figure 4 curves
+results/paper/fig4a_mospec_cossim_ema_probs.csv and fig4b_mospec_diff_ema_probs.csv. Reads
+results/<exp>/summary/{runs,trajectory}.csv. Writes results/<exp>/figures/fig4_mospec_weights.{png,pdf,csv}
+and results/<exp>/tables/fig4_final_weights.{md,csv,tex} (each dataset's weight at the first and last
 logged step and the change, mean [95% interval] over seeds, beside the paper's).
 A jupytext percent script: it also opens as a notebook.
 """
@@ -17,22 +17,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis import common, fig2_weights
-from analysis.fig2_weights import FigureSpec, PaperPanel
+from analysis import common, values, weight_figure
 
-FIG4 = FigureSpec(prefix="mospec+",
-                  panels=(PaperPanel("fig4a_mospec_cossim_ema_probs.csv", "MoSpec + COSSIM + EMA", "Fig. 4 left"),
-                          PaperPanel("fig4b_mospec_diff_ema_probs.csv", "MoSpec + DIFF + EMA", "Fig. 4 right")),
-                  figure_stem="fig4_mospec_weights", table_stem="fig4_final_weights",
-                  title="Figure 4: learned sampling probabilities of MoSpec")
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "trajectory.csv"],
+          "writes": ["figures/fig4_mospec_weights.png", "figures/fig4_mospec_weights.pdf",
+                     "tables/fig4_final_weights.csv"]}
+FIG4 = weight_figure.FigureSpec(prefix="mospec+", panels=values.FIG4_PANELS,
+                                figure_stem="fig4_mospec_weights", table_stem="fig4_final_weights",
+                                title="Figure 4: learned sampling probabilities of MoSpec")
 
 
 def write_all(exp: Path) -> list[Path]:
     """Draw Figure 4 and write its data and start/end table for one experiment folder."""
-    return fig2_weights.write_all(exp, FIG4)
+    return weight_figure.write_all(exp, FIG4)
 
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import common, power, table2_main
+from analysis import common, values
 from mos.common.io import atomic_write_text
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py): the
+# tables of the scripts it reads must be written first.
+SCRIPT = {"reads": ["runs.csv", "claims.json", "table2_main", "table5_mospec", "table6_ppl", "winrate",
+                    "table_transfer", "fig2_weights", "fig4_mospec_weights", "scorecard", "power",
+                    "leaderboard"],
+          "writes": ["tables/headline.md"]}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these
 MC = "testbed_mc"
@@ -112,7 +117,7 @@ def verdict_part(score: pd.DataFrame) -> str:
 
 
 def precision_part(pw: pd.DataFrame, spec: dict) -> str:
-    return f"- **Precision** (`power.md`): {power.headline(pw, spec)}"
+    return f"- **Precision** (`power.md`): {common.precision_sentence(pw, spec)}"
 
 
 def learned_mixtures(exp: Path) -> set[str] | None:
@@ -148,7 +153,7 @@ def skills_part(sk: pd.DataFrame, t2: pd.DataFrame) -> str | None:
     labels = t2.drop_duplicates("mixture").set_index("mixture")["paper_method"]
     heur = [m for m in dict.fromkeys(sk["mixture"]) if is_heuristic(labels.get(m, ""))]
     skills = [c[len("skill_"):-len("_mean")] for c in sk.columns if c.startswith("skill_") and c.endswith("_mean")]
-    names = {s.lower(): s for s in table2_main.SKILL_ORDER}
+    names = {s.lower(): s for s in values.SKILL_ORDER}
     if len(heur) < 2 or not skills:
         return None
     parts = []
@@ -305,23 +310,18 @@ def update_readme(path: Path, text: str) -> None:
     atomic_write_text(path, readme.replace(BEGIN + "\n" + old + END, BEGIN + "\n" + text + END, 1))
 
 
-def write_all(exp: Path) -> list[Path]:
-    """Write tables/headline.md for one experiment folder (after the other scripts)."""
+def write_all(exp: Path, readme: Path | None = None) -> list[Path]:
+    """Write tables/headline.md for one experiment folder (after the other scripts), and into the marked
+    section of `readme` when given."""
     path = Path(exp) / "tables" / "headline.md"
-    atomic_write_text(path, build(exp))
-    return [path]
+    text = build(exp)
+    atomic_write_text(path, text)
+    if readme is None:
+        return [path]
+    update_readme(readme, text)
+    return [path, Path(readme)]
 
 
 # %%
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    readme = None
-    if "--readme" in args:
-        i = args.index("--readme")
-        readme, args = Path(args[i + 1]), args[:i] + args[i + 2:]
-    exp = common.experiment_dir(args)
-    for p in write_all(exp):
-        print(p)
-    if readme is not None:
-        update_readme(readme, (exp / "tables" / "headline.md").read_text(encoding="utf-8"))
-        print(readme)
+    raise SystemExit(common.run(write_all, readme="also write the text into this README's marked section"))

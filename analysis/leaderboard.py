@@ -26,11 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import claims, common, inference
+from analysis import common, inference, values
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"],
+          "writes": ["tables/leaderboard.md", "tables/leaderboard.csv", "figures/leaderboard.png"]}
 PAPER_STRATEGIES = ("temperature", "fixed", "mos", "mospec", "multidds", "multiuat")
-METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
-           "mu_both": ("µBOTH", inference.BOTH)}
+METRICS = {key: values.METRICS[key] for key in values.HEADLINE}  # key -> (header, scale)
 
 
 # %%
@@ -43,12 +45,10 @@ def budget_extras(runs: pd.DataFrame) -> pd.Series:
 
 def build(exp: Path) -> tuple[pd.DataFrame, str]:
     """The numeric leaderboard (one row per backbone × mixture) and the headline metric's label."""
-    runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    spec = common.load_claims(exp) or {}
-    values = claims.metric_values(metrics, runs, pd.DataFrame())
-    head = "mu_both" if "mu_both" in values else "mu_mmlu"
+    inputs = common.load_inputs(exp)
+    runs, spec = inputs.runs, inputs.claims or {}
+    per_run = values.metric_values(inputs.metrics, runs)
+    head = "mu_both" if "mu_both" in per_run else "mu_mmlu"
     baseline = spec.get("baseline") or "proportional"
     cells = runs[["backbone", "mixture", "strategy"]].drop_duplicates(["backbone", "mixture"])
     table = cells.copy()
@@ -56,14 +56,14 @@ def build(exp: Path) -> tuple[pd.DataFrame, str]:
     table["n_seeds"] = runs.groupby(["backbone", "mixture"], sort=False).size().reindex(
         pd.MultiIndex.from_frame(cells[["backbone", "mixture"]])).to_numpy()
     for key, (_label, scale) in METRICS.items():
-        if key not in values:
+        if key not in per_run:
             continue
-        est = inference.cell_intervals(values[key], cells=("backbone", "mixture"), scale=scale)
+        est = inference.cell_intervals(per_run[key], cells=("backbone", "mixture"), scale=scale)
         est = est.set_index(["backbone", "mixture"]).reindex(pd.MultiIndex.from_frame(cells[["backbone", "mixture"]]))
         for stat in ("mean", "lo", "hi"):
             table[f"{key}_{stat}"] = est[stat].to_numpy()
-    fit = inference.Fit(values[head], METRICS[head][1], bool(spec.get("pair_by_seed", True)),
-                        what=f"leaderboard {head}") if head in values else None
+    fit = inference.Fit(per_run[head], METRICS[head][1], bool(spec.get("pair_by_seed", True)),
+                        what=f"leaderboard {head}") if head in per_run else None
     deltas = []
     for row in table.itertuples():
         ok = fit is not None and fit.has(row.backbone, baseline) and fit.has(row.backbone, row.mixture)
@@ -161,5 +161,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

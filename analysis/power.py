@@ -20,19 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import claims, common, inference
+from analysis import claims, common, inference, values
 
-METRICS = ("mu_mmlu", "mu_mtbench", "mu_both")
-MB_SCALE = 5.0  # a change of µMB by d moves µBOTH = (µMU + 10 µMB) / 2 by 5 d
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "trajectory.csv", "claims.json"],
+          "writes": ["tables/power.md", "tables/power.csv"]}
+METRICS = values.HEADLINE  # µMU, µMB, µBOTH
 
 # %%
-
-
-def targets(spec: dict, metric: str) -> tuple[float, float, float]:
-    """(half-width, Δ, power) targets in the metric's own unit."""
-    t = {"half_width": 2.0, "delta": 2.0, "power": inference.POWER, **(spec.get("targets") or {})}
-    unit = MB_SCALE if metric == "mu_mtbench" else 1.0
-    return t["half_width"] / unit, t["delta"] / unit, t["power"]
 
 
 def rows(data: claims.Data) -> list[dict]:
@@ -56,7 +51,7 @@ def rows(data: claims.Data) -> list[dict]:
 def row(data: claims.Data, claim: dict, backbone: str, a: str, b: str, metric: str,
         fit: inference.Fit) -> dict:
     """The pooled and the reviewer's precision of one difference in one metric."""
-    half, delta, power = targets(data.spec, metric)
+    half, delta, power = common.targets(data.spec, metric)
     c = fit.compare(backbone, a, b)
     series = data.values[metric].query("backbone == @backbone").set_index(["mixture", "seed"])["value"]
     r = inference.paired_t(series.loc[a], series.loc[b], fit.scale)
@@ -97,24 +92,6 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def headline(table: pd.DataFrame, spec: dict) -> str:
-    """One sentence on µBOTH: the precision of a two-arm difference now and the seeds that reach the targets."""
-    both = table[table["metric"] == "µBOTH"]
-    if both.empty:
-        return "No primary contrast in µBOTH."
-    half, delta, power = targets(spec, "mu_both")
-    first = both.iloc[0]
-    return (f"With {first['n_a']} seeds per arm a two-arm µBOTH difference has a 95% half-width of "
-            f"±{both['half_width'].max():.2f} and {100 * both['power'].min():.0f}% power at Δ = {delta:g} (pooled σ = "
-            f"{first['sigma']:.3g}, {first['df']:.0f} df); the reviewer's paired t gives ±"
-            f"{both['reviewer_half_width'].min():.2f} to ±{both['reviewer_half_width'].max():.2f}. Half-width ≤ "
-            f"{half:g} and power ≥ {100 * power:.0f}% need {both['seeds_needed_pooled'].max()} seeds per arm with "
-            f"the pooled σ ({both['seeds_needed_paired'].max()} with the paired t at the largest observed SD_d). "
-            f"An independent rerun (another machine) would reach the same verdict on these µBOTH comparisons with "
-            f"probability {100 * both['same_verdict'].min():.0f}% to {100 * both['same_verdict'].max():.0f}% "
-            "(P(same verdict) column).")
-
-
 def write_all(exp: Path) -> list[Path]:
     """Write tables/power.{md,csv,tex} for one experiment folder."""
     data = claims.load(exp)
@@ -128,12 +105,14 @@ def write_all(exp: Path) -> list[Path]:
     if table.empty:
         empty = pd.DataFrame(columns=["Claim", "Backbone", "Metric"])
         return common.write_table(empty, empty, stem, title, ["No primary contrast could be computed."])
-    half, delta, power = targets(data.spec, "mu_both")
-    notes = [headline(table, data.spec),
+    half, delta, power = common.targets(data.spec, "mu_both")
+    mb = common.MB_SCALE
+    notes = [common.precision_sentence(table, data.spec),
              "Pooled: the difference of two cells in the model of analysis/inference.py (σ pooled over every cell "
              "of the metric, paired by seed); ± half-width of its 95% interval; MDE = (t₀.₉₇₅ + t₀.₈₀)·SE; power: the "
-             f"exact noncentral-t power of the two-sided 5% test at Δ = {delta:g} points (µMB: {delta / MB_SCALE:g}, "
-             f"the same change of µBOTH). Targets: half-width ≤ {half:g} (µMB {half / MB_SCALE:g}) and power ≥ "
+             f"exact noncentral-t power of the two-sided 5% test at Δ = {delta:g} points (µMB: "
+             f"{delta / mb:g}, the same change of µBOTH). Targets: half-width ≤ {half:g} (µMB {half / mb:g}) "
+             "and power ≥ "
              f"{100 * power:.0f}%.",
              "Paired t: the reviewer's seed-level paired t over the seeds both arms share (n − 1 df, SD_d of the "
              "per-seed differences), straight from summary/metrics.csv.",
@@ -148,6 +127,5 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))
 

@@ -19,19 +19,16 @@ A jupytext percent script: it also opens as a notebook.
 # %%
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis import claims, common, inference
+from analysis import common, inference, values
 from mos.common.provenance import same_machine
 
 REPO = Path(__file__).resolve().parents[1]
-METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
-           "mu_both": ("µBOTH", inference.BOTH)}
+METRICS = {key: values.METRICS[key] for key in values.HEADLINE}  # key -> (header, scale)
 COLUMNS = ["backbone", "mixture", "metric", "snapshot", "rerun", "delta", "lo", "hi", "n_snapshot", "n_rerun",
            "identical_runs", "moved"]
 
@@ -45,10 +42,8 @@ def default_snapshot(exp: Path) -> Path:
 def per_run(exp: Path) -> dict[str, pd.DataFrame]:
     """metric -> backbone, mixture, seed, value of every run of one experiment folder."""
     runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    values = claims.metric_values(metrics, runs, pd.DataFrame())
-    return {k: v[inference.KEY + ["value"]] for k, v in values.items() if k in METRICS}
+    found = values.metric_values(common.load_metrics(exp), runs)
+    return {k: v[inference.KEY + ["value"]] for k, v in found.items() if k in METRICS}
 
 
 def compare_metric(snapshot: pd.DataFrame, rerun: pd.DataFrame, scale: inference.Scale) -> pd.DataFrame:
@@ -85,13 +80,14 @@ def compare(exp: Path, snapshot: Path) -> pd.DataFrame:
 
 
 def verdicts(exp: Path, snapshot: Path) -> pd.DataFrame:
-    """claim, backbone, the two verdicts and whether they agree (from both scorecard.csv files)."""
+    """claim, backbone, the two verdicts and whether they agree (from both scorecard.csv files; none when
+    either is absent or scores no claim)."""
     frames = []
     for name, folder in (("rerun", exp), ("snapshot", snapshot)):
         path = Path(folder) / "tables" / "scorecard.csv"
-        if not path.is_file():
+        df = pd.read_csv(path) if path.is_file() else None
+        if df is None or "id" not in df.columns:  # no claims.json, or it declares none (config/real.yaml)
             return pd.DataFrame(columns=["claim", "scope", "rerun", "snapshot", "same"])
-        df = pd.read_csv(path)
         frames.append(df[["id", "scope", "claim", "verdict"]].rename(columns={"verdict": name, "claim": f"claim_{name}"})
                       .set_index(["id", "scope"]))
     out = frames[0].join(frames[1], how="outer").reset_index()
@@ -182,16 +178,6 @@ def write_all(exp: Path, snapshot: Path | None = None) -> list[Path]:
 
 
 # %%
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("experiment", nargs="?", help="a fresh run's results/<exp> folder")
-    ap.add_argument("--snapshot", help="the snapshot to compare with (default: snapshots/<exp> of this checkout)")
-    args = ap.parse_args([] if argv is None and "ipykernel" in sys.modules else argv)
-    exp = common.experiment_dir([args.experiment] if args.experiment else None)
-    for path in write_all(exp, Path(args.snapshot) if args.snapshot else None):
-        print(path)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(common.run(
+        write_all, snapshot="the snapshot to compare with (default: snapshots/<exp> of this checkout)"))

@@ -25,6 +25,10 @@ import pandas as pd
 from analysis import claims, common
 from mos.common.io import atomic_write_text
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "trajectory.csv", "claims.json"],
+          "writes": ["tables/scorecard.md", "tables/scorecard.csv"]}
+
 # %% [markdown]
 # ## Formatting
 
@@ -145,5 +149,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

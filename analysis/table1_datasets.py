@@ -26,6 +26,9 @@ import pandas as pd
 
 from analysis import common
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["datasets.csv"],
+          "writes": ["tables/table1_datasets.md", "tables/table1_datasets.csv", "tables/table1_datasets.tex"]}
 PAPER_FILE = "table1_datasets.csv"
 SUMMARY_FILE = "datasets.csv"
 TOTAL = "Total"
@@ -152,8 +155,7 @@ def write_all(exp: Path) -> list[Path]:
         ours = common.read_csv(path, ["dataset", *(c for c in COLUMNS if c != "share")])
     else:
         print(f"table1_datasets: {path} is missing; writing the paper's rows only", file=sys.stderr)
-    paper_path = common.paper_dir(exp) / PAPER_FILE
-    paper = common.read_csv(paper_path, ["dataset"]) if paper_path.is_file() else None
+    paper = common.load_paper(exp, PAPER_FILE, ["dataset"])
     table, display = build(ours, paper)
     title = "Table 1: statistics of the training datasets (ours beside the paper's)"
     return common.write_table(display, table, Path(exp) / "tables" / "table1_datasets", title,
@@ -162,5 +164,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

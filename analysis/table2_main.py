@@ -27,98 +27,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common, inference
+from analysis import common, inference, values
 
-PREFERRED_METRIC = "acc"
-# (scope, name in metrics.csv) -> (column key, header); the keys match results/paper/table2_main.csv.
-GROUP_COLUMNS = {
-    ("overall", None): ("mu_mmlu", "µMU"),
-    ("group", "Mathematics"): ("mmlu_math", "Math"),
-    ("group", "Medicine"): ("mmlu_medicine", "Med."),
-    ("group", "Others"): ("mmlu_others", "Others"),
-}
-SKILL_ORDER = ("Mathematics", "Medicine", "General", "NLP")
-CHAT_BENCHMARKS = ("mt_bench", "testbed_chat")  # the MT-Bench column's source, in order of preference
-# (scope, name) of the judged benchmark -> (column key, header); values stay on the 1-10 scale.
-CHAT_COLUMNS = {("overall", "all"): ("mu_mtbench", "µMB"), ("turn", "turn1"): ("mtbench_turn1", "Turn 1"),
-                ("turn", "turn2"): ("mtbench_turn2", "Turn 2")}
-MU_BOTH = ("mu_both", "µBOTH")
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"],
+          "writes": ["tables/table2_main_{benchmark}.md"]}
+PAPER_FILE = "table2_main.csv"
 
 # %% [markdown]
-# ## Select the benchmark rows and average over seeds
+# ## Average over seeds (the per-run values: analysis/values.py)
 
 # %%
 
 
-def chat_benchmark(metrics: pd.DataFrame) -> str | None:
-    """The judged two-turn benchmark whose score fills the MT-Bench columns (None if there is none)."""
-    found = set(metrics.loc[metrics["metric"] == "score", "benchmark"])
-    return next((b for b in CHAT_BENCHMARKS if b in found), None)
-
-
-def chat_values(metrics: pd.DataFrame, benchmark: str) -> pd.DataFrame:
-    """Rows backbone, mixture, seed, column, value for µMB and the two turns (1-10 scale)."""
-    rows = metrics[(metrics["benchmark"] == benchmark) & (metrics["metric"] == "score")]
-    parts = []
-    for (scope, name), (key, _) in CHAT_COLUMNS.items():
-        sel = rows[(rows["scope"] == scope) & (rows["name"] == name)]
-        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=sel["value"].astype(float)))
-    return pd.concat(parts, ignore_index=True)
-
-
-def mu_both_values(values: pd.DataFrame) -> pd.DataFrame:
-    """µBOTH = (µMU + 10 · µMB) / 2 per run (µMU in %, µMB on 1-10), as the paper computes it."""
-    wide = values.pivot_table(index=["backbone", "mixture", "seed"], columns="column", values="value", sort=False)
-    both = ((wide["mu_mmlu"] + 10 * wide["mu_mtbench"]) / 2).dropna()
-    return both.rename("value").reset_index().assign(column=MU_BOTH[0])
-
-
-def mc_benchmarks(metrics: pd.DataFrame) -> list[str]:
-    """Benchmarks that have scope=group rows (the MMLU-like ones), in metrics.csv order."""
-    return list(dict.fromkeys(metrics.loc[metrics["scope"] == "group", "benchmark"]))
-
-
-def pick_metric(metrics: pd.DataFrame, benchmark: str) -> str:
-    """'acc' when the benchmark reports it, else the first metric it reports."""
-    found = list(dict.fromkeys(metrics.loc[metrics["benchmark"] == benchmark, "metric"]))
-    return PREFERRED_METRIC if PREFERRED_METRIC in found else found[0]
-
-
-def column_spec(metrics: pd.DataFrame, kind: str) -> dict[tuple[str, str | None], tuple[str, str]]:
-    """(scope, name) -> (column key, header) for the 'group' table or the 'skill' table."""
-    if kind == "group":
-        return GROUP_COLUMNS
-    found = list(dict.fromkeys(metrics.loc[metrics["scope"] == "skill", "name"]))
-    skills = [s for s in SKILL_ORDER if s in found] + [s for s in found if s not in SKILL_ORDER]
-    return {("overall", None): ("mu_mmlu", "µMU"),
-            **{("skill", s): (f"skill_{s.lower()}", s) for s in skills}}
-
-
-def long_values(metrics: pd.DataFrame, benchmark: str, metric: str,
-                spec: dict[tuple[str, str | None], tuple[str, str]]) -> pd.DataFrame:
-    """Rows backbone, mixture, seed, column, value (in %) for the wanted scopes of one benchmark."""
-    rows = metrics[(metrics["benchmark"] == benchmark) & (metrics["metric"] == metric)]
-    parts = []
-    for (scope, name), (key, _) in spec.items():
-        sel = rows[rows["scope"] == scope]
-        if name is not None:
-            sel = sel[sel["name"] == name]
-        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=100 * sel["value"]))
-    return pd.concat(parts, ignore_index=True)
-
-
-def column_scale(key: str) -> inference.Scale:
-    """The range of a column: µBOTH in [5, 100], µMB and its turns in [1, 10], accuracies in [0, 100] %."""
-    if key == MU_BOTH[0]:
-        return inference.BOTH
-    return inference.SCORE if key in {k for k, _ in CHAT_COLUMNS.values()} else inference.PERCENT
-
-
-def seed_table(values: pd.DataFrame, keys: Sequence[str], runs: pd.DataFrame) -> pd.DataFrame:
+def seed_table(per_run: pd.DataFrame, keys: Sequence[str], runs: pd.DataFrame) -> pd.DataFrame:
     """Wide table: backbone, mixture, n_seeds, <key>_mean, <key>_lo, <key>_hi for each column key
     (σ pooled over every cell of the column)."""
-    scales = {k: column_scale(k) for k in values["column"].unique()}
-    stats = common.seed_stats(values, ["column", "backbone", "mixture"], scale=scales)
+    scales = {k: values.column_scale(k) for k in per_run["column"].unique()}
+    stats = common.seed_stats(per_run, ["column", "backbone", "mixture"], scale=scales)
     wide = stats.pivot(index=["backbone", "mixture"], columns="column", values=["mean", "lo", "hi"])
     table = pd.DataFrame(index=wide.index)
     table["n_seeds"] = stats.groupby(["backbone", "mixture"], sort=False)["n"].max()
@@ -128,7 +54,7 @@ def seed_table(values: pd.DataFrame, keys: Sequence[str], runs: pd.DataFrame) ->
     return common.sort_like_runs(table.reset_index(), runs)
 
 
-def add_comparisons(table: pd.DataFrame, values: pd.DataFrame, key: str, spec: dict | None,
+def add_comparisons(table: pd.DataFrame, per_run: pd.DataFrame, key: str, spec: dict | None,
                     theta0_runs: pd.DataFrame) -> pd.DataFrame:
     """Δ of `key` against claims.json's baseline and pre-declared best heuristic, per backbone, with the MDE.
 
@@ -141,8 +67,8 @@ def add_comparisons(table: pd.DataFrame, values: pd.DataFrame, key: str, spec: d
         backbones = out["backbone"].unique()
         refs["baseline"] = {b: spec["baseline"] for b in backbones} if spec.get("baseline") else {}
         refs["best"] = dict(spec.get("best_heuristic") or {})
-    data = inference.attach_theta0(values[values["column"] == key][[*inference.KEY, "value"]], theta0_runs)
-    fit = inference.Fit(data, column_scale(key), bool((spec or {}).get("pair_by_seed", True)),
+    data = inference.attach_theta0(per_run[per_run["column"] == key][[*inference.KEY, "value"]], theta0_runs)
+    fit = inference.Fit(data, values.column_scale(key), bool((spec or {}).get("pair_by_seed", True)),
                         what=f"table 2 {key}") if len(data) else None
     for ref, arms in refs.items():
         out[f"{ref}_arm"] = out["backbone"].map(arms).fillna("")
@@ -178,26 +104,19 @@ def add_paper(table: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame, keys
     return out
 
 
-def best_rows(table: pd.DataFrame, column: str) -> pd.Series:
-    """True on the row(s) with the highest `column` within each backbone (ties all marked)."""
-    best = table.groupby("backbone", sort=False)[column].transform("max")
-    return table[column].notna() & (table[column] == best)
-
-
 # %% [markdown]
 # ## Display: strings for Markdown and LaTeX
 
 # %%
 
 
-def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]],
-                  with_paper: bool) -> pd.DataFrame:
+def display_frame(table: pd.DataFrame, spec: values.Spec, with_paper: bool) -> pd.DataFrame:
     """Mean [95% interval] cells, the highest mean of each backbone in bold in every column, then the Δ columns."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Seeds": table["n_seeds"]})
     for key, header in spec.values():
         cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
                  zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
-        bold = best_rows(table, f"{key}_mean")
+        bold = common.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
     headline = next(iter(spec.values()))[1]
     for ref, what in (("baseline", "baseline"), ("best", "declared best heuristic")):
@@ -219,22 +138,23 @@ def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[
 def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, benchmark: str,
           kind: str = "group", spec_claims: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The numeric table, its display form, and the metric used, for one benchmark."""
-    metric = pick_metric(metrics, benchmark)
-    spec = column_spec(metrics[metrics["benchmark"] == benchmark], kind)
-    values = long_values(metrics, benchmark, metric, spec)
-    chat = chat_benchmark(metrics) if kind == "group" else None
+    metric = values.pick_metric(metrics, benchmark)
+    spec = values.column_spec(metrics[metrics["benchmark"] == benchmark], kind)
+    per_run = values.long_values(metrics, benchmark, metric, spec)
+    chat = values.chat_benchmark(metrics) if kind == "group" else None
     if chat is not None:
-        values = pd.concat([values, chat_values(metrics, chat)], ignore_index=True)
-        values = pd.concat([values, mu_both_values(values)], ignore_index=True)
-        spec = {("both", None): MU_BOTH, **spec, **{("chat", k): v for k, v in CHAT_COLUMNS.items()}}
+        per_run = pd.concat([per_run, values.chat_values(metrics, chat)], ignore_index=True)
+        per_run = pd.concat([per_run, values.mu_both_values(per_run)], ignore_index=True)
+        chat_spec = {("chat", k): v for k, v in values.CHAT_COLUMNS.items()}
+        spec = {("both", None): values.MU_BOTH, **spec, **chat_spec}
     keys = [key for key, _ in spec.values()]
-    table = seed_table(values, keys, runs)
+    table = seed_table(per_run, keys, runs)
     with_paper = kind == "group" and paper is not None
     if with_paper:
         table = add_paper(table, runs, paper, keys)
-    table["best"] = best_rows(table, "mu_mmlu_mean")
+    table["best"] = common.best_rows(table, "mu_mmlu_mean")
     if kind == "group":
-        table = add_comparisons(table, values, keys[0], spec_claims, runs)
+        table = add_comparisons(table, per_run, keys[0], spec_claims, runs)
     return table, display_frame(table, spec, with_paper), metric
 
 
@@ -274,17 +194,13 @@ def notes(kind: str, metric: str, mismatches: pd.DataFrame, spec: dict | None = 
 
 def write_all(exp: Path) -> list[Path]:
     """Build and write every table of this script for one experiment folder."""
-    runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    paper_path = common.paper_dir(exp) / "table2_main.csv"
-    paper = common.read_csv(paper_path, ["backbone", "method"]) if paper_path.is_file() else None
+    inputs = common.load_inputs(exp, PAPER_FILE, ["backbone", "method"])
+    runs, metrics, paper, spec = inputs.runs, inputs.metrics, inputs.paper, inputs.claims
     mismatches = common.macro_average_mismatches(metrics)
-    spec = common.load_claims(exp)
     if len(mismatches):
         print(f"table2_main: overall != mean of subjects for:\n{mismatches}", file=sys.stderr)
     written = []
-    for benchmark in mc_benchmarks(metrics):
+    for benchmark in values.mc_benchmarks(metrics):
         bench = metrics[metrics["benchmark"] == benchmark]
         kinds = ["group"] + (["skill"] if (bench["scope"] == "skill").any() else [])
         for kind in kinds:
@@ -300,5 +216,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common, inference, table2_main
+from analysis import common, inference, values
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"], "writes": ["tables/table3_priors.md"]}
 PAPER_FILE = "table3_priors_llama3_8b.csv"
-PREFERRED_BENCHMARK = "testbed_mc"
 REFERENCE = "TEMP. (τ = 10)"
 # The paper's Table 3 rows, in its order (used when results/paper/ lacks the file).
 METHODS = (REFERENCE,
@@ -87,27 +88,13 @@ def match_rows(runs: pd.DataFrame, methods: Sequence[str], backbones: Sequence[s
 # %%
 
 
-def pick_benchmark(metrics: pd.DataFrame, preferred: str = PREFERRED_BENCHMARK) -> str | None:
-    """testbed_mc when metrics.csv has it, else the first benchmark with group rows (an MMLU), else None."""
-    found = table2_main.mc_benchmarks(metrics)
-    return preferred if preferred in found else (found[0] if found else None)
-
-
-def column_spec(metrics: pd.DataFrame, benchmark: str | None) -> dict[tuple[str, str | None], tuple[str, str]]:
+def column_spec(metrics: pd.DataFrame, benchmark: str | None) -> values.Spec:
     """µMU and the per-skill columns (the per-group ones when the benchmark has no skill rows)."""
     if benchmark is None:
         return {("overall", None): ("mu_mmlu", "µMU")}
     bench = metrics[metrics["benchmark"] == benchmark]
     kind = "skill" if (bench["scope"] == "skill").any() else "group"
-    return table2_main.column_spec(bench, kind)
-
-
-def per_seed(metrics: pd.DataFrame, benchmark: str | None, spec: dict) -> tuple[pd.DataFrame, str]:
-    """Long rows backbone, mixture, seed, column, value (%) and the metric used."""
-    if benchmark is None:
-        return pd.DataFrame(columns=["backbone", "mixture", "seed", "column", "value"]), ""
-    metric = table2_main.pick_metric(metrics, benchmark)
-    return table2_main.long_values(metrics, benchmark, metric, spec), metric
+    return values.column_spec(bench, kind)
 
 
 def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, claims_spec: dict | None = None,
@@ -115,28 +102,28 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     """The numeric table, its display form and facts for the notes (benchmark, metric, missing rows)."""
     methods = list(paper["method"]) if paper is not None else list(METHODS)
     backbones = prior_backbones(runs)
-    benchmark = pick_benchmark(metrics)
+    benchmark = values.pick_benchmark(metrics)
     spec = column_spec(metrics, benchmark)
-    values, metric = per_seed(metrics, benchmark, spec)
-    chat = table2_main.chat_benchmark(metrics)
+    per_run, metric = values.per_seed(metrics, benchmark, spec)
+    chat = values.chat_benchmark(metrics)
     if chat is not None and benchmark is not None:  # µBOTH and µMB, as the paper's Table 3
-        mb = table2_main.chat_values(metrics, chat)
-        values = pd.concat([values, mb[mb["column"] == "mu_mtbench"]], ignore_index=True)
-        values = pd.concat([values, table2_main.mu_both_values(values)], ignore_index=True)
-        spec = {("both", None): table2_main.MU_BOTH, **spec, ("chat", "mu"): ("mu_mtbench", "µMB")}
+        mb = values.chat_values(metrics, chat)
+        per_run = pd.concat([per_run, mb[mb["column"] == "mu_mtbench"]], ignore_index=True)
+        per_run = pd.concat([per_run, values.mu_both_values(per_run)], ignore_index=True)
+        spec = {("both", None): values.MU_BOTH, **spec, ("chat", "mu"): ("mu_mtbench", "µMB")}
     keys = [key for key, _ in spec.values()]
     rows = match_rows(runs, methods, backbones or [""])
     table = rows.copy()
-    stats = (common.seed_stats(values, ["column", "backbone", "mixture"],
-                               scale={k: table2_main.column_scale(k) for k in values["column"].unique()})
-             .set_index(["backbone", "mixture", "column"]) if len(values) else pd.DataFrame())
+    stats = (common.seed_stats(per_run, ["column", "backbone", "mixture"],
+                               scale={k: values.column_scale(k) for k in per_run["column"].unique()})
+             .set_index(["backbone", "mixture", "column"]) if len(per_run) else pd.DataFrame())
     n_seeds = stats["n"].groupby(level=[0, 1]).max().to_dict() if len(stats) else {}
     table["n_seeds"] = [int(n_seeds.get((r.backbone, r.mixture), 0)) for r in rows.itertuples()]
     for key in keys:
         for stat in ("mean", "lo", "hi"):
             table[f"{key}_{stat}"] = [stats[stat].get((r.backbone, r.mixture, key), math.nan) for r in rows.itertuples()]
-    deltas = [k for k in (table2_main.MU_BOTH[0], "mu_mmlu") if k in keys]
-    table = add_reference_diff(table, values, deltas, claims_spec, runs)
+    deltas = [k for k in (values.MU_BOTH[0], "mu_mmlu") if k in keys]
+    table = add_reference_diff(table, per_run, deltas, claims_spec, runs)
     table = add_paper(table, paper)
     table.insert(3, "benchmark", benchmark or "")
     table.insert(4, "metric", metric)
@@ -145,15 +132,15 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     return table, display_frame(table, spec, deltas), facts
 
 
-def add_reference_diff(table: pd.DataFrame, values: pd.DataFrame, keys: list[str], spec: dict | None,
+def add_reference_diff(table: pd.DataFrame, per_run: pd.DataFrame, keys: list[str], spec: dict | None,
                        runs: pd.DataFrame) -> pd.DataFrame:
     """delta_temp_<key>_{mean,lo,hi} and mde_<key>: each row minus the TEMP. row of its backbone, in `keys`,
     from the pooled model of analysis/inference.py (paired by seed unless claims.json says otherwise)."""
     out = table.copy()
     pair = bool((spec or {}).get("pair_by_seed", True))
     for key in keys:
-        data = inference.attach_theta0(values[values["column"] == key][[*inference.KEY, "value"]], runs)
-        fit = inference.Fit(data, table2_main.column_scale(key), pair, what=f"table 3 {key}")
+        data = inference.attach_theta0(per_run[per_run["column"] == key][[*inference.KEY, "value"]], runs)
+        fit = inference.Fit(data, values.column_scale(key), pair, what=f"table 3 {key}")
         for stat in ("mean", "lo", "hi"):
             out[f"delta_temp_{key}_{stat}"] = math.nan
         out[f"mde_{key}"] = math.nan
@@ -191,8 +178,7 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFrame:
 # %%
 
 
-def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[str, str]],
-                  deltas: list[str]) -> pd.DataFrame:
+def display_frame(table: pd.DataFrame, spec: values.Spec, deltas: list[str]) -> pd.DataFrame:
     """Mean [95% interval] cells; the highest mean of each backbone in bold per column; Δ to TEMP.; the paper's."""
     out = pd.DataFrame({"Backbone": table["backbone"], "Mixture": table["mixture"], "Method": table["method"],
                         "Seeds": table["n_seeds"]})
@@ -200,7 +186,7 @@ def display_frame(table: pd.DataFrame, spec: dict[tuple[str, str | None], tuple[
     for key, header in spec.values():
         cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
                  zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
-        bold = table2_main.best_rows(table, f"{key}_mean")
+        bold = common.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
     is_ref = table["method"].map(common.label_key) == common.label_key(REFERENCE)
     for key in deltas:
@@ -237,17 +223,12 @@ def notes(facts: dict[str, object]) -> list[str]:
 
 def write_all(exp: Path) -> list[Path]:
     """Build and write table3_priors.{md,csv,tex} for one experiment folder."""
-    runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    paper_path = common.paper_dir(exp) / PAPER_FILE
-    paper = common.read_csv(paper_path, ["method"]) if paper_path.is_file() else None
-    table, display, facts = build(metrics, runs, paper, common.load_claims(exp))
+    inputs = common.load_inputs(exp, PAPER_FILE, ["method"])
+    table, display, facts = build(inputs.metrics, inputs.runs, inputs.paper, inputs.claims)
     title = "Table 3: sampling priors of MoS, µMU and per-skill accuracy (%)"
     return common.write_table(display, table, exp / "tables" / "table3_priors", title, notes(facts))
 
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -30,37 +30,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import common, inference, table2_main
+from analysis import common, inference, values
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"], "writes": ["tables/table5_mospec.md"]}
 PAPER_FILE = "table5_mospec_llama3_8b.csv"
 GENERALIST, SPECIALIST = "Generalist", "Math Specialist"
 MATH_ONLY = "MATH<backbone>"  # placeholder row label: "MATH" + the run's paper_backbone, e.g. MATHLLAMA-3-8B
 # The paper's rows in its order: (group, model label). MATH_ONLY is matched through the paper backbone.
 ROWS = ((GENERALIST, "TEMP. (τ = 10)"), (GENERALIST, "MoS + COSSIM + EMA"), (GENERALIST, "MoS + DIFF + EMA"),
         (SPECIALIST, MATH_ONLY), (SPECIALIST, "MoSpec + COSSIM + EMA"), (SPECIALIST, "MoSpec + DIFF + EMA"))
-# column key -> (benchmark, scope, name, preferred metric, header, paper column): the testbed analogue,
-# used when the real benchmark (ALTERNATIVES) was not run.
-COMPONENTS = {
-    "gsm8k": ("testbed_math", "subject", "one_step", "exact_match", "GSM8K-an.", "gsm8k_5shot"),
-    "math": ("testbed_math", "subject", "two_step", "exact_match", "MATH-an.", "math_5shot"),
-    "mmlu_math": ("testbed_mc", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),
-}
-# The paper's own benchmarks, preferred when metrics.csv has them (config/paper.yaml runs them).
-ALTERNATIVES = {
-    "gsm8k": (("gsm8k", "overall", "all", "exact_match", "GSM8K", "gsm8k_5shot"),),
-    "math": (("math", "overall", "all", "exact_match", "MATH", "math_5shot"),),
-    "mmlu_math": (("mmlu", "group", "Mathematics", "acc", "M-math", "mmlu_math_0shot"),),
-}  # (not mmlu_dev: its 25 math questions are too few; the testbed's MC Mathematics group stands in)
-
-
-def resolve_components(metrics: pd.DataFrame) -> dict[str, tuple[str, str, str, str, str, str]]:
-    """Per column the first source that metrics.csv has: the paper's benchmark, else the testbed's."""
-    present = set(metrics["benchmark"])
-    out = {}
-    for key, fallback in COMPONENTS.items():
-        out[key] = next((alt for alt in ALTERNATIVES[key] if alt[0] in present), fallback)
-    return out
-MU_ALL = ("mu_all", "µALL", "mu_all")
+COMPONENTS, MU_ALL = values.COMPONENTS, values.MU_ALL  # µALL's three columns and µALL (analysis/values.py)
 
 # %% [markdown]
 # ## Which runs are the paper's rows
@@ -73,15 +53,9 @@ def model_label(model: str, paper_backbone: str) -> str:
     return f"MATH{paper_backbone.upper()}" if model == MATH_ONLY and paper_backbone else model
 
 
-def is_math_only(label: str) -> bool:
-    """True for a math-only model label such as 'MATHLLAMA-3-8B' (any 'MATH…' label without a '+')."""
-    key = common.label_key(label)
-    return key.startswith("math") and "+" not in key
-
-
 def is_specialist(label: str) -> bool:
     """True for a MoSpec run or a math-only run."""
-    return common.label_key(label).startswith("mospec+") or is_math_only(label)
+    return common.label_key(label).startswith("mospec+") or common.is_math_only(label)
 
 
 def specialist_backbones(runs: pd.DataFrame) -> list[str]:
@@ -93,7 +67,7 @@ def specialist_backbones(runs: pd.DataFrame) -> list[str]:
 def row_matches(model: str, labels: pd.Series) -> pd.Series:
     """Which run labels stand for the paper row `model` (MATH_ONLY: any math-only label)."""
     if model == MATH_ONLY:
-        return labels.map(is_math_only)
+        return labels.map(common.is_math_only)
     return labels.map(common.label_key) == common.label_key(model)
 
 
@@ -117,37 +91,9 @@ def match_rows(runs: pd.DataFrame, backbones: list[str]) -> pd.DataFrame:
 
 
 # %% [markdown]
-# ## Per-seed values and µALL
+# ## µALL per seed (analysis/values.py) and the table
 
 # %%
-
-
-def component_values(metrics: pd.DataFrame, runs: pd.DataFrame,
-                     components: dict | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Per-seed frame backbone, mixture, seed, gsm8k, math, mmlu_math, mu_all (in %), and the metrics used.
-
-    One row per run of runs.csv; µALL is NaN for a run missing any of the three components.
-    """
-    parts, used = [], {}
-    components = components or resolve_components(metrics)
-    for key, (benchmark, scope, name, preferred, _, _) in components.items():
-        bench = metrics[metrics["benchmark"] == benchmark]
-        found = list(dict.fromkeys(bench["metric"]))
-        if not found:
-            continue
-        used[key] = preferred if preferred in found else found[0]
-        sel = bench[(bench["scope"] == scope) & (bench["name"] == name) & (bench["metric"] == used[key])]
-        parts.append(sel[["backbone", "mixture", "seed"]].assign(column=key, value=100 * sel["value"]))
-    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["backbone", "mixture", "seed", "column", "value"])
-    wide = long.groupby(["backbone", "mixture", "seed", "column"], sort=False)["value"].first().unstack("column")
-    wide = runs[["backbone", "mixture", "seed"]].drop_duplicates().merge(
-        wide.reset_index(), on=["backbone", "mixture", "seed"], how="left")
-    for key in COMPONENTS:
-        if key not in wide.columns:
-            wide[key] = math.nan
-    wide[MU_ALL[0]] = wide[list(COMPONENTS)].mean(axis=1, skipna=False)
-    return wide[["backbone", "mixture", "seed", *COMPONENTS, MU_ALL[0]]], used
 
 
 def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None, claims_spec: dict | None = None,
@@ -155,20 +101,21 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     """The numeric table, its display form and facts for the notes."""
     backbones = specialist_backbones(runs)
     table = match_rows(runs, backbones or [""])
-    components = resolve_components(metrics)
-    values, used = component_values(metrics, runs, components)
+    components = values.resolve_components(metrics)
+    per_run, used = values.component_values(metrics, runs, components)
     keys = [MU_ALL[0], *COMPONENTS]
-    long = values.melt(id_vars=inference.KEY, value_vars=keys, var_name="column").dropna(subset=["value"])
+    long = per_run.melt(id_vars=inference.KEY, value_vars=keys, var_name="column").dropna(subset=["value"])
     stats = (common.seed_stats(long, ["column", "backbone", "mixture"], scale=inference.PERCENT)
              .set_index(["backbone", "mixture", "column"]) if len(long) else pd.DataFrame(columns=["mean", "lo", "hi"]))
-    table["n_seeds"] = [int(((values["backbone"] == r.backbone) & (values["mixture"] == r.mixture)).sum())
+    table["n_seeds"] = [int(((per_run["backbone"] == r.backbone) & (per_run["mixture"] == r.mixture)).sum())
                         for r in table.itertuples()]
     for key in keys:
         for stat in ("mean", "lo", "hi"):
             table[f"{key}_{stat}"] = [stats[stat].get((r.backbone, r.mixture, key), math.nan) for r in table.itertuples()]
-    table = add_math_only_diff(table, values, claims_spec, runs)
+    table = add_math_only_diff(table, per_run, claims_spec, runs)
     table = add_paper(table, paper, components)
-    ran = values.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]], on=["backbone", "mixture"])
+    ran = per_run.merge(table.loc[table["mixture"] != "", ["backbone", "mixture"]],
+                        on=["backbone", "mixture"])
     facts = {"backbones": backbones, "metrics": used, "components": components,
              "absent": [k for k in COMPONENTS if k not in used],
              "incomplete": [k for k in COMPONENTS if k in used and ran[k].isna().any()],
@@ -176,14 +123,14 @@ def build(metrics: pd.DataFrame, runs: pd.DataFrame, paper: pd.DataFrame | None,
     return table, display_frame(table, components), facts
 
 
-def add_math_only_diff(table: pd.DataFrame, values: pd.DataFrame, spec: dict | None,
+def add_math_only_diff(table: pd.DataFrame, per_run: pd.DataFrame, spec: dict | None,
                        runs: pd.DataFrame) -> pd.DataFrame:
     """delta_math_only_{mean,lo,hi} and mde: each row's µALL minus the math-only row of its backbone, from the
     pooled model of analysis/inference.py (paired by seed unless claims.json says otherwise)."""
     out = table.copy()
     for col in ("delta_math_only_mean", "delta_math_only_lo", "delta_math_only_hi", "mde"):
         out[col] = math.nan
-    data = values.rename(columns={MU_ALL[0]: "value"})[[*inference.KEY, "value"]].dropna()
+    data = per_run.rename(columns={MU_ALL[0]: "value"})[[*inference.KEY, "value"]].dropna()
     if data.empty:
         return out
     fit = inference.Fit(inference.attach_theta0(data, runs), inference.PERCENT,
@@ -212,8 +159,8 @@ def add_paper(table: pd.DataFrame, paper: pd.DataFrame | None, components: dict 
             out[f"paper_{key}"] = math.nan
         return out
     ref = paper.assign(_k=paper["model"].map(common.label_key))
-    ref["_k"] = [common.label_key(MATH_ONLY) if is_math_only(m) else k for m, k in zip(ref["model"], ref["_k"],
-                                                                                         strict=True)]
+    ref["_k"] = [common.label_key(MATH_ONLY) if common.is_math_only(m) else k
+                 for m, k in zip(ref["model"], ref["_k"], strict=True)]
     ref = ref.drop_duplicates("_k").set_index("_k")
     index = out["paper_row"].map(common.label_key)
     for key, _, column in specs:
@@ -235,7 +182,7 @@ def display_frame(table: pd.DataFrame, components: dict | None = None) -> pd.Dat
     for key, header, _ in specs:
         cells = [common.fmt_interval(m, lo, hi) for m, lo, hi in
                  zip(table[f"{key}_mean"], table[f"{key}_lo"], table[f"{key}_hi"], strict=True)]
-        bold = table2_main.best_rows(table, f"{key}_mean")
+        bold = common.best_rows(table, f"{key}_mean")
         out[header] = [f"**{c}**" if b else c for c, b in zip(cells, bold, strict=True)]
     if "delta_math_only_mean" in table.columns:
         is_ref = table["paper_row"] == MATH_ONLY
@@ -281,17 +228,12 @@ def notes(facts: dict[str, object]) -> list[str]:
 
 def write_all(exp: Path) -> list[Path]:
     """Build and write table5_mospec.{md,csv,tex} for one experiment folder."""
-    runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
-    paper_path = common.paper_dir(exp) / PAPER_FILE
-    paper = common.read_csv(paper_path, ["group", "model"]) if paper_path.is_file() else None
-    table, display, facts = build(metrics, runs, paper, common.load_claims(exp))
+    inputs = common.load_inputs(exp, PAPER_FILE, ["group", "model"])
+    table, display, facts = build(inputs.metrics, inputs.runs, inputs.paper, inputs.claims)
     title = "Table 5: generalists and math specialists, math benchmarks (%)"
     return common.write_table(display, table, exp / "tables" / "table5_mospec", title, notes(facts))
 
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

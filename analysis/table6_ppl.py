@@ -30,6 +30,11 @@ import pandas as pd
 
 from analysis import common, inference
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["ppl.csv", "runs.csv"], "when": "ppl",
+          "writes": ["tables/table6_ppl.md", "tables/table6_ppl.csv", "tables/table6_ppl.tex",
+                     "tables/table6_ppl_sequence.md", "tables/table6_ppl_sequence.csv",
+                     "tables/table6_ppl_sequence.tex"]}
 PAPER_FILE = "table6_ppl_study.csv"
 SUMMARY_FILE = "ppl.csv"
 SCOPES = {"response": ("table6_ppl", "response tokens given the instruction (the paper's Eq. 9)"),
@@ -178,8 +183,7 @@ def write_all(exp: Path) -> list[Path]:
     if ppl is None:
         print(f"table6_ppl: {path} is missing; writing the paper's rows only", file=sys.stderr)
     runs = common.load_runs(exp) if (exp / "summary" / "runs.csv").is_file() else None
-    paper_path = common.paper_dir(exp) / PAPER_FILE
-    paper = common.read_csv(paper_path, ["dataset"]) if paper_path.is_file() else None
+    paper = common.load_paper(exp, PAPER_FILE, ["dataset"])
     written = []
     for scope, (stem, _) in SCOPES.items():
         table, display = build(ppl, runs, paper, scope)
@@ -191,5 +195,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -29,6 +29,9 @@ import pandas as pd
 
 from analysis import common, inference
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+SCRIPT = {"reads": ["runs.csv", "metrics.csv", "trajectory.csv"], "when": "transfer",
+          "writes": ["tables/transfer_matrix.md", "tables/transfer_matrix.csv", "tables/transfer_matrix.tex"]}
 MC, MATH = "testbed_mc", "testbed_math"
 MATH_COLUMNS = (("one_step", "GSM8K-an."), ("two_step", "MATH-an."))
 ONLY = " only"  # row label suffix of a single-dataset run
@@ -169,8 +172,7 @@ def notes(table: pd.DataFrame, specs: list[tuple[str, str, str, str]]) -> list[s
 def write_all(exp: Path) -> list[Path]:
     """Build and write transfer_matrix.{md,csv,tex} for one experiment folder."""
     runs = common.load_runs(exp)
-    metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
-                                                    "metric", "value"])
+    metrics = common.load_metrics(exp)
     trajectory = common.load_summary(exp, "trajectory", ["backbone", "mixture", "dataset"])
     table, display, specs = build(runs, metrics, trajectory)
     title = "Transfer matrix: accuracy on each skill after training on one skill alone or on a mixture (%)"
@@ -179,5 +181,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for path in write_all(common.experiment_dir()):
-        print(path)
+    raise SystemExit(common.run(write_all))

@@ -21,6 +21,10 @@ import pandas as pd
 
 from analysis import common, inference
 
+# What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
+# (The rule `winrate` judges the answers, so this script's rule is winrate_table.)
+SCRIPT = {"reads": ["winrate.csv", "runs.csv"], "when": "winrate", "rule": "winrate_table",
+          "writes": ["tables/winrate.md", "tables/winrate.csv", "tables/winrate.tex"]}
 COLUMNS = ["backbone", "mixture", "seed", "benchmark", "reference", "judge", "win_rate", "n_wins",
            "n_wins_base", "n_draws", "n_total"]
 
@@ -80,5 +84,4 @@ def write_all(exp: Path) -> list[Path]:
 
 # %%
 if __name__ == "__main__":
-    for p in write_all(common.experiment_dir()):
-        print(p)
+    raise SystemExit(common.run(write_all))

@@ -36,7 +36,8 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import claims, common  # noqa: E402
+from analysis import common  # noqa: E402
+from analysis.values import metric_values  # noqa: E402
 
 BACKBONE = "tiny-llama"
 ARMS = {"prop": {"strategy": "temperature", "tau": 1}, "uni": {"strategy": "temperature", "tau": ".inf"}}
@@ -119,7 +120,7 @@ def report(exp: Path) -> dict:
     runs = common.load_runs(exp)
     metrics = common.load_summary(exp, "metrics", ["backbone", "mixture", "seed", "benchmark", "scope", "name",
                                                     "metric", "value"])
-    values = claims.metric_values(metrics, runs, pd.DataFrame())
+    values = metric_values(metrics, runs)
     skills = metrics[(metrics["benchmark"] == "testbed_mc") & (metrics["scope"] == "skill")]
     seconds = runs.groupby("mixture")["train_seconds"].mean()
     rows = []

@@ -21,7 +21,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import common, fig2_weights, fig4_mospec_weights, inference, table3_priors, table5_mospec
+from analysis import (
+    common,
+    fig2_weights,
+    fig4_mospec_weights,
+    inference,
+    table3_priors,
+    table5_mospec,
+    weight_figure,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
@@ -247,9 +255,9 @@ def test_table5_script_runs(exp: Path) -> None:
 def test_weight_curves_average_over_seeds(exp: Path) -> None:
     runs = common.load_runs(exp)
     traj = common.load_summary(exp, "trajectory")
-    selected = fig2_weights.select_mixtures(runs, "mos+")
+    selected = weight_figure.select_mixtures(runs, "mos+")
     assert "mospec_diff_ema" not in set(selected["mixture"]) and "mos_cossim" in set(selected["mixture"])
-    curves = fig2_weights.weight_curves(traj, selected)
+    curves = weight_figure.weight_curves(traj, selected)
     assert list(dict.fromkeys(zip(curves["backbone"], curves["mixture"], strict=True))) == [
         ("tiny-qwen", "mos_diff_ema"), ("tiny-llama", "mos_diff_ema")]  # runs.csv order
     assert list(curves["dataset"][:4]) == ["Mathematics", "Medicine", "General", "NLP"]  # the paper's order
@@ -257,7 +265,7 @@ def test_weight_curves_average_over_seeds(exp: Path) -> None:
     # slopes 0.001, 0.0015, 0.002 over seeds -> weights 0.26, 0.265, 0.27 at step 10
     assert row["mean"].item() == pytest.approx(0.265) and row["n"].item() == 3
     assert row["lo"].item() < 0.265 < row["hi"].item() and row["lo"].item() >= 0 and row["hi"].item() <= 1
-    table, display = fig2_weights.final_table(traj, selected, {})
+    table, display = weight_figure.final_table(traj, selected, {})
     nlp = table[(table["backbone"] == "tiny-llama") & (table["dataset"] == "NLP")].iloc[0]
     assert nlp["start_mean"] == pytest.approx(0.25) and nlp["change_mean"] == pytest.approx(-0.03)
     assert nlp["change_lo"] < -0.03 < nlp["change_hi"] < 0  # both cells' changes spread by 0.01 per seed

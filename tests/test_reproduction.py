@@ -25,6 +25,18 @@ def copy_of_snapshot(tmp_path: Path) -> Path:
     return exp
 
 
+def test_an_experiment_without_claims_compares_its_cells(tmp_path):
+    """snapshots/real declares no claims: its scorecard.csv has no claim ids, and no verdict is compared."""
+    real = ROOT / "snapshots" / "real"
+    exp = tmp_path / "results" / "real"
+    shutil.copytree(real / "summary", exp / "summary")
+    shutil.copytree(real / "tables", exp / "tables")
+    reproduction.write_all(exp, real)
+    table = pd.read_csv(exp / "tables" / "reproduction.csv")
+    assert len(table) and (table["delta"].abs() < 1e-9).all()
+    assert "Verdicts of the pre-declared claims" not in (exp / "tables" / "reproduction.md").read_text()
+
+
 def test_the_snapshot_reproduces_itself(tmp_path):
     exp = copy_of_snapshot(tmp_path)
     reproduction.write_all(exp, SNAPSHOT)

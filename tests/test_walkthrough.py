@@ -1,6 +1,8 @@
-"""The README's "Add a mixing strategy" walkthrough, followed literally in a copy of the repository.
+"""The README's "Add a mixing strategy" and "Add a table or figure" walkthroughs, followed literally in a
+copy of the repository.
 
-    .venv/bin/pytest tests/test_walkthrough.py -m slow      # about 1.5 minutes on 2 cores
+    .venv/bin/pytest tests/test_walkthrough.py -m slow      # the strategy: about 1.5 minutes on 2 cores
+    .venv/bin/pytest tests/test_walkthrough.py -k table     # the table: about 20 s
 
 The test reads the section from README.md, writes its Python block to the file its first line names
 (baselines/<file>.py), inserts its YAML line under `mixtures:` of the copy's config/test.yaml, runs
@@ -8,6 +10,11 @@ its `snakemake` command (a one-job grid: one backbone x the new mixture x one se
 checks that the run trained with the new strategy's weights (run.json `final_weights` equal the
 strategy's `initial_weights` of the run's dataset sizes) and was evaluated and aggregated. If the
 README changes, the test follows the new text; if the text stops working, the test fails.
+
+The table walkthrough writes the README's analysis script, adds its name to analysis/__init__.py
+SCRIPTS, and runs the section's commands: `python -m analysis --list` names it, `python -m analysis
+snapshots/default --only <name>` writes its table, and `snakemake -n` plans one job of a rule of that
+name, which `rule all` asks for.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Add a mixing strategy"
+TABLE_SECTION = "## Add a table or figure"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -131,3 +139,46 @@ def test_add_a_mixing_strategy_walkthrough(tmp_path: Path) -> None:
     mine = metrics[(metrics["mixture"] == mixture) & (metrics["scope"] == "overall")]
     assert set(mine["benchmark"]) >= {"testbed_mc"} and mine["value"].between(0, 1).all()
     assert mixture in (repo / "results" / "test" / "tables" / "table2_main_testbed_mc.md").read_text(encoding="utf-8")
+
+
+def test_add_a_table_walkthrough(tmp_path: Path) -> None:
+    section = readme_section((ROOT / "README.md").read_text(encoding="utf-8"), TABLE_SECTION)
+    blocks = code_blocks(section)
+    assert set(blocks) >= {"python", "bash"}, f"README section lacks a code block: {list(blocks)}"
+    repo = copy_repository(tmp_path / "repo")
+
+    # 1. the script, at the path its first line names
+    code = blocks["python"][0]
+    first = code.splitlines()[0]
+    assert first.startswith("# analysis/") and first.endswith(".py"), first
+    script = repo / first[2:].strip()
+    assert not script.exists(), f"{script.name} already exists in the repository"
+    script.write_text(code, encoding="utf-8")
+    name = script.stem
+
+    # 2. its name in SCRIPTS, before "headline"
+    assert 'before `"headline"`' in section and "`SCRIPTS`" in section, section
+    init = repo / "analysis" / "__init__.py"
+    text = init.read_text(encoding="utf-8")
+    assert text.count('"headline")') == 1, "analysis/__init__.py SCRIPTS no longer ends with \"headline\")"
+    init.write_text(text.replace('"headline")', f'"{name}", "headline")'), encoding="utf-8")
+
+    # 3. the README's commands, as written (python and snakemake of this environment)
+    env = {**os.environ, **OFFLINE}
+    outputs = []
+    for line in blocks["bash"][0].splitlines():
+        argv = shlex.split(line, comments=True)
+        argv = [sys.executable, *argv[1:]] if argv[0] == "python" else [sys.executable, "-m", *argv]
+        proc = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        outputs.append(proc.stdout)
+    listing, regenerated, dry_run = outputs
+    assert re.search(rf"^{name}\s+Seeds per backbone", listing, re.M), listing
+    assert re.search(rf"^{name}\s+3 files$", regenerated, re.M), regenerated
+    table = pd.read_csv(repo / "snapshots" / "default" / "tables" / f"{name}.csv")
+    runs = pd.read_csv(repo / "snapshots" / "default" / "summary" / "runs.csv")
+    assert len(table) == len(runs.drop_duplicates(["backbone", "mixture"]))
+    assert table["seeds"].sum() == len(runs)
+    jobs = dry_run.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    assert re.search(rf"^{name}\s+1$", jobs, re.M), jobs
+    assert re.search(rf"rule all:\n\s+input: .*results/test/tables/{name}\.md", dry_run), "rule all does not ask for it"

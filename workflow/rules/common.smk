@@ -11,6 +11,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
+import analysis as A
 from mos.data import chat_templates
 from mos.pipeline import grid as G
 from mos.pipeline import specs as S
@@ -261,11 +262,6 @@ def experiment_of_table(wildcards, output):
     return os.path.dirname(os.path.dirname(output[0]))
 
 
-def experiment_folder(wildcards, input):
-    """results/<experiment>, from the summary CSV an analysis job reads."""
-    return os.path.dirname(os.path.dirname(input.runs))
-
-
 def pretrain_spec(wildcards):
     return S.spec_json(S.pretrain_spec(CFG, wildcards.backbone, int(wildcards.theta)))
 
@@ -337,7 +333,19 @@ def ppl_summary_base_args(wildcards):
 
 # ---------------------------------------------------------------- used by rules/analysis.smk
 
+# The analysis scripts this config runs (analysis/__init__.py SCRIPTS, in order): those whose `when` holds.
+FEATURES = {"winrate": bool(WINRATE), "ppl": bool(PPL_CELLS), "transfer": TRANSFER}
+assert set(FEATURES) == set(A.WHEN), "FEATURES must decide every analysis.WHEN feature"
+ANALYSIS = [s for s in A.scripts() if s.when is None or FEATURES[s.when]]
+MC_BENCHMARKS = [b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]  # a script's `{benchmark}`
 
-def summary_experiment_folder(wildcards, input):
-    """results/<experiment>, from the summary CSV an analysis job reads (input `summary`)."""
-    return os.path.dirname(os.path.dirname(input.summary))
+
+def analysis_outputs(script):
+    """The files an analysis script declares, under results/<exp>/ (`{benchmark}`: each MC benchmark)."""
+    return [f"{RESULTS}/{w.format(benchmark=b)}" for w in script.writes
+            for b in (MC_BENCHMARKS if "{benchmark}" in w else [None])]
+
+
+def analysis_tables(script):
+    """The outputs of the earlier scripts it reads that this config runs (the headline reads the tables)."""
+    return [path for s in ANALYSIS if s.name in script.reads for path in analysis_outputs(s)]
