@@ -9,13 +9,15 @@ from one set of fixtures (the tests' testbed, tokenizer and tiny Llama, built on
 
 - `native`: this CPU as it is;
 - `scalar`: torch's non-vectorised kernels (`ATEN_CPU_CAPABILITY=default`), another reduction order;
-- `portable`: the opt-in portable arithmetic of `mos.common.provenance.PORTABLE_ENV` (MKL's
-  vendor-independent code path `MKL_CBWR=COMPATIBLE`, torch's AVX2 kernels, oneDNN capped at AVX2);
+- `portable`: the candidate portable arithmetic PORTABLE_ENV (MKL's vendor-independent code path
+  `MKL_CBWR=COMPATIBLE`, torch's AVX2 kernels, oneDNN capped at AVX2);
 - `intel-native`, `intel-portable`: the same two under `qemu-x86_64 -cpu Haswell-v4` (Debian's
   qemu-user), which runs this very Python, torch and MKL on an emulated *Intel* CPU: MKL and oneDNN read
   the vendor from CPUID and pick their kernels for it, as on a real Intel machine. Skipped (and said so)
   without qemu-user. Emulation is slow (minutes per run): `--emulated-pins` chooses the runs it trains.
 
+It also fingerprints the pieces of one training step under every setting (`kernels`: a matrix product,
+one forward and backward pass, a square root, one AdamW step), which tells where two settings part.
 It reports, for every pair of settings, which runs are bit-identical and the largest relative difference
 of every pinned field (the drift the tolerant branch of tests/test_strategy_pins.py must absorb), the
 recorded AVX-512 fixture included; and the seconds per training step of the default tiny-llama recipe
@@ -39,7 +41,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mos.common.io import write_json  # noqa: E402
-from mos.common.provenance import PORTABLE_ENV  # noqa: E402
+
+# The candidate portable arithmetic: MKL's vendor-independent code path (conditional numerical
+# reproducibility), torch's AVX2 kernels on every CPU, oneDNN capped at AVX2.
+PORTABLE_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 SETTINGS = {
     "native": ({}, False),
@@ -120,6 +125,33 @@ def child_steps(fixtures: Path, steps: int, out: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def child_kernels(out: Path) -> None:
+    """In a child process: bit fingerprints of the pieces of a training step, to tell which of them depend on
+    the CPU: a matrix product, the gradients of one forward and backward pass of a tiny Llama, the square
+    root of a fixed tensor (Adam's denominator) and one AdamW step."""
+    import hashlib
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def digest(tensors) -> str:
+        return hashlib.sha256(b"".join(t.detach().contiguous().numpy().tobytes() for t in tensors)).hexdigest()[:16]
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    a, b = torch.randn(64, 300), torch.randn(300, 200)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128))
+    ids = torch.randint(0, 512, (4, 64), generator=torch.Generator().manual_seed(1))
+    model(input_ids=ids, labels=ids).loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    v = torch.randn(4096).mul_(1e-3).pow_(2).mul_(1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    opt.step()
+    write_json(out, {"matmul": digest([a @ b]), "gradients": digest(grads), "sqrt_input": digest([v]),
+                     "sqrt": digest([v.sqrt()]), "adamw_step": digest(list(model.parameters()))})
+
+
 def spawn(setting: str, args: list[str]) -> None:
     env_extra, emulated = SETTINGS[setting]
     env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -165,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-emulation", action="store_true")
     ap.add_argument("--steps", type=int, default=60, help="training steps per timing")
     ap.add_argument("--repeats", type=int, default=5, help="interleaved timings per setting")
-    ap.add_argument("--child", choices=["pins", "steps"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["pins", "steps", "kernels"], help=argparse.SUPPRESS)
     ap.add_argument("--fixtures", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--labels", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
@@ -175,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child == "steps":
         child_steps(args.fixtures, args.steps, args.child_out)
+        return 0
+    if args.child == "kernels":
+        child_kernels(args.child_out)
         return 0
 
     from tests.pins import OTHER_CPU, PINNED
@@ -200,6 +235,14 @@ def main(argv: list[str] | None = None) -> int:
                                            "fingerprint": results[setting]["hardware"]["fingerprint"],
                                            "wall_s": round(time.perf_counter() - t0, 1)}
             print(f"{setting:15s} {len(todo)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
+        kernels = {}
+        for setting, (_, is_emulated) in SETTINGS.items():
+            if is_emulated and not emulated:
+                continue
+            out = work / f"kernels-{setting}.json"
+            spawn(setting, ["--child", "kernels", "--child-out", str(out)])
+            kernels[setting] = json.loads(out.read_text())
+        report["kernels"] = kernels
         runs = {name: r["runs"] for name, r in results.items()}
         runs["recorded-avx512"] = json.loads(OTHER_CPU.read_text())["runs"]
         pairs = [(a, b) for i, a in enumerate(runs) for b in list(runs)[i + 1:]]

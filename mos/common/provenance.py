@@ -47,13 +47,6 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_v
 # Environment variables that change which float kernels run, hence the bits of every result.
 ARITHMETIC_ENV = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
-# The opt-in portable arithmetic (README, "Reproducibility"): MKL's conditional numerical reproducibility
-# in its vendor-independent code path, torch's AVX2 kernels and oneDNN capped at AVX2. With these set (and one
-# thread) the runs measured in results/benchmarks/portable_arithmetic.json gave the same bits on an AMD CPU
-# and on an emulated Intel one, so the fingerprint then names the arithmetic instead of the CPU.
-PORTABLE_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-
-
 def cpu_model() -> tuple[str, list[str]]:
     """The CPU's model name and which of ISA_FLAGS it has (from /proc/cpuinfo; empty elsewhere)."""
     name, flags = platform.processor() or "unknown", set()
@@ -96,27 +89,16 @@ def arithmetic_env() -> dict[str, str]:
     return {k: os.environ[k] for k in ARITHMETIC_ENV if os.environ.get(k)}
 
 
-def portable_arithmetic(env: dict[str, str] | None = None, isa: list[str] | None = None) -> bool:
-    """Whether the opt-in portable arithmetic is in force: every PORTABLE_ENV setting, on a CPU with AVX2 and
-    FMA (torch cannot run its AVX2 kernels elsewhere)."""
-    env = arithmetic_env() if env is None else env
-    isa = cpu_model()[1] if isa is None else isa
-    return all(env.get(k, "").upper() == v.upper() for k, v in PORTABLE_ENV.items()) and {"avx2", "fma"} <= set(isa)
-
-
 def machine_fingerprint(info: dict[str, Any]) -> str:
     """One string that decides bit-identity (the only definition of "the same machine" in this project:
     results, tests and tables compare these strings with `same_machine`). It names everything that changes
     the bits of a float result on a CPU: the architecture, the CPU (vendor, family/model/stepping, name and
-    vector instruction sets) or, under the portable arithmetic, only the instruction-set level it pins; torch's
-    build and kernel capability; the thread count; the arithmetic environment variables; the GPUs."""
+    vector instruction sets); torch's build and kernel capability; the thread count; the arithmetic
+    environment variables (ARITHMETIC_ENV); the GPUs. No setting was found that makes two CPU vendors give the
+    same bits (README, "Reproducibility"), so the CPU is always part of it."""
     env = info.get("arithmetic_env", {})
-    if portable_arithmetic(env, info.get("cpu_isa", [])):
-        cpu = ["portable arithmetic (x86-64 with AVX2+FMA, " + ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
-               + ")"]
-    else:
-        cpu = [info.get("cpu_identity") or "?", info.get("cpu_model", "?"), "+".join(info.get("cpu_isa", [])) or "-",
-               *(f"{k}={v}" for k, v in sorted(env.items()))]
+    cpu = [info.get("cpu_identity") or "?", info.get("cpu_model", "?"), "+".join(info.get("cpu_isa", [])) or "-",
+           *(f"{k}={v}" for k, v in sorted(env.items()))]
     parts = [info.get("machine", "?"), *cpu, info.get("torch_cpu_capability", "?"),
              f"torch {info.get('torch', '?')} ({str(info.get('torch_git', '?'))[:12]})",
              f"{info.get('torch_threads', '?')} threads", *info.get("gpus", [])]
