@@ -1,4 +1,5 @@
-"""Test the pre-declared claims of results/<exp>/summary/claims.json: one row per hypothesis, Holm per family.
+"""Test the pre-declared claims of results/<exp>/summary/claims.json: one row per hypothesis, families in a
+fixed order, Holm within each, and error rates simulated through the same verdict code.
 
 Not run by itself: analysis/scorecard.py and analysis/power.py use it.
 
@@ -6,20 +7,27 @@ Not run by itself: analysis/scorecard.py and analysis/power.py use it.
     evaluated = claims.evaluate(claims.load(Path("results/default")))
 
 claims.json is the config's `claims:` section as `python -m mos aggregate --claims` wrote it (resolved
-by `python -m mos config claims CONFIG`): the arms each claim compares on each backbone, the metric
-and the paper's direction. An experiment aggregated before claims existed has no claims.json; write
-it from its config with
+by `python -m mos config claims CONFIG`): the arms each claim compares on each backbone, the metric,
+the paper's direction and the claim's family. Without claims.json the scorecard says so and scores nothing.
 
-    python -m mos aggregate --out results/<exp>/summary --claims "$(python -m mos config claims CONFIG)"
+The procedure (pre-declared, the same for the data and for every simulated experiment):
 
-Nothing is guessed: without claims.json the scorecard says so and scores nothing.
-
-Each hypothesis gets the model-based difference of analysis/inference.py (pooled σ, paired by seed
-where the claims say so), a one-sided p in the paper's direction and one in the other, Holm's
-adjustment within its family, a verdict (held / contradicted / inconclusive with the MDE), the
-reviewer's seed-level paired t beside it, the paper's own difference (from results/paper/*.csv,
-through the runs' paper labels), and its chance pass rate: how often the same procedure, Holm
-included, calls it "held" in simulated experiments without any mixture effect.
+* Each hypothesis gets its difference from analysis/inference.py (θ0-level, each contrast against the
+  interaction of its own cells), a one-sided p in the paper's direction (p_held), one the other way
+  (p_contra) and the two-sided p = min(1, 2·min(p_held, p_contra)). A list of reference arms is an
+  intersection-union test: p_held is the largest pairwise p, p_contra the Bonferroni of the smallest.
+* The families are tested in their fixed order (claims.json `families`: primary, secondary, weights), each
+  with its share of the overall α (`family_alpha`; the shares sum to α), by Holm's step-down procedure on
+  the two-sided p-values. A family all of whose hypotheses are rejected passes its share on to the next
+  (the fallback procedure): the chance that any hypothesis of the whole scorecard is wrongly held or
+  contradicted is at most α. A rejected hypothesis is "held" in the paper's direction, else
+  "contradicted". A hypothesis that is not rejected but whose interval at its Holm level lies below the
+  paper's own effect (one-sided, the same level) is "smaller than the paper's effect"; otherwise it is
+  "inconclusive" with its MDE at the level it was tested at. A family named `check` (the A/A pair) is
+  outside the α budget: each of its hypotheses is tested alone at α (it checks the machinery, not the paper).
+* Chance pass rates: the same procedure on `null_simulations` experiments drawn from the fitted variance
+  components with no mixture effect (analysis/variance.py: fresh θ0s and seeds); P(same verdict): on
+  experiments drawn around the observed cell means (fresh θ0s and seeds, the observed means taken as true).
 """
 
 from __future__ import annotations
@@ -33,13 +41,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import common, inference, values
+from analysis import common, inference, values, variance
 
 CLAIMS_FILE = common.CLAIMS_FILE
 # metric -> (header, scale, the paper's column): analysis/values.py's metrics
-METRICS = {k: (*values.METRICS[k], k) for k in ("mu_both", "mu_mmlu", "mu_mtbench", "mu_all")}
+METRICS = {k: (*values.METRICS[k], k) for k in ("mu_both", "mu_mmlu", "mu_mtbench", "mu_all", "train_loss")}
 WEIGHT = values.WEIGHT
 PAPER_LLAMA = "LLaMA-3-8B"  # the backbone of the paper's Tables 3 and 5 and of its figures
+FAMILY_ORDER = ("primary", "secondary", "weights")
+CHECK = "check"  # a family outside the α budget (the A/A pair)
+INCONCLUSIVE, HELD, CONTRADICTED, SMALLER, NOT_TESTABLE = 0, 1, 2, 3, -1
+Stats = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 # ---------------------------------------------------------------- loading
@@ -52,22 +64,35 @@ class Data:
     exp: Path
     runs: pd.DataFrame
     spec: dict | None                              # claims.json, None when absent
-    values: dict[str, pd.DataFrame]                # metric -> backbone, mixture, seed, value (+ theta0)
+    values: dict[str, pd.DataFrame]                # metric -> backbone, mixture, seed, theta0, value
     paper: dict[str, pd.DataFrame]                 # table2 / table3 / table5, indexed by label keys
     paper_changes: dict[tuple[str, str], float]    # (label key of method, dataset) -> end − start
     notes: list[str] = field(default_factory=list)
     fits: dict[str, inference.Fit] = field(default_factory=dict)
+    components: dict[str, dict[str, variance.Components]] = field(default_factory=dict)
 
     def fit(self, metric: str) -> inference.Fit | None:
         """The model of one metric over every cell of the experiment (None when it was not measured)."""
         if metric not in self.fits:
-            values = self.values.get(metric)
-            if values is None or values.empty:
+            frame = self.values.get(metric)
+            if frame is None or frame.empty:
                 return None
             scale = METRICS[metric][1] if metric in METRICS else inference.CHANGE
-            pair = bool(self.spec.get("pair_by_seed", True)) if self.spec else True
-            self.fits[metric] = inference.Fit(values, scale, pair, what=f"{self.exp.name} {metric}")
+            self.fits[metric] = inference.Fit(frame, scale, what=f"{self.exp.name} {metric}")
         return self.fits[metric]
+
+    def components_of(self, metric: str) -> dict[str, variance.Components]:
+        """backbone -> REML variance components of `metric` over its cells with two or more θ0s (zeros where
+        no cell has two: nothing on that backbone is testable, in the data or in a simulation)."""
+        if metric not in self.components:
+            fit, out = self.fit(metric), {}
+            for backbone in dict.fromkeys(b for b, _ in fit.cells):
+                cells = [c for c in fit.cells if c[0] == backbone and len(fit.theta0s[c]) >= 2]
+                c = variance.components(fit.frame, cells) if cells else None
+                out[backbone] = c if c is not None and np.isfinite([c.theta0, c.interaction, c.seed]).all() else \
+                    variance.Components(0.0, 0.0, 0.0, len(cells), 0, 0, False)
+            self.components[metric] = out
+        return self.components[metric]
 
     def __post_init__(self) -> None:
         labels = common.paper_labels(self.runs)
@@ -76,11 +101,9 @@ class Data:
         self._paper_backbones = dict(zip(labels["backbone"], labels["paper_backbone"], strict=False))
 
     def label(self, backbone: str, mixture: str) -> str:
-        """The run's paper_method label (runs.csv)."""
         return self._labels.get((backbone, mixture), "")
 
     def paper_backbone(self, backbone: str) -> str:
-        """The run's paper_backbone label (runs.csv)."""
         return self._paper_backbones.get(backbone, "")
 
 
@@ -88,12 +111,12 @@ def load(exp: Path) -> Data:
     """Read the summaries, claims.json and the paper's numbers of one experiment (analysis/values.py)."""
     inputs = common.load_inputs(exp)
     runs, trajectory = inputs.runs, common.load_trajectory(inputs.exp, required=False)
-    data = Data(inputs.exp, runs, inputs.claims, values.metric_values(inputs.metrics, runs, trajectory),
+    train_log = common.load_train_log(inputs.exp, required=False)
+    data = Data(inputs.exp, runs, inputs.claims,
+                values.metric_values(inputs.metrics, runs, trajectory, train_log),
                 values.paper_tables(inputs.exp), values.paper_weight_changes(inputs.exp))
     if inference.theta0_of(runs) is None:
-        data.notes.append("Every run of a backbone starts from the same pretrained θ0 (runs.csv has no theta0 "
-                          "column): the intervals are conditional on that one θ0 and leave out how results vary "
-                          "between pretrainings (REVIEW H2).")
+        data.notes.append("runs.csv has no theta0 column: every seed is treated as its own pretrained θ0.")
     return data
 
 
@@ -102,6 +125,8 @@ def load(exp: Path) -> Data:
 
 def paper_value(data: Data, backbone: str, mixture: str, metric: str) -> float:
     """The paper's number for the run's paper labels: Table 2, else Table 3 (LLaMA), Table 5 for µALL."""
+    if metric not in METRICS or metric == "train_loss":
+        return math.nan
     column = METRICS[metric][2]
     method, paper_backbone = data.label(backbone, mixture), data.paper_backbone(backbone)
     llama = common.label_key(paper_backbone) == common.label_key(PAPER_LLAMA)
@@ -129,33 +154,39 @@ class Hypothesis:
     arms: str
     metric: str
     direction: int                                  # +1: the paper says greater, −1: less
-    comparison: inference.Comparison | None = None  # model-based (least favourable one for a list of b)
-    reviewer: inference.Comparison | None = None    # seed-level paired t
-    p: float = math.nan                             # one-sided p in the paper's direction
-    p_opp: float = math.nan                         # one-sided p in the other direction
+    comparison: inference.Comparison | None = None  # the model's (the least favourable pair for a list of b)
+    reviewer: inference.Comparison | None = None    # θ0-level paired t computed by hand from the values
+    p_held: float = math.nan                        # one-sided p in the paper's direction
+    p_contra: float = math.nan                      # one-sided p in the other direction
     ours: str = ""
     paper: str = ""
     paper_effect: float = math.nan
-    mde: float = math.nan
-    null: Callable[[dict[str, np.ndarray], np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
-    p_holm: float = math.nan
-    p_opp_holm: float = math.nan
-    level: float = math.nan                         # Holm's one-sided level for this hypothesis
+    stats: Stats | None = None                      # (p_held, p_contra, p_smaller, effect) of experiments Ys
+    p_holm: float = math.nan                        # Holm-adjusted two-sided p within the family's share
+    level: float = math.nan                         # the two-sided level Holm tests it at (its share included)
+    mde: float = math.nan                           # at `level`, 80% power
     verdict: str = "n/a"
-    chance: float = math.nan                        # P(held) under no mixture effect, Holm included
-    null_held: np.ndarray | None = None             # held or not in each simulated null experiment
+    code: int = NOT_TESTABLE
+    chance: float = math.nan                        # P(held) without any mixture effect, the procedure included
+    same_verdict: float = math.nan                  # P(the same verdict) on new θ0s and seeds
+    null_codes: np.ndarray | None = None
 
     @property
     def family(self) -> str:
         return self.claim["family"]
+
+    @property
+    def p(self) -> float:
+        """The two-sided p the family's Holm procedure uses."""
+        return min(1.0, 2 * min(self.p_held, self.p_contra)) if not math.isnan(self.p_held) else math.nan
 
 
 def fmt_interval(c: inference.Comparison | None, digits: int = 2) -> str:
     """'+1.20 [−0.50, +2.90]', or 'n/a'."""
     if c is None or pd.isna(c.effect):
         return "n/a"
-    if pd.isna(c.se):
-        return signed(c.effect, digits)
+    if pd.isna(c.se) or not c.testable:
+        return f"{signed(c.effect, digits)} (not testable: one θ0)"
     return f"{signed(c.effect, digits)} [{signed(c.lo, digits)}, {signed(c.hi, digits)}]"
 
 
@@ -163,8 +194,37 @@ def signed(value: float, digits: int = 2) -> str:
     return "–" if pd.isna(value) else f"{value:+.{digits}f}".replace("-", "−")
 
 
-def _t_p(t: np.ndarray, df: np.ndarray | float, direction: int) -> np.ndarray:
-    return stats.t.sf(direction * t, df)
+def one_sided(effect: np.ndarray, se: np.ndarray, df: np.ndarray, direction: int, null: float = 0.0) -> np.ndarray:
+    """P(T ≥ direction·(effect − null)/se) under df; NaN where untestable."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = (effect - null) / se
+        p = stats.t.sf(direction * t, np.where(df > 0, df, np.nan))
+    return np.where((se > 0) & (df > 0), p, np.nan)
+
+
+def reviewer_t(frame: pd.DataFrame, backbone: str, a: str, b: str) -> inference.Comparison:
+    """The reviewer's check, by hand from the per-run values: seeds averaged within θ0, then scipy's paired t
+    over the θ0s both arms share (n − 1 df)."""
+    part = frame[frame["backbone"] == backbone]
+    means = part.groupby(["mixture", "theta0"])["value"].mean().unstack("mixture")
+    if a not in means or b not in means:
+        return inference.comparison(math.nan, math.nan, 0, 0, 0, math.nan)
+    pair = means[[a, b]].dropna()
+    n = len(pair)
+    if n < 2:
+        return inference.comparison(float((pair[a] - pair[b]).mean()) if n else math.nan, math.nan, 0, n, n, math.nan)
+    d = (pair[a] - pair[b]).to_numpy()
+    test = stats.ttest_rel(pair[a], pair[b])
+    se = abs(d.mean() / test.statistic) if test.statistic else d.std(ddof=1) / math.sqrt(n)
+    return inference.comparison(d.mean(), se, n - 1, n, n, d.std(ddof=1))
+
+
+def _paper_smaller(effect: np.ndarray, se: np.ndarray, df: np.ndarray, direction: int, paper: float) -> np.ndarray:
+    """p of "the effect is smaller than the paper's" (one-sided toward the null) where the paper's effect is in
+    the claimed direction; NaN otherwise."""
+    if math.isnan(paper) or direction * paper <= 0:
+        return np.full(np.shape(effect), np.nan)
+    return one_sided(effect, se, df, -direction, paper)
 
 
 def contrast_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
@@ -180,35 +240,40 @@ def contrast_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
         if fit is None or not all(fit.has(backbone, m) for m in [a, *refs]):
             h.ours = f"not run ({header} of {backbone} × {', '.join([a, *refs])} missing)"
             continue
-        comps = [fit.compare(backbone, a, r) for r in refs]
-        ps = [c.p(direction) for c in comps]
-        worst = int(np.nanargmax(ps))
-        h.comparison, h.p = comps[worst], max(ps)
-        h.p_opp = min(1.0, len(refs) * min(c.p(-direction) for c in comps))
-        h.mde = h.comparison.mde
-        series = data.values[metric].query("backbone == @backbone").set_index(["mixture", "seed"])["value"]
-        h.reviewer = inference.paired_t(series.loc[a], series.loc[refs[worst]], fit.scale)
-        h.ours = f"{header} Δ = {fmt_interval(h.comparison)}" + (f" vs {refs[worst]}" if len(refs) > 1 else "")
-        paper = [paper_value(data, backbone, a, metric) - paper_value(data, backbone, r, metric) for r in refs]
-        if not all(map(math.isnan, paper)):
-            h.paper_effect = min(paper, key=lambda d: direction * d if not math.isnan(d) else math.inf)
-            h.paper = f"Δ = {signed(h.paper_effect)}" + (f" ({data.paper_backbone(backbone)})" if metric != "mu_all"
-                                                         else f" ({PAPER_LLAMA})")
-        vectors = np.stack([fit.contrast_vector({(backbone, a): 1, (backbone, r): -1}) for r in refs])
+        weights = [{(backbone, a): 1.0, (backbone, r): -1.0} for r in refs]
+        papers = [paper_value(data, backbone, a, metric) - paper_value(data, backbone, r, metric) for r in refs]
         k = len(refs)
 
-        def null(Ys: dict[str, np.ndarray], rng: np.random.Generator, fit=fit, vectors=vectors,
-                 direction=direction, k=k, metric=metric) -> tuple[np.ndarray, np.ndarray]:
-            t, df = fit.null_t(vectors, Ys[metric])
-            return (_t_p(t, df[:, None], direction).max(axis=1),
-                    np.minimum(1.0, k * _t_p(t, df[:, None], -direction).min(axis=1)))
+        def compute(Ys: dict[str, np.ndarray], fit=fit, weights=weights, papers=papers, direction=direction,
+                    k=k, metric=metric) -> tuple[np.ndarray, ...]:
+            effect, se, df = (np.column_stack(v) for v in zip(*(fit.contrast_stats(w, Ys[metric]) for w in weights),
+                                                             strict=True))
+            held = one_sided(effect, se, df, direction)
+            contra = one_sided(effect, se, df, -direction)
+            worst = np.nanargmax(np.where(np.isnan(held), -1.0, held), axis=1)
+            rows = np.arange(len(effect))
+            small = np.column_stack([_paper_smaller(effect[:, j], se[:, j], df[:, j], direction, papers[j])
+                                     for j in range(k)])
+            return (held[rows, worst], np.minimum(1.0, k * np.nanmin(contra, axis=1)) if k > 1 else contra[:, 0],
+                    small[rows, worst], effect[rows, worst])
 
-        h.null = null
+        h.stats = compute
+        comps = [fit.contrast(w) for w in weights]
+        ps = [c.p(direction) for c in comps]
+        worst = int(np.nanargmax([p if not math.isnan(p) else -1 for p in ps]))
+        h.comparison = comps[worst]
+        h.reviewer = reviewer_t(data.values[metric], backbone, a, refs[worst])
+        h.ours = f"{header} Δ = {fmt_interval(h.comparison, digits(metric))}" + (f" vs {refs[worst]}" if k > 1 else "")
+        if not all(map(math.isnan, papers)):
+            h.paper_effect = papers[worst] if not math.isnan(papers[worst]) else min(
+                (p for p in papers if not math.isnan(p)), key=lambda d: direction * d)
+            h.paper = f"Δ = {signed(h.paper_effect)}" + (f" ({data.paper_backbone(backbone)})" if metric != "mu_all"
+                                                         else f" ({PAPER_LLAMA})")
     return out
 
 
 def gain_trend_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
-    """kind gain_trend: (a − b) on the last backbone minus (a − b) on the first."""
+    """kind gain_trend: (a − b) on the last backbone minus (a − b) on the first (independent θ0s: Welch)."""
     metric, (first, last) = claim["metric"], (claim["backbones"][0], claim["backbones"][-1])
     direction = 1 if claim["direction"] == "greater" else -1
     h = Hypothesis(claim, f"{last} − {first}", f"({claim['a'][last]} − {claim['b'][last]}) − "
@@ -220,24 +285,24 @@ def gain_trend_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
         h.ours = f"not run ({header} missing)"
         return [h]
     h.comparison = fit.contrast(cells)
-    h.p, h.p_opp, h.mde = h.comparison.p(direction), h.comparison.p(-direction), h.comparison.mde
-    h.ours = f"{header} gain difference = {fmt_interval(h.comparison)}"
+    h.ours = f"{header} gain difference = {fmt_interval(h.comparison, digits(metric))}"
     paper = [sum(w * paper_value(data, b, m, metric) for (b, m), w in cells.items() if b == bb) for bb in (last, first)]
     h.paper_effect = paper[0] - paper[1]
     if not math.isnan(h.paper_effect):
         h.paper = f"{signed(paper[0])} − {signed(paper[1])} = {signed(h.paper_effect)}"
-    vector = fit.contrast_vector(cells)[None, :]
 
-    def null(Ys: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        t, df = fit.null_t(vector, Ys[metric])
-        return _t_p(t[:, 0], df, direction), _t_p(t[:, 0], df, -direction)
+    def compute(Ys: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        effect, se, df = fit.contrast_stats(cells, Ys[metric])
+        return (one_sided(effect, se, df, direction), one_sided(effect, se, df, -direction),
+                _paper_smaller(effect, se, df, direction, h.paper_effect), effect)
 
-    h.null = null
+    h.stats = compute
     return [h]
 
 
 def weight_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
-    """kind weight_change: the mean end − start of one dataset's weight, per backbone, against 0."""
+    """kind weight_change: the mean end − start of one dataset's weight over θ0s, per backbone, against 0
+    (the mixture's own θ0-level spread: no σ borrowed from other mixtures, REVIEW M6)."""
     metric, mixture, dataset = f"{WEIGHT}:{claim['dataset']}", claim["mixture"], claim["dataset"]
     direction = 1 if claim["direction"] == "greater" else -1
     fit, out = data.fit(metric), []
@@ -248,19 +313,21 @@ def weight_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
             h.ours = "not run (no moving weights logged)"
             continue
         h.comparison = fit.versus(backbone, mixture, 0.0)
-        h.p, h.p_opp, h.mde = h.comparison.p(direction), h.comparison.p(-direction), h.comparison.mde
         est = fit.cell(backbone, mixture)
-        h.ours = f"{dataset} {signed(est.mean, 3)} [{signed(est.lo, 3)}, {signed(est.hi, 3)}]"
+        h.ours = (f"{dataset} {signed(est.mean, 3)} [{signed(est.lo, 3)}, {signed(est.hi, 3)}]" if est.n > 1
+                  else f"{dataset} {signed(est.mean, 3)} (not testable: one θ0)")
         h.paper_effect = data.paper_changes.get((common.label_key(data.label(backbone, mixture)), dataset), math.nan)
         if not math.isnan(h.paper_effect):
             h.paper = f"{dataset} {signed(h.paper_effect, 3)} ({PAPER_LLAMA})"
+        cell = {(backbone, mixture): 1.0}
 
-        def null(Ys: dict[str, np.ndarray], rng: np.random.Generator, fit=fit, cell=(backbone, mixture),
-                 direction=direction, metric=metric) -> tuple[np.ndarray, np.ndarray]:
-            t, df = fit.null_versus_t([cell], Ys[metric])
-            return _t_p(t[:, 0], df, direction), _t_p(t[:, 0], df, -direction)
+        def compute(Ys: dict[str, np.ndarray], fit=fit, cell=cell, direction=direction, metric=metric,
+                    h=h) -> tuple[np.ndarray, ...]:
+            effect, se, df = fit.contrast_stats(cell, Ys[metric])
+            return (one_sided(effect, se, df, direction), one_sided(effect, se, df, -direction),
+                    _paper_smaller(effect, se, df, direction, h.paper_effect), effect)
 
-        h.null = null
+        h.stats = compute
     return out
 
 
@@ -272,26 +339,38 @@ def best_differs_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
     if fit is None or not all(fit.has(b, a) for b in backbones for a in arms):
         h.ours = f"not run ({header} missing)"
         return [h]
+    try:
+        design = inference.BestDiffersDesign(fit, backbones, arms)
+    except ValueError as e:
+        h.ours = f"not testable ({e})"
+        return [h]
     spec = data.spec or {}
-    permutations, seed = int(spec.get("permutations", 2000)), int(spec.get("seed", 0))
-    result = inference.best_differs_test(fit, backbones, arms, permutations, seed)
-    h.p, h.p_opp = result.p_held, result.p_contradicted
-    h.mde = fit.compare(backbones[0], arms[0], arms[1]).mde
+    result = inference.best_differs_test(fit, backbones, arms, int(spec.get("permutations", 2000)),
+                                         int(spec.get("seed", 0)))
+    h.p_held, h.p_contra = result.p_held, result.p_contradicted
     h.ours = "best: " + "; ".join(f"{b} {result.best[b]}" for b in backbones) + \
         f" (permutation p per arm: {', '.join(f'{a} {p:.3f}' for a, p in result.p_each.items())})"
     paper_best = {}
     for b in backbones:
-        values = {a: paper_value(data, b, a, metric) for a in arms}
-        if not any(map(math.isnan, values.values())):
-            paper_best[b] = max(values, key=values.get)
+        found = {a: paper_value(data, b, a, metric) for a in arms}
+        if not any(map(math.isnan, found.values())):
+            paper_best[b] = max(found, key=found.get)
     if paper_best:
         h.paper = "best: " + "; ".join(f"{data.paper_backbone(b)} {a}" for b, a in paper_best.items())
-    design = inference.BestDiffersDesign(fit, backbones, arms)
+    reference: dict[str, np.ndarray] = {}
 
-    def null(Ys: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return design.null_pvalues(Ys[metric][:, design.rows])
+    def compute(Ys: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        if Ys[metric].shape[0] == 1:  # the data: the permutation test itself
+            nan = np.full(1, np.nan)
+            return np.array([h.p_held]), np.array([h.p_contra]), nan, nan
+        if "null" not in reference:  # simulated experiments: ranked among null experiments of this design
+            reference["null"] = variance.simulate(fit, data.components_of(metric), 2000,
+                                                  np.random.default_rng(int(spec.get("seed", 0)) + 1))
+        held, contra = design.simulated_pvalues(Ys[metric], reference["null"])
+        nan = np.full(len(held), np.nan)
+        return held, contra, nan, nan
 
-    h.null = null
+    h.stats = compute
     return [h]
 
 
@@ -299,7 +378,7 @@ KINDS = {"contrast": contrast_hypotheses, "gain_trend": gain_trend_hypotheses,
          "weight_change": weight_hypotheses, "best_differs": best_differs_hypotheses}
 
 
-# ---------------------------------------------------------------- Holm, verdicts and chance pass rates
+# ---------------------------------------------------------------- the procedure: families, Holm, verdicts
 
 
 def digits(metric: str) -> int:
@@ -307,55 +386,137 @@ def digits(metric: str) -> int:
     return 3 if metric.startswith(WEIGHT) else 2
 
 
-def verdict(h: Hypothesis, alpha: float) -> str:
-    if math.isnan(h.p):
-        return "n/a"
-    if h.p_holm <= alpha:
+def family_alpha(spec: dict) -> dict[str, float]:
+    """Each family's share of α, in the fixed testing order (claims.json `family_alpha`)."""
+    alpha = float(spec.get("alpha", inference.ALPHA))
+    shares = dict(spec.get("family_alpha") or {"primary": 0.8 * alpha, "secondary": 0.16 * alpha,
+                                                "weights": 0.04 * alpha})
+    return {f: float(shares[f]) for f in [*FAMILY_ORDER, *[f for f in shares if f not in FAMILY_ORDER]] if f in shares}
+
+
+def decide(p_held: np.ndarray, p_contra: np.ndarray, p_small: np.ndarray, families: list[str],
+           shares: dict[str, float], alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Verdict codes and two-sided Holm levels (each S × h) of S experiments' hypotheses (module docstring)."""
+    S, H = p_held.shape
+    p2 = np.minimum(1.0, 2 * np.minimum(p_held, p_contra))
+    codes, levels = np.full((S, H), NOT_TESTABLE), np.full((S, H), np.nan)
+    carry = np.zeros(S)
+    for family in [*shares, *[f for f in dict.fromkeys(families) if f not in shares]]:
+        idx = np.array([j for j, f in enumerate(families) if f == family], dtype=int)
+        if not len(idx):
+            continue
+        if family == CHECK:  # outside the budget: each alone at α
+            level = np.full((S, len(idx)), alpha)
+            reject = p2[:, idx] <= level
+        else:
+            budget = shares.get(family, 0.0) + carry
+            P = np.where(np.isnan(p2[:, idx]), np.inf, p2[:, idx])
+            m = (~np.isnan(p2[:, idx])).sum(axis=1)
+            order = np.argsort(P, axis=1, kind="stable")
+            ranks = np.arange(len(idx))[None, :]
+            sorted_level = budget[:, None] / np.maximum(m[:, None] - ranks, 1)
+            sorted_reject = np.cumprod(np.take_along_axis(P, order, axis=1) <= sorted_level, axis=1).astype(bool)
+            level, reject = np.empty_like(sorted_level), np.empty_like(sorted_reject)
+            np.put_along_axis(level, order, sorted_level, axis=1)
+            np.put_along_axis(reject, order, sorted_reject, axis=1)
+            tested = ~np.isnan(p2[:, idx])
+            carry = np.where((reject | ~tested).all(axis=1), budget, 0.0)
+        tested = ~np.isnan(p2[:, idx])
+        held = reject & (p_held[:, idx] <= p_contra[:, idx])
+        smaller = ~reject & (p_small[:, idx] <= level / 2)
+        code = np.select([~tested, held, reject, smaller], [NOT_TESTABLE, HELD, CONTRADICTED, SMALLER], INCONCLUSIVE)
+        codes[:, idx] = code
+        levels[:, idx] = np.where(tested, level, np.nan)
+    return codes, levels
+
+
+def verdict_text(h: Hypothesis) -> str:
+    if h.code == NOT_TESTABLE:
+        return "not testable (fewer than two θ0s)" if h.comparison is not None else "n/a"
+    if h.code == HELD:
         return "held"
-    if h.p_opp_holm <= alpha:
+    if h.code == CONTRADICTED:
         return "contradicted"
+    if h.code == SMALLER:
+        return f"smaller than the paper's effect ({signed(h.paper_effect, digits(h.metric))})"
     return f"inconclusive (MDE = {h.mde:.{digits(h.metric)}f})" if not math.isnan(h.mde) else "inconclusive"
 
 
-def evaluate(data: Data) -> list[Hypothesis]:
-    """Every hypothesis of claims.json with its Holm-adjusted verdict and its chance pass rate."""
+def run_procedure(hyps: list[Hypothesis], Ys: dict[str, np.ndarray], shares: dict[str, float],
+                  alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Verdict codes and levels (S × h) of the experiments Ys through every hypothesis's statistics."""
+    S = next(iter(Ys.values())).shape[0] if Ys else 1
+    cols = [h.stats(Ys) if h.stats else (np.full(S, np.nan),) * 4 for h in hyps]
+    held, contra, small = (np.column_stack([c[i] for c in cols]) for i in range(3))
+    return decide(held, contra, small, [h.family for h in hyps], shares, alpha)
+
+
+def evaluate(data: Data, simulations: int | None = None) -> list[Hypothesis]:
+    """Every hypothesis of claims.json with its verdict, chance pass rate and P(same verdict)."""
     if data.spec is None:
         return []
-    alpha = float(data.spec.get("alpha", inference.ALPHA))
-    hyps = [h for claim in data.spec["list"] for h in KINDS[claim["kind"]](data, claim)]
-    rng = np.random.default_rng(int(data.spec.get("seed", 0)))
-    sims = int(data.spec.get("null_simulations", 2000))
-    for family in dict.fromkeys(h.family for h in hyps):
-        members = [h for h in hyps if h.family == family and not math.isnan(h.p)]
-        if not members:
-            continue
-        p = np.array([h.p for h in members])
-        adjusted, adjusted_opp = inference.holm(p), inference.holm(np.array([h.p_opp for h in members]))
-        levels = inference.holm_levels(p, alpha)
-        for h, pa, po, lv in zip(members, adjusted, adjusted_opp, levels, strict=True):
-            h.p_holm, h.p_opp_holm, h.level = float(pa), float(po), float(lv)
-            h.verdict = verdict(h, alpha)
-        held = null_pass_rates(data, members, sims, alpha, rng)
-        for h, rate in zip(members, held.mean(axis=0), strict=True):
-            h.chance = float(rate)
-        for i, h in enumerate(members):
-            h.null_held = held[:, i]  # kept for the claim-level chance rate
+    spec = data.spec
+    alpha, shares = float(spec.get("alpha", inference.ALPHA)), family_alpha(spec)
+    hyps = [h for claim in spec["list"] for h in KINDS[claim["kind"]](data, claim)]
+    if not hyps:
+        return []
+    metrics = list(dict.fromkeys(h.metric for h in hyps if h.stats))
+    real = {m: data.fit(m).y[None, :] for m in metrics}
+    codes, levels = run_procedure(hyps, real, shares, alpha)
+    for j, h in enumerate(hyps):
+        if h.stats is not None and h.comparison is not None:
+            h.p_held, h.p_contra = (float(v[0]) for v in h.stats(real)[:2])
+        h.code, h.level = int(codes[0, j]), float(levels[0, j])
+        if h.comparison is not None and not math.isnan(h.level):
+            h.mde = h.comparison.mde_at(h.level)
+    for family in dict.fromkeys(h.family for h in hyps):  # Holm-adjusted p, on the scale of the overall α
+        members = [h for h in hyps if h.family == family and not math.isnan(h.level)]
+        if members:
+            budget = max(h.level for h in members)  # the largest p is tested at the family's whole budget
+            adjusted = inference.holm(np.array([h.p for h in members])) if family != CHECK else \
+                np.array([h.p for h in members])
+            for h, p in zip(members, adjusted, strict=True):
+                h.p_holm = float(min(1.0, p * alpha / budget))
     for h in hyps:
+        h.verdict = verdict_text(h)
         if h.verdict == "n/a" and not h.ours:
             h.ours = "not run"
+    sims = int(spec.get("null_simulations", 2000) if simulations is None else simulations)
+    if sims and metrics:
+        rng = np.random.default_rng(int(spec.get("seed", 0)))
+        comps = {m: data.components_of(m) for m in metrics}
+        null = {m: variance.simulate(data.fit(m), comps[m], sims, rng) for m in metrics}
+        null_codes, _ = run_procedure(hyps, null, shares, alpha)
+        observed = {m: {c: float(v) for c, v in zip(data.fit(m).cells, cell_means(data.fit(m)), strict=True)}
+                    for m in metrics}
+        again = {m: variance.simulate(data.fit(m), comps[m], sims, rng, observed[m]) for m in metrics}
+        again_codes, _ = run_procedure(hyps, again, shares, alpha)
+        for j, h in enumerate(hyps):
+            if h.code != NOT_TESTABLE:
+                h.null_codes = null_codes[:, j]
+                h.chance = float((null_codes[:, j] == HELD).mean())
+                h.same_verdict = float((again_codes[:, j] == h.code).mean())
     return hyps
 
 
-def null_pass_rates(data: Data, members: list[Hypothesis], sims: int, alpha: float,
-                    rng: np.random.Generator) -> np.ndarray:
-    """held (sims × h): the family's verdicts in simulated experiments with no mixture effect.
+def cell_means(fit: inference.Fit) -> np.ndarray:
+    """Each cell's mean over its θ0 means (the observed means the P(same verdict) simulation takes as true)."""
+    m = fit.y @ fit.A
+    return np.array([np.mean([m[fit._unit_pos[(b, c, t)]] for t in fit.theta0s[(b, c)]]) for b, c in fit.cells])
 
-    Each metric's runs get independent standard normal values on the experiment's own design (the
-    t statistics do not depend on σ); the hypotheses are tested and Holm-adjusted as on the real data.
-    """
-    Ys = {m: rng.standard_normal((sims, len(data.fit(m).y))) for m in dict.fromkeys(h.metric for h in members)}
-    p = np.column_stack([h.null(Ys, rng)[0] for h in members])
-    return inference.holm(p) <= alpha
+
+def familywise(hyps: list[Hypothesis]) -> dict[str, float]:
+    """Simulated without any mixture effect: P(some hypothesis held) and P(some held or contradicted), over
+    the families inside the α budget."""
+    codes = [h.null_codes for h in hyps if h.null_codes is not None and h.family != CHECK]
+    if not codes:
+        return {"any_held": math.nan, "any_rejected": math.nan}
+    c = np.column_stack(codes)
+    return {"any_held": float((c == HELD).any(axis=1).mean()),
+            "any_rejected": float(((c == HELD) | (c == CONTRADICTED)).any(axis=1).mean())}
+
+
+# ---------------------------------------------------------------- tables
 
 
 def claim_rows(hyps: list[Hypothesis]) -> pd.DataFrame:
@@ -363,27 +524,30 @@ def claim_rows(hyps: list[Hypothesis]) -> pd.DataFrame:
     rows = []
     for cid in dict.fromkeys(h.claim["id"] for h in hyps):
         mine = [h for h in hyps if h.claim["id"] == cid]
-        tested = [h for h in mine if h.verdict != "n/a"]
-        held = sum(h.verdict == "held" for h in tested)
-        contra = sum(h.verdict == "contradicted" for h in tested)
+        tested = [h for h in mine if h.code != NOT_TESTABLE]
+        held = sum(h.code == HELD for h in tested)
+        contra = sum(h.code == CONTRADICTED for h in tested)
+        smaller = sum(h.code == SMALLER for h in tested)
         if not tested:
-            verdict_text = "n/a"
+            text = "not testable (fewer than two θ0s)" if any(h.comparison is not None for h in mine) else "n/a"
         elif len(tested) == 1:
-            verdict_text = tested[0].verdict
+            text = tested[0].verdict
         elif held == len(tested):
-            verdict_text = "held"
+            text = "held"
         elif contra:
-            verdict_text = "contradicted" if contra == len(tested) else f"contradicted on {contra} of {len(tested)}"
+            text = "contradicted" if contra == len(tested) else f"contradicted on {contra} of {len(tested)}"
+        elif smaller == len(tested):
+            text = "smaller than the paper's effect"
         else:
             mdes = [h.mde for h in tested if not math.isnan(h.mde)]
-            verdict_text = (f"inconclusive ({held} of {len(tested)} held; MDE = {max(mdes):.{digits(mine[0].metric)}f})"
-                            if mdes else "inconclusive")
-        sims = [h.null_held for h in tested]
-        chance = float(np.all(np.column_stack(sims), axis=1).mean()) if tested and all(
+            text = (f"inconclusive ({held} of {len(tested)} held; MDE = {max(mdes):.{digits(mine[0].metric)}f})"
+                    if mdes else "inconclusive")
+        sims = [h.null_codes for h in tested]
+        chance = float(np.all(np.column_stack(sims) == HELD, axis=1).mean()) if tested and all(
             s is not None for s in sims) else math.nan
         rows.append({"claim": mine[0].claim["text"], "id": cid, "family": mine[0].family,
                      "metric": METRICS.get(mine[0].metric, ("weight",))[0], "hypotheses": len(mine),
-                     "held": held, "contradicted": contra, "verdict": verdict_text, "chance_pass_rate": chance})
+                     "held": held, "contradicted": contra, "verdict": text, "chance_pass_rate": chance})
     return pd.DataFrame(rows, columns=["claim", "id", "family", "metric", "hypotheses", "held", "contradicted",
                                        "verdict", "chance_pass_rate"])
 
@@ -397,10 +561,9 @@ def hypothesis_rows(hyps: list[Hypothesis]) -> pd.DataFrame:
                      "arms": h.arms, "metric": h.metric, "direction": "greater" if h.direction > 0 else "less",
                      "effect": c.effect if c else math.nan, "ci_lo": c.lo if c else math.nan,
                      "ci_hi": c.hi if c else math.nan, "se": c.se if c else math.nan, "df": c.df if c else math.nan,
-                     "p": h.p, "p_holm": h.p_holm, "p_other_way": h.p_opp, "p_other_way_holm": h.p_opp_holm,
-                     "holm_level": h.level,
-                     "holm_bound": c.bound(h.direction, h.level) if c and not math.isnan(h.level) else math.nan,
-                     "mde": h.mde, "verdict": h.verdict, "chance_pass_rate": h.chance,
+                     "p": h.p, "p_paper_direction": h.p_held, "p_other_way": h.p_contra, "p_holm": h.p_holm,
+                     "holm_level": h.level, "mde": h.mde, "verdict": h.verdict, "chance_pass_rate": h.chance,
+                     "same_verdict": h.same_verdict,
                      "reviewer_effect": r.effect if r else math.nan, "reviewer_lo": r.lo if r else math.nan,
                      "reviewer_hi": r.hi if r else math.nan, "reviewer_df": r.df if r else math.nan,
                      "paper_effect": h.paper_effect, "ours": h.ours, "paper": h.paper})

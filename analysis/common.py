@@ -80,6 +80,7 @@ def load_summary(exp: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFr
 
 METRICS_COLUMNS = ["backbone", "mixture", "seed", "benchmark", "scope", "name", "metric", "value"]
 TRAJECTORY_COLUMNS = ["backbone", "mixture", "seed", "step", "dataset", "weight"]
+TRAIN_LOG_COLUMNS = ["backbone", "mixture", "seed", "step", "loss"]
 
 
 def load_metrics(exp: Path) -> pd.DataFrame:
@@ -92,6 +93,13 @@ def load_trajectory(exp: Path, required: bool = True) -> pd.DataFrame:
     if not required and not (Path(exp) / "summary" / "trajectory.csv").is_file():
         return pd.DataFrame(columns=TRAJECTORY_COLUMNS)
     return load_summary(exp, "trajectory", TRAJECTORY_COLUMNS)
+
+
+def load_train_log(exp: Path, required: bool = True) -> pd.DataFrame:
+    """train_log.csv (each run's logged training loss); empty when absent and not `required`."""
+    if not required and not (Path(exp) / "summary" / "train_log.csv").is_file():
+        return pd.DataFrame(columns=TRAIN_LOG_COLUMNS)
+    return load_summary(exp, "train_log", TRAIN_LOG_COLUMNS)
 
 
 def load_paper(exp: Path, name: str, columns: Iterable[str] = ()) -> pd.DataFrame | None:
@@ -156,22 +164,22 @@ def targets(spec: dict, metric: str) -> tuple[float, float, float]:
 
 
 def precision_sentence(table: pd.DataFrame, spec: dict) -> str:
-    """One sentence on µBOTH from power.csv's rows: the precision of a two-arm difference now and the seeds
-    that reach the targets (the first note of power.md and the headline's Precision line)."""
+    """One sentence on µBOTH from power.csv's rows: the precision of a two-arm difference over θ0s now and the
+    θ0s that reach the targets (the first note of power.md and the headline's Precision line)."""
     both = table[table["metric"] == "µBOTH"]
     if both.empty:
         return "No primary contrast in µBOTH."
     half, delta, power = targets(spec, "mu_both")
-    first = both.iloc[0]
-    return (f"With {first['n_a']} seeds per arm a two-arm µBOTH difference has a 95% half-width of "
-            f"±{both['half_width'].max():.2f} and {100 * both['power'].min():.0f}% power at Δ = {delta:g} (pooled σ = "
-            f"{first['sigma']:.3g}, {first['df']:.0f} df); the reviewer's paired t gives ±"
-            f"{both['reviewer_half_width'].min():.2f} to ±{both['reviewer_half_width'].max():.2f}. Half-width ≤ "
-            f"{half:g} and power ≥ {100 * power:.0f}% need {both['seeds_needed_pooled'].max()} seeds per arm with "
-            f"the pooled σ ({both['seeds_needed_paired'].max()} with the paired t at the largest observed SD_d). "
-            f"An independent rerun (another machine) would reach the same verdict on these µBOTH comparisons with "
+    n = int(both["theta0s"].min())
+    return (f"With {n} θ0s per arm (one seed each) a two-arm µBOTH difference, tested on θ0 means against its own "
+            f"cells' interaction, has a 95% half-width of ±{both['half_width'].min():.2f} to "
+            f"±{both['half_width'].max():.2f} and {100 * both['power_95'].min():.0f}% to "
+            f"{100 * both['power_95'].max():.0f}% power at Δ = {delta:g} ({n - 1} df); at the levels Holm tests the "
+            f"primary claims at, the MDE is {both['mde'].min():.2f} to {both['mde'].max():.2f}. Half-width ≤ {half:g} "
+            f"and power ≥ {100 * power:.0f}% need {both['theta0s_needed'].max():.0f} θ0s at the largest observed "
+            f"SD_d. A rerun on new θ0s and seeds would reach the same verdict on these µBOTH comparisons with "
             f"probability {100 * both['same_verdict'].min():.0f}% to {100 * both['same_verdict'].max():.0f}% "
-            "(P(same verdict) column).")
+            "(simulated, P(same verdict) column).")
 
 
 # ---------------------------------------------------------------- naming and ordering

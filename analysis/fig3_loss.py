@@ -29,13 +29,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import common, inference  # noqa: E402
+from analysis import common, inference, values  # noqa: E402
 
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
 SCRIPT = {"reads": ["runs.csv", "train_log.csv"],
           "writes": ["figures/fig3_loss.png", "figures/fig3_loss.pdf"]}
 SMOOTH_WINDOW = 3        # logged points in the centred rolling mean applied to each run's loss
-FINAL_FRACTION = 0.1     # the final loss is the mean over the last 10% of logged steps
+FINAL_FRACTION = values.FINAL_FRACTION  # the final loss: the mean over the last 10% of logged steps
 MAX_COLUMNS = 4          # panels per row of the figure
 PAPER_BACKBONE = "LLaMA-3-8B"
 
@@ -61,18 +61,7 @@ def loss_curves(train_log: pd.DataFrame, runs: pd.DataFrame, window: int = SMOOT
     return common.sort_like_runs(stats, runs, extra=["step"])
 
 
-def final_losses(train_log: pd.DataFrame, fraction: float = FINAL_FRACTION) -> pd.DataFrame:
-    """backbone, mixture, seed, value: each run's mean raw loss over its last `fraction` of logged steps."""
-    def last_part(run: pd.DataFrame) -> float:
-        run = run.sort_values("step")
-        return float(run["loss"].tail(max(1, round(fraction * len(run)))).mean())
-
-    keys = ["backbone", "mixture", "seed"]
-    return pd.DataFrame([{**dict(zip(keys, key, strict=True)), "value": last_part(run)}
-                         for key, run in train_log.groupby(keys, sort=False)])
-
-
-def paper_finals(paper_curves: pd.DataFrame, fraction: float = FINAL_FRACTION) -> dict[str, float]:
+def paper_finals(paper_curves: pd.DataFrame, fraction: float = values.FINAL_FRACTION) -> dict[str, float]:
     """label_key(method) -> the paper's final loss, with the same rule as ours."""
     n = max(1, round(fraction * len(paper_curves)))
     tail = paper_curves.sort_values("step").tail(n)
@@ -181,7 +170,7 @@ def make_figure(curves: pd.DataFrame, runs: pd.DataFrame, paper_curves: pd.DataF
 def final_table(train_log: pd.DataFrame, runs: pd.DataFrame,
                 paper_curves: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Numeric and display tables of the final loss per backbone x mixture, with the paper's value."""
-    stats = common.seed_stats(final_losses(train_log), ["backbone", "mixture"], scale=inference.POSITIVE)
+    stats = common.seed_stats(values.final_losses(train_log), ["backbone", "mixture"], scale=inference.POSITIVE)
     table = common.sort_like_runs(stats, runs).rename(columns={"mean": "final_loss_mean", "lo": "final_loss_lo",
                                                                  "hi": "final_loss_hi", "n": "n_seeds"})
     table = table.merge(common.paper_labels(runs), on=["backbone", "mixture"], how="left")

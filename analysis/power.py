@@ -1,16 +1,18 @@
-"""Power table: how precisely the experiment measures each pre-declared primary comparison.
+"""Power table: how precisely the experiment measures each pre-declared primary comparison, and how many θ0s
+would reach the targets.
 
     python analysis/power.py results/<exp>
 
-Reads results/<exp>/summary/claims.json and the summary CSVs. For every contrast of the primary
-family (arm a vs arm b on one backbone) and each of µMU, µMB and µBOTH (and the claim's own metric,
-e.g. µALL) it writes, from the pooled model of analysis/inference.py: seeds per arm, the pooled σ and
-its df, the 95% CI half-width of the difference, the minimal detectable effect at 80% power and the
-power at Δ = targets.delta (µMB: delta / 5, the same change of µBOTH); then the same from the
-reviewer's seed-level paired t (n − 1 df); and the seeds per arm that would reach the targets
-(half-width ≤ targets.half_width, power ≥ targets.power; inference.seeds_needed, also on the command
-line: python -m analysis.inference plan --sigma S). Writes results/<exp>/tables/power.{md,csv,tex}.
-A jupytext percent script: it also opens as a notebook.
+Reads results/<exp>/summary/claims.json and the summary CSVs. For every contrast of the primary family
+(arm a vs arm b on one backbone) and each of µMU, µMB and µBOTH (and the claim's own metric, e.g. µALL):
+the θ0s both arms share, the SD of the per-θ0 differences (seeds averaged within θ0) and n − 1 df, the
+95% half-width of the difference, the two-sided level Holm tests the claim at and the MDE and power at
+that level (Δ = targets.delta; µMB: delta / 5, the same change of µBOTH), P(same verdict) on new θ0s and
+seeds (simulated through the scorecard's own procedure: analysis/claims.py), and the θ0s (one seed each)
+that would reach the targets (half-width ≤ targets.half_width, power ≥ targets.power at 95%) with this SD —
+more seeds per θ0 cannot: the mixture × θ0 interaction sets a floor (analysis/variance.py, also on the
+command line: python -m analysis.variance plan). Then the REML variance components of each metric.
+Writes results/<exp>/tables/power.{md,csv,tex}. A jupytext percent script: it also opens as a notebook.
 """
 
 # %%
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import claims, common, inference, values
+from analysis import claims, common, inference, values, variance
 
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
 SCRIPT = {"reads": ["runs.csv", "metrics.csv", "trajectory.csv", "claims.json"],
@@ -30,41 +32,45 @@ METRICS = values.HEADLINE  # µMU, µMB, µBOTH
 # %%
 
 
-def rows(data: claims.Data) -> list[dict]:
+def rows(data: claims.Data, hyps: list[claims.Hypothesis]) -> list[dict]:
     """One row per primary contrast × metric."""
     out = []
+    primary = {(h.claim["id"], h.scope): h for h in hyps if h.family == "primary"}
     for claim in (data.spec or {}).get("list", []):
         if claim["family"] != "primary" or claim["kind"] != "contrast":
             continue
         metrics = [*METRICS, *([claim["metric"]] if claim["metric"] not in METRICS else [])]
         for backbone in claim["backbones"]:
             a, refs = claim["a"][backbone], claim["b"][backbone]
+            h = primary.get((claim["id"], backbone))
             for b in refs:
                 for metric in metrics:
                     fit = data.fit(metric)
                     if fit is None or not (fit.has(backbone, a) and fit.has(backbone, b)):
                         continue
-                    out.append(row(data, claim, backbone, a, b, metric, fit))
+                    out.append(row(data, claim, backbone, a, b, metric, fit, h))
     return out
 
 
-def row(data: claims.Data, claim: dict, backbone: str, a: str, b: str, metric: str,
-        fit: inference.Fit) -> dict:
-    """The pooled and the reviewer's precision of one difference in one metric."""
+def row(data: claims.Data, claim: dict, backbone: str, a: str, b: str, metric: str, fit: inference.Fit,
+        h: claims.Hypothesis | None) -> dict:
+    """The θ0-level precision of one difference in one metric, at the 95% level and at its Holm level."""
     half, delta, power = common.targets(data.spec, metric)
     c = fit.compare(backbone, a, b)
-    series = data.values[metric].query("backbone == @backbone").set_index(["mixture", "seed"])["value"]
-    r = inference.paired_t(series.loc[a], series.loc[b], fit.scale)
-    need = inference.seeds_needed(c.sigma, half, delta, power, cells=len(fit.cells),
-                                  paired_sd=r.sigma if r.sigma == r.sigma else None)
+    level = h.level if h is not None and h.metric == metric and not pd.isna(h.level) else inference.ALPHA
+    diff_var = c.sigma ** 2 if c.testable else float("nan")
+    need = variance.theta0s_needed(diff_var, half, delta, power) if c.testable else float("nan")
+    comps = data.components_of(metric).get(backbone)
     return {"claim": claim["text"], "id": claim["id"], "backbone": backbone, "arms": f"{a} vs {b}",
-            "metric": claims.METRICS[metric][0], "n_a": c.n_a, "n_b": c.n_b, "sigma": c.sigma, "df": c.df,
-            "half_width": c.half_width, "mde": c.mde, "delta": delta, "power": c.power(delta),
-            "target_half_width": half, "meets_targets": bool(c.half_width <= half and c.power(delta) >= power),
-            "reviewer_n": r.n_a, "reviewer_sd": r.sigma, "reviewer_df": r.df, "reviewer_half_width": r.half_width,
-            "reviewer_mde": r.mde, "reviewer_power": r.power(delta),
-            "seeds_needed_pooled": need["pooled"], "seeds_needed_paired": need["paired"],
-            "effect": c.effect, "same_verdict": inference.same_verdict_probability(c.effect, c.se, c.df)}
+            "metric": claims.METRICS[metric][0], "theta0s": c.n_a, "sd_d": c.sigma, "df": c.df,
+            "half_width": c.half_width(), "level": level, "mde": c.mde_at(level), "delta": delta,
+            "power": c.power(delta, level), "power_95": c.power(delta), "target_half_width": half,
+            "meets_targets": bool(c.half_width() <= half and c.power(delta) >= power),
+            "theta0s_needed": need, "effect": c.effect,
+            "same_verdict": h.same_verdict if h is not None and h.metric == metric else float("nan"),
+            "var_theta0": comps.theta0 if comps else float("nan"),
+            "var_interaction": comps.interaction if comps else float("nan"),
+            "var_seed": comps.seed if comps else float("nan")}
 
 
 def display(table: pd.DataFrame) -> pd.DataFrame:
@@ -76,20 +82,33 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "Claim": table["id"], "Backbone": table["backbone"], "Arms": table["arms"], "Metric": table["metric"],
-        "Seeds": [f"{a} / {b}" for a, b in zip(table["n_a"], table["n_b"], strict=True)],
-        "σ (df)": [f"{s:.3g} ({d:.0f})" for s, d in zip(table["sigma"], table["df"], strict=True)],
-        "± half-width": num("half_width"), "MDE": num("mde"),
-        "Power at Δ": [f"{100 * p:.0f}% at {d:g}" for p, d in zip(table["power"], table["delta"], strict=True)],
-        "Targets met": table["meets_targets"].map({True: "yes", False: "no"}),
-        "Paired t: SD_d (df)": [f"{s:.3g} ({d:.0f})" if s == s else "–"
-                                for s, d in zip(table["reviewer_sd"], table["reviewer_df"], strict=True)],
-        "Paired ± half-width": num("reviewer_half_width"), "Paired MDE": num("reviewer_mde"),
-        "Paired power at Δ": pct("reviewer_power"),
-        "Seeds needed (pooled / paired)": [f"{a} / {b}" for a, b in zip(table["seeds_needed_pooled"],
-                                                                       table["seeds_needed_paired"], strict=True)],
-        "Δ (pooled)": [common.fmt_signed(v) for v in table["effect"]],
-        "P(same verdict on a rerun)": pct("same_verdict"),
+        "θ0s": table["theta0s"],
+        "SD_d (df)": [f"{s:.3g} ({d:.0f})" if s == s else "–" for s, d in zip(table["sd_d"], table["df"], strict=True)],
+        "± half-width (95%)": num("half_width"),
+        "Holm level": table["level"].map(lambda v: f"{v:.4g}"),
+        "MDE at it": num("mde"),
+        "Power at Δ (at it)": [f"{100 * p:.0f}% at {d:g}" if p == p else "–"
+                               for p, d in zip(table["power"], table["delta"], strict=True)],
+        "Targets met (95%)": table["meets_targets"].map({True: "yes", False: "no"}),
+        "θ0s needed": table["theta0s_needed"].map(lambda v: "–" if pd.isna(v) else f"{v:.0f}"),
+        "Δ": [common.fmt_signed(v) for v in table["effect"]],
+        "P(same verdict), new θ0s": pct("same_verdict"),
     })
+
+
+def components_table(data: claims.Data, backbones: list[str]) -> pd.DataFrame:
+    """The REML variance components of every claim metric on the primary backbones."""
+    out = []
+    for metric in [*METRICS, "mu_all"]:
+        if data.fit(metric) is None:
+            continue
+        for backbone, c in data.components_of(metric).items():
+            if backbone in backbones:
+                out.append({"Metric": claims.METRICS[metric][0], "Backbone": backbone,
+                            "σ²_θ0": common.fmt_number(c.theta0, 3), "σ²_mixture×θ0": common.fmt_number(c.interaction, 3),
+                            "σ²_seed": common.fmt_number(c.seed, 3) if c.separable else "– (in σ²_mixture×θ0)",
+                            "cells / θ0s / runs": f"{c.cells} / {c.theta0s} / {c.runs}"})
+    return pd.DataFrame(out)
 
 
 def write_all(exp: Path) -> list[Path]:
@@ -101,26 +120,30 @@ def write_all(exp: Path) -> list[Path]:
         empty = pd.DataFrame(columns=["Claim", "Backbone", "Metric"])
         return common.write_table(empty, empty, stem, title, [
             f"No summary/{claims.CLAIMS_FILE}: no pre-declared comparison (see analysis/claims.py)."])
-    table = pd.DataFrame(rows(data))
+    hyps = claims.evaluate(data)
+    table = pd.DataFrame(rows(data, hyps))
     if table.empty:
         empty = pd.DataFrame(columns=["Claim", "Backbone", "Metric"])
         return common.write_table(empty, empty, stem, title, ["No primary contrast could be computed."])
     half, delta, power = common.targets(data.spec, "mu_both")
     mb = common.MB_SCALE
+    comps = components_table(data, list(dict.fromkeys(table["backbone"])))
     notes = [common.precision_sentence(table, data.spec),
-             "Pooled: the difference of two cells in the model of analysis/inference.py (σ pooled over every cell "
-             "of the metric, paired by seed); ± half-width of its 95% interval; MDE = (t₀.₉₇₅ + t₀.₈₀)·SE; power: the "
-             f"exact noncentral-t power of the two-sided 5% test at Δ = {delta:g} points (µMB: "
-             f"{delta / mb:g}, the same change of µBOTH). Targets: half-width ≤ {half:g} (µMB {half / mb:g}) "
-             "and power ≥ "
-             f"{100 * power:.0f}%.",
-             "Paired t: the reviewer's seed-level paired t over the seeds both arms share (n − 1 df, SD_d of the "
-             "per-seed differences), straight from summary/metrics.csv.",
-             "Seeds needed: the fewest seeds per arm reaching both targets with this σ (pooled over as many cells "
-             "as now) or with this SD_d (paired t): inference.seeds_needed, `python -m analysis.inference plan`.",
-             "P(same verdict on a rerun): the chance that an independent rerun of this design (another machine, "
-             "other float rounding) puts the difference on the same side of its 95% interval (above 0, below 0, "
-             "or inconclusive), predicted from this run: d' ~ N(Δ, 2·SE²) (inference.same_verdict_probability).",
+             "Each difference is tested on θ0 means (seeds averaged within θ0) against the interaction of its own "
+             "two cells: SD_d is the SD of the per-θ0 differences, df = θ0s − 1 (analysis/inference.py). ± "
+             "half-width: the 95% interval. Holm level: the two-sided level the scorecard tests this claim at "
+             "(its family's share of α, Holm's step); MDE and power at that level, 80% power, at Δ = "
+             f"{delta:g} points (µMB: {delta / mb:g}, the same change of µBOTH). Targets (at 95%): half-width ≤ "
+             f"{half:g} (µMB {half / mb:g}) and power ≥ {100 * power:.0f}%.",
+             "θ0s needed: the fewest θ0s, one seed each, reaching both targets with this SD_d "
+             "(analysis/variance.py theta0s_needed; `python -m analysis.variance plan`). Seeds added to the same "
+             "θ0s only shrink the seed part of SD_d: the mixture × θ0 interaction is a floor that only more θ0s lower.",
+             "P(same verdict), new θ0s: the share of simulated reruns on fresh θ0s and seeds, drawn from the "
+             "variance components below around the observed cell means, in which the scorecard's procedure "
+             "(families, Holm, verdict rules) reaches this claim's verdict again.",
+             "Variance components (REML, statsmodels MixedLM; value ~ mixture, random θ0 intercept, a variance "
+             "component per mixture within θ0, residual = seeds; with one seed per mixture and θ0 the interaction "
+             "includes the seed noise):\n\n" + (common.markdown_table(comps) if len(comps) else "none estimable"),
              *data.notes]
     return common.write_table(display(table), table, stem, title, notes)
 

@@ -26,7 +26,9 @@ from analysis import common, inference
 
 # metric -> (header, scale) of the per-run metrics the claims, the leaderboard and the reproduction compare
 METRICS = {"mu_mmlu": ("µMU", inference.PERCENT), "mu_mtbench": ("µMB", inference.SCORE),
-           "mu_both": ("µBOTH", inference.BOTH), "mu_all": ("µALL", inference.PERCENT)}
+           "mu_both": ("µBOTH", inference.BOTH), "mu_all": ("µALL", inference.PERCENT),
+           "train_loss": ("final training loss", inference.POSITIVE)}
+FINAL_FRACTION = 0.1  # the final training loss: the mean logged loss over the last 10% of logged steps
 HEADLINE = ("mu_mmlu", "mu_mtbench", "mu_both")  # Table 2's three, in its order
 WEIGHT = "weight_change"  # metric_values key prefix: weight_change:<dataset>
 
@@ -243,12 +245,25 @@ def paper_weight_changes(exp: Path) -> dict[tuple[str, str], float]:
 # ---------------------------------------------------------------- claim metrics per run, the paper's tables
 
 
-def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame,
-                  trajectory: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """metric -> per-run values: µMU (%), µMB (1-10), µBOTH, µALL (%), and each dataset's weight change.
+def final_losses(train_log: pd.DataFrame, fraction: float = FINAL_FRACTION) -> pd.DataFrame:
+    """backbone, mixture, seed, value: each run's mean raw loss over its last `fraction` of logged steps."""
+    def last_part(run: pd.DataFrame) -> float:
+        run = run.sort_values("step")
+        return float(run["loss"].tail(max(1, round(fraction * len(run)))).mean())
+
+    keys = ["backbone", "mixture", "seed"]
+    return pd.DataFrame([{**dict(zip(keys, key, strict=True)), "value": last_part(run)}
+                         for key, run in train_log.groupby(keys, sort=False)], columns=[*keys, "value"])
+
+
+def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame, trajectory: pd.DataFrame | None = None,
+                  train_log: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """metric -> per-run values: µMU (%), µMB (1-10), µBOTH, µALL (%), each dataset's weight change and the
+    final training loss.
 
     Each frame has backbone, mixture, seed, value and theta0 (inference.attach_theta0); the weight changes
-    (`weight_change:<dataset>`, from `trajectory`) only for mixtures whose weights moved.
+    (`weight_change:<dataset>`, from `trajectory`) only for mixtures whose weights moved; `train_loss`
+    (final_losses) only when `train_log` is given.
     """
     out: dict[str, pd.DataFrame] = {}
     benchmark = pick_benchmark(metrics)
@@ -262,6 +277,8 @@ def metric_values(metrics: pd.DataFrame, runs: pd.DataFrame,
             out["mu_both"] = mu_both_values(pd.concat([mu, out["mu_mtbench"]], ignore_index=True))
     mu_all = component_values(metrics, runs)[0]
     out["mu_all"] = mu_all.rename(columns={"mu_all": "value"})[[*inference.KEY, "value"]].dropna()
+    if train_log is not None and len(train_log):
+        out["train_loss"] = final_losses(train_log)
     if trajectory is not None and len(trajectory):
         changes = start_end(trajectory, common.paper_labels(runs))
         changes = changes.assign(value=changes["end"] - changes["start"])

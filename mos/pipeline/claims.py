@@ -64,6 +64,14 @@ def claim_problems(cfg: Mapping[str, Any]) -> list[str]:
                 name("backbone", backbone, f"claims.{key}")
             if mixture is not None:
                 name("mixture", mixture, f"claims.{key}" + (f".{backbone}" if backbone else ""))
+    shares = section.get("family_alpha") or {}
+    if shares and abs(sum(shares.values()) - section["alpha"]) > 1e-9:
+        problems.append(f"claims.family_alpha: the shares sum to {sum(shares.values()):g}, not to claims.alpha "
+                        f"= {section['alpha']:g}")
+    families = dict.fromkeys(c.get("family", "primary") for c in section["list"])
+    if shares:
+        problems += [f"claims.family_alpha: no share for family {f!r} (claims of family 'check' need none)"
+                     for f in families if f not in shares and f != "check"]
     ids = [c["id"] for c in section["list"]]
     for i, claim in enumerate(section["list"]):
         where, kind = f"claims.list[{i}] ({claim['id']})", claim["kind"]

@@ -111,6 +111,7 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             **_template_entry(cfg, backbone),
             **_bos_entry(cfg, backbone),
             "seed": int(seed),
+            **({"seed_stream": int(mix["seed_stream"])} if mix.get("seed_stream") else {}),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
 

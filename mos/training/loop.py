@@ -69,6 +69,15 @@ TRAIN_LOG_COLUMNS = ["step", "loss", "lr", "tokens", "seconds"]
 TRAJECTORY_COLUMNS = ["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"]
 
 
+SEED_STREAM_STRIDE = 1_000_003  # a prime: seed streams never meet within a grid's seeds
+
+
+def run_seed(spec: Mapping[str, Any]) -> int:
+    """The seed of a run's training randomness: the spec's `seed`, moved to another stream by `seed_stream`
+    (an A/A copy of a mixture draws independently of the original on the same θ0)."""
+    return int(spec.get("seed", 0)) + SEED_STREAM_STRIDE * int(spec.get("seed_stream", 0))
+
+
 def load_datasets(spec: Mapping[str, Any], tokenizer, settings: TrainSettings) -> dict[str, TokenizedDataset]:
     """The spec's datasets, from the tokenization cache when the spec names a matching one."""
     cache = spec.get("tokenized")
@@ -125,7 +134,7 @@ class Run:
         self.accumulation = s.batch_size // (s.micro_batch_size * self.acc.num_processes)
         if self.deepspeed:
             self._configure_deepspeed()
-        self.seed = int(spec.get("seed", 0))
+        self.seed = run_seed(spec)
         torch.manual_seed(self.seed)
         self.tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"), spec.get("bos_token"))
         mixture = spec["mixture"]
