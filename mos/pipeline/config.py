@@ -33,6 +33,7 @@ import yaml
 
 from mos.common.io import read_text
 from mos.data import chat_templates
+from mos.evaluation import benchmarks
 from mos.mixing import registry
 from mos.mixing.strategy import UnboundRunsError
 from mos.pipeline.grid import (
@@ -288,7 +289,7 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
-    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
+    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_benchmarks, _check_eval):
         problems.extend(check(cfg))
     if not problems:  # budgets, trains and claims need valid references
         from mos.pipeline.claims import claim_problems  # claims build on the specs, which import this module
@@ -322,6 +323,37 @@ def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
                 chat_templates.resolve(b["chat_template"])
             except ValueError as e:
                 problems.append(f"backbones.{name}.chat_template: {e}")
+    return problems
+
+
+def _check_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
+    """Benchmark names are registered (mos.evaluation.benchmarks) and their data paths resolve; only
+    local files are subsampled; win rates compare a judged benchmark's answers."""
+    ev, known, problems = cfg["eval"], benchmarks.available(), []
+    lists = [("eval.benchmarks", ev["benchmarks"])]
+    lists += [(f"grid[{i}].benchmarks", block.get("benchmarks", [])) for i, block in enumerate(cfg["grid"])]
+    for where, names in lists:
+        problems += [f"{where}[{i}]: expected one of {', '.join(known)}; got {name!r}.{did_you_mean(name, known)}"
+                     for i, name in enumerate(names) if name not in known]
+    for name in ev["max_items"] or {}:
+        if name not in known:
+            problems.append(f"eval.max_items.{name}: unknown benchmark.{did_you_mean(name, known)} "
+                            f"Benchmarks: {', '.join(known)}")
+        elif known[name].hub is not None:
+            problems.append(f"eval.max_items.{name}: only benchmarks read from local files can be subsampled; "
+                            f"{name} may read the hub dataset {known[name].hub}")
+    judged = [b for b, cls in known.items() if cls.judged]
+    if ev["winrate"]["benchmark"] not in judged:
+        problems.append(f"eval.winrate.benchmark: expected a judged benchmark ({', '.join(judged)}); "
+                        f"got {ev['winrate']['benchmark']!r}")
+    for name in all_benchmarks(cfg):
+        path = known[name].path if name in known else ""
+        try:
+            path.format(testbed="", eval=ev)
+        except (KeyError, IndexError, ValueError) as e:
+            problems.append(f"eval.benchmarks: the data path {path!r} of {name} ({known[name].__module__}) "
+                            f"cannot be resolved ({type(e).__name__}: {e}); it may name {{testbed}} and "
+                            "{eval[<key>]} for a key of the eval section")
     return problems
 
 

@@ -41,7 +41,7 @@ rule table2_main:
         claims=rules.aggregate.output.claims,
     output:
         tables=expand(f"{RESULTS}/tables/table2_main_{{benchmark}}.md",
-                      benchmark=[b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]),
+                      benchmark=G.group_benchmarks(CFG["eval"]["benchmarks"])),
     params:
         exp=experiment_folder,
     log:
