@@ -31,8 +31,8 @@ from mos.evaluation.benchmarks import scored_items  # noqa: E402
 from mos.evaluation.benchmarks.mmlu import check_mmlu_hub  # noqa: E402
 from mos.evaluation.benchmarks.mmlu_dev import mmlu_dev_task, render_mmlu_dev  # noqa: E402
 from mos.evaluation.benchmarks.testbed_mc import render_testbed_item  # noqa: E402
-from mos.evaluation.evaluate import SpecError, main, validate_spec, wants_bos  # noqa: E402
-from mos.evaluation.lm import plan_batch  # noqa: E402
+from mos.evaluation.evaluate import SpecError, main, validate_spec  # noqa: E402
+from mos.evaluation.lm import plan_batch, wants_bos  # noqa: E402
 from mos.evaluation.metrics import COLUMNS, macro_average, metric_rows  # noqa: E402
 from mos.evaluation.mmlu_dev import parse_mmlu_dev, subject_groups  # noqa: E402
 

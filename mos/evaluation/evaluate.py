@@ -21,7 +21,6 @@ last so that its presence marks a finished run, `metrics.csv`.
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import json
 import os
@@ -39,7 +38,7 @@ from mos.common.io import atomic_write_text, write_csv
 from mos.common.spec import read_spec
 from mos.data.records import DataError
 from mos.evaluation.benchmarks import Benchmark, BenchmarkError, build, options
-from mos.evaluation.benchmarks.base import SpecError
+from mos.evaluation.benchmarks.base import SpecError, spec_integer
 from mos.evaluation.generation import GenerationSettings
 from mos.evaluation.metrics import COLUMNS, ITEM_COLUMNS
 
@@ -51,12 +50,7 @@ def benchmarks_of(spec: Mapping[str, Any]) -> dict[str, Benchmark]:
     try:
         return {name: build(name, spec) for name in spec["benchmarks"]}
     except BenchmarkError as e:
-        raise SpecError(str(e) if str(e).startswith("spec.") else f"spec.benchmarks: {e}") from None
-
-
-def looks_local(model: str) -> bool:
-    """A path rather than a hub id ("org/name")."""
-    return model.startswith((".", "/", "~")) or model.count("/") != 1
+        raise SpecError(f"spec.benchmarks: {e}") from None
 
 
 def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,7 +67,8 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     model = str(spec["model"])
     if Path(model).exists():
         model = str(Path(model).resolve())
-    elif looks_local(model) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    elif (model.startswith((".", "/", "~")) or model.count("/") != 1  # a folder, not a hub id "org/name"
+          or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")):
         raise SpecError(f"spec.model: model folder {model!r} not found")
     resolved = {"model": model, "benchmarks": dict(spec["benchmarks"])}
     template = spec.get("chat_template")
@@ -90,11 +85,7 @@ def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(model_id, str) or not re.fullmatch(r"[\w.+-]+", model_id):
             raise SpecError(f"spec.model_id must be a file-name-safe string, got {model_id!r}")
         resolved["model_id"] = model_id
-    for key, (default, least) in OPTIONS.items():
-        value = spec.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise SpecError(f"spec.{key} must be an integer >= {least}, got {value!r}")
-        resolved[key] = value
+    resolved.update({key: spec_integer(spec, key, *default_least) for key, default_least in OPTIONS.items()})
     for bench in benchmarks.values():
         resolved.update({key: getattr(bench, f.name) for key, f in options(type(bench)).items()})
     return resolved
@@ -114,37 +105,19 @@ def load_data(spec: Mapping[str, Any], cache: dict[tuple[str, str], Any] | None 
     return data
 
 
-def wants_bos(tokenizer: Any) -> bool | None:
-    """True when the model's chat template starts sequences with its BOS token.
-
-    Such a model saw BOS first in every training sequence, so lm-eval is told to prepend it to plain
-    prompts (MMLU) too; prompts that already start with BOS (the rendered chat template) are left as
-    they are by lm-eval. Otherwise None keeps the tokenizer's own default.
-    """
-    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
-    return True if tokenizer.bos_token and "bos_token" in template else None
-
-
-@functools.cache
-def task_manager(include_defaults: bool) -> Any:
-    """lm-eval's task index, built once per process (the built-in one takes seconds)."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(include_defaults=include_defaults)
-
-
 def run_lm_eval(spec: Mapping[str, Any], tasks: list[Any], add_bos: bool | None) -> dict[str, Any]:
     """One `simple_evaluate` call over all tasks (float32; CUDA if available, else CPU)."""
     import lm_eval
     import torch
 
-    from mos.evaluation.lm import ScoringHFLM, quiet_env_info
+    from mos.evaluation.lm import ScoringHFLM, quiet_env_info, task_manager
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model_args: dict[str, Any] = {"pretrained": spec["model"], "dtype": "float32"}
     if add_bos is not None:
         model_args["add_bos_token"] = add_bos
-    lm = ScoringHFLM(**model_args, device=device, batch_size=spec["batch_size"], batch_tokens=spec["batch_tokens"])
+    lm = ScoringHFLM(**model_args, device=device, batch_size=spec["batch_size"],
+                     batch_tokens=spec["batch_tokens"])
     try:
         with quiet_env_info():
             results = lm_eval.simple_evaluate(
@@ -166,10 +139,12 @@ def write_raw(out: Path, results: Mapping[str, Any]) -> None:
         text = "".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in samples)
         atomic_write_text(out / f"samples_{task}.jsonl", text)
     summary = {k: v for k, v in results.items() if k != "samples"}
-    atomic_write_text(out / "results.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write_text(out / "results.json", text)
 
 
-def answer(spec: Mapping[str, Any], judged: Mapping[str, Benchmark], data: Mapping[str, Any], out: Path) -> None:
+def answer(spec: Mapping[str, Any], judged: Mapping[str, Benchmark], data: Mapping[str, Any],
+           out: Path) -> None:
     """Answer every judged benchmark's questions with one generator and write the answers."""
     from mos.evaluation.chat_bench import answers_path, write_answers
     from mos.evaluation.generation import make_generator
@@ -190,6 +165,7 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     import torch
 
     from mos.data.tokenizer import load_tokenizer
+    from mos.evaluation.lm import wants_bos
 
     if threads:
         torch.set_num_threads(threads)
@@ -204,7 +180,8 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     if scored:
         tokenizer = load_tokenizer(spec["model"], spec.get("chat_template"))
         with tempfile.TemporaryDirectory(prefix="mos-eval-datasets-") as cache_dir:
-            tasks = [t for n, b in scored.items() for t in b.tasks(data[n], tokenizer, raw / "data", Path(cache_dir))]
+            tasks = [t for n, b in scored.items()
+                     for t in b.tasks(data[n], tokenizer, raw / "data", Path(cache_dir))]
             results = run_lm_eval(spec, tasks, wants_bos(tokenizer))
         write_raw(raw, results)
         for name, bench in scored.items():
@@ -220,7 +197,7 @@ def evaluate(spec: Mapping[str, Any], out: str | Path, threads: int | None = Non
     return rows
 
 
-def prepare(spec_args: Sequence[str], outs: Sequence[str]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+def prepare(spec_args: Sequence[str], outs: Sequence[str]) -> list[tuple[dict[str, Any], str, dict]]:
     """(resolved spec, output folder, data) per pair; raises on the first invalid spec or data file."""
     if len(spec_args) != len(outs):
         raise SpecError(f"got {len(spec_args)} --spec but {len(outs)} --out: give them in pairs")

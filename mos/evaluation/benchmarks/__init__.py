@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mos.evaluation.benchmarks.base import Benchmark, Samples
+from mos.evaluation.benchmarks.base import Benchmark, Samples, spec_integer
 
 ENTRY_POINT_GROUP = "mos.benchmarks"
 
@@ -53,7 +53,7 @@ def available() -> dict[str, type[Benchmark]]:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         cls = ep.load()
         if not (inspect.isclass(cls) and issubclass(cls, Benchmark) and cls.name):
-            raise BenchmarkError(f"entry point {ep.name} = {ep.value} is not a Benchmark subclass with a name")
+            raise BenchmarkError(f"entry point {ep.name} = {ep.value} is not a named Benchmark subclass")
         add(cls, ep.value)
     return dict(sorted(found.items()))
 
@@ -74,15 +74,10 @@ def options(cls: type[Benchmark]) -> dict[str, dataclasses.Field]:
 
 
 def build(name: str, spec: Mapping[str, Any]) -> Benchmark:
-    """Benchmark `name` with its options from `spec` (integers, at least each option's `least`)."""
+    """Benchmark `name` with its options from `spec` (a `SpecError` names a bad one)."""
     cls = get(name)
-    values = {}
-    for key, f in options(cls).items():
-        value, least = spec.get(key, f.default), f.metadata.get("least", 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise BenchmarkError(f"spec.{key} must be an integer >= {least}, got {value!r}")
-        values[f.name] = value
-    return cls(**values)
+    return cls(**{f.name: spec_integer(spec, key, f.default, f.metadata.get("least", 0))
+                  for key, f in options(cls).items()})
 
 
 def read_items(path: str | Path, name: str) -> Any:

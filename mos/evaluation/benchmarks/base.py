@@ -42,6 +42,14 @@ def option(default: int, least: int = 0) -> Any:
     return field(default=default, metadata={"least": least})
 
 
+def spec_integer(spec: Mapping[str, Any], key: str, default: int, least: int) -> int:
+    """`spec[key]` (`default` when absent), checked to be an integer >= `least`."""
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise SpecError(f"spec.{key} must be an integer >= {least}, got {value!r}")
+    return value
+
+
 @dataclass
 class Benchmark:
     """Base class. Subclasses are dataclasses whose fields are their spec options (`option`)."""
@@ -127,9 +135,9 @@ def check_hub(name: str, dataset: str, config: str, offline: str) -> None:
     try:
         datasets.load_dataset_builder(dataset, config)
     except Exception as e:  # noqa: BLE001 - any failure means the same thing here
-        raise SpecError(f"benchmarks.{name} needs the hub dataset {dataset} (downloaded, or in the local Hugging "
-                        f"Face cache), which cannot be loaded here ({type(e).__name__}: {e}). Offline, {offline}"
-                        ) from None
+        raise SpecError(f"benchmarks.{name} needs the hub dataset {dataset} (downloaded, or in the local "
+                        f"Hugging Face cache), which cannot be loaded here ({type(e).__name__}: {e}). "
+                        f"Offline, {offline}") from None
 
 
 class Source(NamedTuple):
@@ -155,21 +163,22 @@ class Builtin(Benchmark):
             for lineno, obj in read_jsonl(path):
                 missing = [k for k in self.columns if not isinstance(obj, dict) or k not in obj]
                 if missing:
-                    raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)} of a {self.name} problem")
+                    raise DataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)} "
+                                    f"of a {self.name} problem")
                 n += 1
             if not n:
                 raise DataError(f"{path}: no items")
             return Source(data, n)
         if data != self.hub:
-            raise SpecError(f"benchmarks.{self.name}: expected the hub dataset {self.hub!r} or a local JSONL file; "
-                            f"got {data!r}")
+            raise SpecError(f"benchmarks.{self.name}: expected the hub dataset {self.hub!r} or a local "
+                            f"JSONL file; got {data!r}")
         check_hub(self.name, data, self.hub_config, "give a local JSONL copy with the same columns instead.")
         return Source(data, None)
 
     def check(self, loaded: Source) -> None:
         if loaded.problems is not None and loaded.problems <= self.fewshot:
-            raise SpecError(f"spec.benchmarks.{self.name}: {self.fewshot}-shot evaluation of a local file needs "
-                            f"more than {self.fewshot} problems, {loaded.data} has {loaded.problems}")
+            raise SpecError(f"spec.benchmarks.{self.name}: {self.fewshot}-shot evaluation of a local file "
+                            f"needs more than {self.fewshot} problems, {loaded.data} has {loaded.problems}")
 
     def tasks(self, loaded: Source, tokenizer: Any, folder: Path, cache_dir: Path) -> list[Any]:
         from mos.evaluation.builtin_tasks import builtin_task_configs

@@ -23,7 +23,8 @@ def mmlu_task_names() -> dict[str, str]:
 def check_mmlu_hub(dataset: str) -> None:
     """Fail early, with a clear message, when the MMLU hub dataset cannot be loaded."""
     if dataset != MMLU_HUB_DATASET:
-        raise SpecError(f"benchmarks.mmlu: lm-eval's built-in MMLU tasks read {MMLU_HUB_DATASET!r}; got {dataset!r}")
+        raise SpecError(f"benchmarks.mmlu: lm-eval's built-in MMLU tasks read {MMLU_HUB_DATASET!r}; "
+                        f"got {dataset!r}")
     check_hub("mmlu", MMLU_HUB_DATASET, next(iter(subject_groups())),
               "use the mmlu_dev benchmark (MMLU dev questions shipped with lm-eval) instead.")
 
@@ -47,4 +48,5 @@ class MMLU(Benchmark):
     def items(self, samples: Samples) -> list[dict[str, Any]]:
         groups = subject_groups()
         return [{"item": f"{subject}:{s['doc_id']}", "subject": subject, "group": groups[subject],
-                 **{m: s[m] for m in self.metrics}} for task, subject in mmlu_task_names().items() for s in samples[task]]
+                 **{m: s[m] for m in self.metrics}}
+                for task, subject in mmlu_task_names().items() for s in samples[task]]

@@ -17,10 +17,10 @@ from typing import Any
 from mos.evaluation.benchmarks.base import JsonlItems
 from mos.evaluation.tasks import json_dataset, metric, write_docs
 
-MMLU_DESCRIPTION = "The following are multiple choice questions (with answers) about {{subject.replace('_', ' ')}}.\n\n"
-MMLU_DOC_TO_TEXT = (
-    "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
-)
+MMLU_DESCRIPTION = ("The following are multiple choice questions (with answers) about "
+                    "{{subject.replace('_', ' ')}}.\n\n")
+MMLU_DOC_TO_TEXT = ("{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\n"
+                    "D. {{choices[3]}}\nAnswer:")
 
 
 def mmlu_dev_task(data_file: str | Path, name: str = "mmlu_dev",

@@ -24,7 +24,7 @@ from mos.evaluation.tasks import json_dataset, metric, write_docs
 
 MATH_FIELDS = ("id", "level", "question", "answer")
 LAST_INTEGER = r"-?\d+"
-_INTEGER = re.compile(LAST_INTEGER)
+INTEGER = re.compile(LAST_INTEGER)  # an answer: an integer, or a string holding one
 
 
 def render_math_item(item: Mapping[str, Any], tokenizer: Any,
@@ -40,17 +40,20 @@ def render_math_item(item: Mapping[str, Any], tokenizer: Any,
     return doc
 
 
-def render_testbed_math(items: Sequence[Mapping[str, Any]], tokenizer: Any, num_fewshot: int = 0) -> list[dict[str, Any]]:
+def render_testbed_math(items: Sequence[Mapping[str, Any]], tokenizer: Any,
+                        num_fewshot: int = 0) -> list[dict[str, Any]]:
     """All word problems rendered for `tokenizer`; item i's shots are items i+1 … i+num_fewshot (cyclic)."""
     if not 0 <= num_fewshot < len(items):
-        raise ValueError(f"num_fewshot must be in [0, {len(items) - 1}] for {len(items)} problems, got {num_fewshot}")
+        raise ValueError(f"num_fewshot must be in [0, {len(items) - 1}] for {len(items)} problems, "
+                         f"got {num_fewshot}")
     n = len(items)
     return [render_math_item(item, tokenizer, [items[(i + j) % n] for j in range(1, num_fewshot + 1)])
             for i, item in enumerate(items)]
 
 
-def testbed_math_task(data_file: str | Path, stop: Sequence[str], max_gen_toks: int = 32, name: str = "testbed_math",
-                      cache_dir: str | Path | None = None, num_fewshot: int = 0) -> dict[str, Any]:
+def testbed_math_task(data_file: str | Path, stop: Sequence[str], max_gen_toks: int = 32,
+                      name: str = "testbed_math", cache_dir: str | Path | None = None,
+                      num_fewshot: int = 0) -> dict[str, Any]:
     """Greedy generation from `prompt` until a `stop` string; exact match of the reply's last integer.
 
     `num_fewshot` only records how many solved problems the rendered prompts hold (lm-eval itself
@@ -89,12 +92,13 @@ class TestbedMath(JsonlItems):
         if not isinstance(obj["question"], str) or not isinstance(obj["solution"], str):
             raise DataError(f"{where}: 'question' and 'solution' must be strings")
         answer = obj["answer"]
-        if isinstance(answer, bool) or not isinstance(answer, int | str) or not _INTEGER.fullmatch(str(answer)):
+        if type(answer) not in (int, str) or not INTEGER.fullmatch(str(answer)):  # bool is not an int here
             raise DataError(f"{where}: 'answer' {answer!r} is not an integer")
 
     def check(self, loaded: Sequence[Any]) -> None:
         if self.fewshot >= len(loaded):
-            raise SpecError(f"spec.{self.name}_fewshot: {self.fewshot} shots need more than {len(loaded)} problems")
+            raise SpecError(f"spec.{self.name}_fewshot: {self.fewshot} shots need more than "
+                            f"{len(loaded)} problems")
 
     def tasks(self, loaded: Any, tokenizer: Any, folder: Path, cache_dir: Path) -> list[Any]:
         docs = write_docs(folder / f"{self.name}.jsonl", render_testbed_math(loaded, tokenizer, self.fewshot))
@@ -103,5 +107,5 @@ class TestbedMath(JsonlItems):
                                   num_fewshot=self.fewshot)]
 
     def items(self, samples: Samples) -> list[dict[str, Any]]:
-        return [{"item": str(s["doc_id"]), "subject": s["doc"].get("level") or "all", **{m: s[m] for m in self.metrics}}
-                for s in samples[self.name]]
+        return [{"item": str(s["doc_id"]), "subject": s["doc"].get("level") or "all",
+                 **{m: s[m] for m in self.metrics}} for s in samples[self.name]]
