@@ -72,6 +72,18 @@ def test_every_module_has_a_docstring(path):
     assert ast.get_docstring(ast.parse(path.read_text())), f"{path.relative_to(ROOT)} has no module docstring"
 
 
+def test_one_benchmark_per_file():
+    """mos/evaluation/benchmarks/ holds the contract (base.py), the registry (__init__.py) and one file per
+    benchmark, each found by the registry's scan of the folder."""
+    from mos.evaluation import benchmarks
+
+    folder = ROOT / "mos" / "evaluation" / "benchmarks"
+    files = sorted(p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "base"))
+    found = [cls.__module__.removeprefix(f"{benchmarks.__name__}.") for cls in benchmarks.available().values()
+             if cls.__module__.startswith(f"{benchmarks.__name__}.")]
+    assert sorted(found) == files, "each benchmark file must define exactly one registered benchmark"
+
+
 def test_layout_check_catches_an_upward_import(tmp_path):
     """The check itself can fail: a mixing module that imports the training loop is reported."""
     bad = tmp_path / "probe.py"
