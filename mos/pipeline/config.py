@@ -328,7 +328,8 @@ def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
 
 def _check_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
     """Benchmark names are registered (mos.evaluation.benchmarks) and their data paths resolve; only
-    local files are subsampled; win rates compare a judged benchmark's answers."""
+    local files are subsampled; the reference judge grades only benchmarks with exact references; win
+    rates compare a judged benchmark's answers."""
     ev, known, problems = cfg["eval"], benchmarks.available(), []
     lists = [("eval.benchmarks", ev["benchmarks"])]
     lists += [(f"grid[{i}].benchmarks", block.get("benchmarks", [])) for i, block in enumerate(cfg["grid"])]
@@ -343,6 +344,12 @@ def _check_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
             problems.append(f"eval.max_items.{name}: only benchmarks read from local files can be subsampled; "
                             f"{name} may read the hub dataset {known[name].hub}")
     judged = [b for b, cls in known.items() if cls.judged]
+    if ev["judge"]["kind"] == "reference":
+        graded = [b for b in judged if known[b].references]
+        ungraded = [b for b in all_benchmarks(cfg) if b in judged and b not in graded]
+        if ungraded:
+            problems.append(f"eval.judge.kind: the reference judge grades only questions with exact references "
+                            f"({', '.join(graded)}); {', '.join(ungraded)} needs an LLM judge (kind: http or local)")
     if ev["winrate"]["benchmark"] not in judged:
         problems.append(f"eval.winrate.benchmark: expected a judged benchmark ({', '.join(judged)}); "
                         f"got {ev['winrate']['benchmark']!r}")
@@ -362,9 +369,6 @@ def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
     ev, problems = cfg["eval"], []
     names = all_benchmarks(cfg)
     judge = ev["judge"]
-    if "mt_bench" in names and judge["kind"] == "reference":
-        problems.append("eval.judge.kind: the reference judge grades only questions with exact references "
-                        "(testbed_chat); mt_bench needs an LLM judge (kind: http or local)")
     if judge["kind"] == "http" and not (judge["base_url"] and judge["model"]):
         problems.append("eval.judge: kind http needs base_url and model")
     if judge["kind"] == "local" and not judge["model"]:

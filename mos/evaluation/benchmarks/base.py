@@ -12,6 +12,8 @@ questions by generation (`answer`) and `mos judge` grades them later.
                testbed folder, `{eval[key]}` a key of the config's `eval` section
     hub        the hub dataset lm-eval may read instead of a local file (None: local files only)
     metrics    the metrics it reports; `scopes` the rows between overall and subject (item keys)
+    judged     answered by generation, graded by `mos judge`; `references`: each question has exact
+               reference answers, so the deterministic `reference` judge can grade it
     load(data) -> the checked data (errors name the file and line); check(loaded): spec-dependent checks
     tasks(loaded, tokenizer, folder, cache_dir) -> lm-eval task configs (dicts) or built-in task names
     items(samples) -> per-item scores: item, subject (and group, skill), one value per metric
@@ -60,6 +62,7 @@ class Benchmark:
     metrics: ClassVar[tuple[str, ...]] = ()
     scopes: ClassVar[tuple[str, ...]] = ()
     judged: ClassVar[bool] = False
+    references: ClassVar[bool] = False  # judged: every question has exact references (the reference judge)
 
     def load(self, data: str) -> Any:
         """The benchmark's data from a local file (or the hub id `hub`), checked."""

@@ -16,3 +16,4 @@ class TestbedChat(TwoTurnChat):
 
     name = "testbed_chat"
     path = "{testbed}/eval/chat.jsonl"
+    references = True
