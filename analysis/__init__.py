@@ -15,8 +15,9 @@ Floors; a module imports only from the floors below it (tests/test_layout.py che
                 paper's numbers
       ↓
     common      loading results/, naming, formatting, table and figure writers, a script's command line
+    variance    REML variance components, planning over θ0s, simulated experiments (beside common)
       ↓
-    inference   the statistics model (pooled σ, paired by seed, MDE, Holm, permutations)
+    inference   the statistics model (θ0 the unit of replication: θ0-level contrasts, MDE, Holm, permutations)
 
 Each script declares, once, what it reads and writes, as a literal at module level:
 

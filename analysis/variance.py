@@ -2,7 +2,8 @@
 experiments drawn from the fitted components (the scorecard's chance pass rates and P(same verdict)).
 
     python -m analysis.variance plan --interaction 0.26 --seed-var 0.77 --half-width 1.0 --delta 2
-    python -m analysis.variance components snapshots/default --metric mu_both --backbone tiny-llama
+
+(the components of a finished experiment are in its tables/power.md)
 
 * `components`: REML estimates (statsmodels' MixedLM) of σ²_θ0 (the pretrained backbone's random effect,
   shared by every mixture), σ²_m×θ0 (a mixture's effect varying between θ0s) and σ²_seed (seeds within one
@@ -148,11 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--delta", type=float, default=2.0, help="difference to detect")
     plan.add_argument("--power", type=float, default=inference.POWER, help="target power (two-sided α)")
     plan.add_argument("--alpha", type=float, default=inference.ALPHA, help="two-sided level of the test")
-    comp = sub.add_parser("components", help="REML variance components of a committed experiment")
-    comp.add_argument("experiment", help="results/<exp> or snapshots/<exp>")
-    comp.add_argument("--metric", default="mu_both")
-    comp.add_argument("--backbone", required=True)
-    comp.add_argument("--mixtures", nargs="*", help="cells to use (default: every mixture of the backbone)")
     args = ap.parse_args(argv)
     if args.command == "plan":
         if args.interaction < 0 or args.seed_var < 0:
@@ -163,16 +159,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{s} seed(s) per θ0: {n} θ0s ({n * s if n == n else 'no'} runs per arm) for half-width ≤ "
                   f"{args.half_width:g} and power ≥ {args.power:.0%} at Δ = {args.delta:g}")
         print(plan_table(c, delta=args.delta, alpha=args.alpha).to_string(index=False, float_format="%.3f"))
-        return 0
-    from analysis import common, values
-
-    exp = common.experiment_dir([args.experiment])
-    inputs = common.load_inputs(exp)
-    frame = values.metric_values(inputs.metrics, inputs.runs, common.load_trajectory(exp, required=False))[args.metric]
-    frame = frame[frame["backbone"] == args.backbone]
-    if args.mixtures:
-        frame = frame[frame["mixture"].isin(args.mixtures)]
-    print(components(frame))
     return 0
 
 

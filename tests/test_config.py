@@ -242,9 +242,23 @@ def test_enum_lists_choices_with_suggestion(raw: dict[str, Any]) -> None:
 
 
 def test_bad_benchmark_name(raw: dict[str, Any]) -> None:
+    """Benchmark names come from the registry (mos.evaluation.benchmarks), in its (name) order."""
     raw["eval"]["benchmarks"] = ["mmlu_test"]
-    assert ("eval.benchmarks[0]: expected one of testbed_mc, testbed_math, mmlu_dev, mmlu, gsm8k, math, "
-            "testbed_chat, mt_bench; got 'mmlu_test'. Did you mean 'mmlu_dev'?" in error_of(raw))
+    assert ("eval.benchmarks[0]: expected one of gsm8k, math, mmlu, mmlu_dev, mt_bench, testbed_chat, "
+            "testbed_math, testbed_mc; got 'mmlu_test'. Did you mean 'mmlu_dev'?" in error_of(raw))
+    raw["eval"]["benchmarks"] = ["testbed_mc"]
+    raw["grid"][0]["benchmarks"] = ["testbed_mc", "testbed_maths"]
+    assert "grid[0].benchmarks[1]: expected one of gsm8k," in error_of(raw)
+
+
+def test_benchmark_properties_come_from_the_registry(raw: dict[str, Any]) -> None:
+    raw["eval"]["max_items"] = {"gsm8k": 3}
+    raw["eval"]["benchmarks"] = ["testbed_mc", "gsm8k"]
+    assert "eval.max_items.gsm8k: only benchmarks read from local files" in error_of(raw)
+    raw["eval"]["max_items"] = None
+    raw["eval"]["winrate"] = {"reference": "uniform", "benchmark": "testbed_mc"}
+    assert ("eval.winrate.benchmark: expected a judged benchmark (mt_bench, testbed_chat); got 'testbed_mc'"
+            in error_of(raw))
 
 
 def test_bound_violation(raw: dict[str, Any]) -> None:

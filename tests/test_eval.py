@@ -27,11 +27,14 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mos.evaluation.evaluate import SpecError, check_mmlu_hub, main, scored_items, validate_spec, wants_bos  # noqa: E402
-from mos.evaluation.lm import plan_batch  # noqa: E402
+from mos.evaluation.benchmarks import scored_items  # noqa: E402
+from mos.evaluation.benchmarks.mmlu import check_mmlu_hub  # noqa: E402
+from mos.evaluation.benchmarks.mmlu_dev import mmlu_dev_task, render_mmlu_dev  # noqa: E402
+from mos.evaluation.benchmarks.testbed_mc import render_testbed_item  # noqa: E402
+from mos.evaluation.evaluate import SpecError, main, validate_spec  # noqa: E402
+from mos.evaluation.lm import plan_batch, wants_bos  # noqa: E402
 from mos.evaluation.metrics import COLUMNS, macro_average, metric_rows  # noqa: E402
 from mos.evaluation.mmlu_dev import parse_mmlu_dev, subject_groups  # noqa: E402
-from mos.evaluation.tasks import mmlu_dev_task, render_mmlu_dev, render_testbed_item  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -22,9 +22,9 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from mos.evaluation.benchmarks.testbed_math import render_testbed_math  # noqa: E402
+from mos.evaluation.benchmarks.testbed_math import testbed_math_task as math_task  # noqa: E402 - not collected as a test
 from mos.evaluation.evaluate import main  # noqa: E402
-from mos.evaluation.tasks import render_testbed_math  # noqa: E402
-from mos.evaluation.tasks import testbed_math_task as math_task  # noqa: E402 - not collected as a test
 
 torch.set_num_threads(1)
 

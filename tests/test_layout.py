@@ -19,7 +19,7 @@ WINGS = ["common", "data", "models", "mixing", "training", "evaluation", "pipeli
 RANK = {w: i for i, w in enumerate(WINGS)}
 # analysis/: the library floors (bottom to top, analysis/__init__.py); every other module is a script (a table or
 # figure) above them, which imports only the library; __main__ imports the scripts by name (importlib).
-ANALYSIS_FLOORS = {"__init__": 0, "inference": 0, "common": 1, "values": 2, "claims": 3, "weight_figure": 3}
+ANALYSIS_FLOORS = {"__init__": 0, "inference": 0, "variance": 1, "common": 1, "values": 2, "claims": 3, "weight_figure": 3}
 SCRIPT_FLOOR, MAIN_FLOOR = 4, 5
 
 
@@ -127,6 +127,18 @@ def test_every_module_has_a_docstring(path):
     assert ast.get_docstring(ast.parse(path.read_text())), f"{path.relative_to(ROOT)} has no module docstring"
 
 
+def test_one_benchmark_per_file():
+    """mos/evaluation/benchmarks/ holds the contract (base.py), the registry (__init__.py) and one file per
+    benchmark, each found by the registry's scan of the folder."""
+    from mos.evaluation import benchmarks
+
+    folder = ROOT / "mos" / "evaluation" / "benchmarks"
+    files = sorted(p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "base"))
+    found = [cls.__module__.removeprefix(f"{benchmarks.__name__}.") for cls in benchmarks.available().values()
+             if cls.__module__.startswith(f"{benchmarks.__name__}.")]
+    assert sorted(found) == files, "each benchmark file must define exactly one registered benchmark"
+
+
 def test_layout_check_catches_an_upward_import(tmp_path):
     """The check itself can fail: a mixing module that imports the training loop is reported."""
     bad = tmp_path / "probe.py"
@@ -148,14 +160,17 @@ def tree_modules() -> dict[str, Path]:
 
 def dynamic_imports() -> dict[str, set[str]]:
     """Imports that name their module in data rather than in an import statement: the strategy registry's
-    scan of SCAN_PACKAGES, `python -m mos`'s commands and `python -m analysis`'s scripts."""
+    scan of SCAN_PACKAGES, the benchmark registry's scan of its own folder, `python -m mos`'s commands and
+    `python -m analysis`'s scripts."""
     registry = importlib.import_module("mos.mixing.registry")
     commands = importlib.import_module("mos.__main__").COMMANDS
     scripts = importlib.import_module("analysis").SCRIPTS
     modules = tree_modules()
     scanned = {m for m in modules for pkg in registry.SCAN_PACKAGES if m.startswith(pkg + ".")}
+    benchmarks = {m for m in modules if m.startswith("mos.evaluation.benchmarks.")}
     return {"mos.mixing.registry": scanned, "mos.__main__": {module for module, _ in commands.values()},
-            "analysis.__main__": {f"analysis.{name}" for name in scripts}}
+            "analysis.__main__": {f"analysis.{name}" for name in scripts},
+            "mos.evaluation.benchmarks": benchmarks}
 
 
 def runtime_nodes(tree: ast.AST) -> list[ast.AST]:

@@ -20,8 +20,8 @@ from mos.data.datasets import main as dataset_main
 from mos.data.records import DataError, load_records, read_jsonl, utf8_error
 from mos.data.tokenized import load_dataset_file
 from mos.data.tokenizer import load_tokenizer_dir
+from mos.evaluation.benchmarks import read_items
 from mos.evaluation.chat_bench import load_questions
-from mos.evaluation.evaluate import read_items
 from mos.evaluation.judges.base import load_templates
 from mos.evaluation.judges.cache import JudgmentCache
 from mos.pipeline.descriptives import StatsError, dataset_stats

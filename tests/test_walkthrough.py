@@ -1,8 +1,9 @@
-"""The README's "Add a mixing strategy" and "Add a table or figure" walkthroughs, followed literally in a
-copy of the repository.
+"""The README's walkthroughs: "Add a mixing strategy" and "Add a table or figure" followed literally
+in a copy of the repository, and "Add a benchmark" on the tiny test model.
 
     .venv/bin/pytest tests/test_walkthrough.py -m slow      # the strategy: about 1.5 minutes on 2 cores
     .venv/bin/pytest tests/test_walkthrough.py -k table     # the table: about 20 s
+    .venv/bin/pytest tests/test_walkthrough.py -k benchmark # the benchmark: ~15 s
 
 The test reads the section from README.md, writes its Python block to the file its first line names
 (baselines/<file>.py), inserts its YAML line under `mixtures:` of the copy's config/test.yaml, runs
@@ -15,6 +16,14 @@ The table walkthrough writes the README's analysis script, adds its name to anal
 SCRIPTS, and runs the section's commands: `python -m analysis --list` names it, `python -m analysis
 snapshots/default --only <name>` writes its table, and `snakemake -n` plans one job of a rule of that
 name, which `rule all` asks for.
+
+The benchmark walkthrough writes the section's Python block as a module of the benchmarks folder
+(a folder added to the package's path: what the registry scans), applies its YAML line to
+config/test.yaml's `eval.benchmarks`, checks that the config, the eval job's spec and `mos
+benchmarks` know the new name, and evaluates the tiny test model on it and, separately, on
+`testbed_mc` over the same items: its metrics.csv rows must be testbed_mc's under the new name. A registry that ignored
+the file fails at the config. A second test registers a benchmark through the `mos.benchmarks`
+entry-point group of an installed distribution.
 """
 
 from __future__ import annotations
@@ -32,10 +41,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Add a mixing strategy"
 TABLE_SECTION = "## Add a table or figure"
+BENCHMARK_SECTION = "## Add a benchmark"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -182,3 +193,107 @@ def test_add_a_table_walkthrough(tmp_path: Path) -> None:
     jobs = dry_run.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     assert re.search(rf"^{name}\s+1$", jobs, re.M), jobs
     assert re.search(rf"rule all:\n\s+input: .*results/test/tables/{name}\.md", dry_run), "rule all does not ask for it"
+
+
+@pytest.fixture
+def benchmarks_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An extra folder of the `mos.evaluation.benchmarks` package, as if its files were in the package's own
+    folder; the registry is rescanned with it and again after the test."""
+    import mos.evaluation.benchmarks as registry
+
+    folder = tmp_path / "benchmarks_folder"
+    folder.mkdir()
+    before = set(sys.modules)
+    monkeypatch.setattr(registry, "__path__", [*registry.__path__, str(folder)])
+    registry.available.cache_clear()
+    yield folder
+    monkeypatch.undo()
+    for name in set(sys.modules) - before:
+        if name.startswith("mos.evaluation.benchmarks."):
+            del sys.modules[name]
+    registry.available.cache_clear()
+
+
+def test_add_a_benchmark_walkthrough(benchmarks_folder: Path, testbed_dir: Path, tiny_model_dir: Path,
+                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mos.evaluation import benchmarks as registry
+    from mos.evaluation.evaluate import main as evaluate
+    from mos.pipeline import grid, specs
+    from mos.pipeline.config import load_config
+
+    section = readme_section((ROOT / "README.md").read_text(encoding="utf-8"), BENCHMARK_SECTION)
+    blocks = code_blocks(section)
+    assert set(blocks) >= {"python", "yaml"}, f"README section lacks a code block: {list(blocks)}"
+    builtin = set(registry.available())
+
+    # 1. the benchmark file, in the benchmarks folder
+    code = blocks["python"][0]
+    first = code.splitlines()[0]
+    assert first.startswith("# mos/evaluation/benchmarks/") and first.endswith(".py"), first
+    file = Path(first[2:].strip())
+    assert not (ROOT / file).exists(), f"{file} already exists in the repository"
+    (benchmarks_folder / file.name).write_text(code, encoding="utf-8")
+    registry.available.cache_clear()
+    new = sorted(set(registry.available()) - builtin)
+    assert len(new) == 1, f"expected one new benchmark, found {new}"
+    name, cls = new[0], registry.get(new[0])
+    assert name in registry.describe()  # `python -m mos benchmarks`
+
+    # its data, where `path` says (relative to the repository root, here the working folder):
+    # the testbed's MC items
+    monkeypatch.chdir(tmp_path)
+    data = Path(cls.path)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(testbed_dir / "eval" / "mc.jsonl", data)
+
+    # 2. one config line: the test experiment's eval.benchmarks with the new name
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text(encoding="utf-8"))
+    line = yaml.safe_load(blocks["yaml"][0])
+    assert line == {"benchmarks": [*raw["eval"]["benchmarks"], name]}, blocks["yaml"][0]
+    raw["eval"].update(line)
+    cfg = load_config(raw, "config/test.yaml")
+    run = grid.runs(cfg)[0]
+    spec = specs.eval_spec(cfg, *run)
+    assert spec["benchmarks"][name] == cls.path
+    assert specs.benchmark_inputs(cfg, [name]) == {name: cls.path}  # the evaluate job waits for the file
+    assert name in grid.group_benchmarks(cfg["eval"]["benchmarks"])  # Table 2 gets a table of it
+
+    # 3. the tiny model evaluated on it, and (a second evaluation) on testbed_mc over the same items
+    spec = {"model": str(tiny_model_dir), "benchmarks": {name: spec["benchmarks"][name]}, "batch_size": 16}
+    reference = {**spec, "benchmarks": {"testbed_mc": str(data)}}
+    assert evaluate(["--spec", json.dumps(spec), "--out", "eval", "--spec", json.dumps(reference),
+                     "--out", "reference", "--threads", "1"]) == 0
+    metrics = pd.read_csv("eval/metrics.csv")
+    assert set(metrics["benchmark"]) == {name}
+    mine = metrics.drop(columns="benchmark")
+    assert len(mine) and mine.equals(pd.read_csv("reference/metrics.csv").drop(columns="benchmark"))
+    assert set(mine["scope"]) == {"overall", "group", "skill", "subject"}
+    n_items = sum(1 for line in data.read_text(encoding="utf-8").splitlines() if line.strip())
+    assert (mine.loc[mine["scope"] == "overall", "n_items"] == n_items).all()
+    assert (Path("eval/lm_eval") / f"samples_{name}.jsonl").is_file()
+
+
+def test_a_benchmark_from_an_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package of one's own registers benchmarks in the `mos.benchmarks` entry-point group."""
+    from mos.evaluation import benchmarks as registry
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "my_benchmarks.py").write_text(
+        '"""My benchmarks."""\nfrom dataclasses import dataclass\n\n'
+        "from mos.evaluation.benchmarks.testbed_mc import TestbedMC\n\n\n"
+        "@dataclass\nclass MyMC(TestbedMC):\n    name = 'my_mc'\n    path = 'data/my_mc.jsonl'\n", encoding="utf-8")
+    dist = site / "my_benchmarks-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-benchmarks\nVersion: 0.1\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[mos.benchmarks]\nmy_mc = my_benchmarks:MyMC\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    registry.available.cache_clear()
+    try:
+        assert registry.get("my_mc").__module__ == "my_benchmarks"
+        with pytest.raises(registry.BenchmarkError, match="unknown benchmark 'my_mcq'. Did you mean 'my_mc'"):
+            registry.get("my_mcq")
+    finally:
+        monkeypatch.undo()
+        sys.modules.pop("my_benchmarks", None)
+        registry.available.cache_clear()

@@ -29,8 +29,6 @@ from typing import Any
 from mos.common.io import atomic_write_text
 from mos.data.records import DataError, read_jsonl
 
-CHAT_BENCHMARKS = ("testbed_chat", "mt_bench")
-
 
 @dataclass(frozen=True)
 class Question:

@@ -1,7 +1,7 @@
 """Export the suite's benchmarks as lm-eval YAML tasks, for the stock `lm-eval run` command line.
 
 The testbed's MC items are rendered with the chat template of the model to be evaluated (prompt =
-template with the generation prompt, choice = reply + end token, as `mos.evaluation.evaluate` does) into a
+template with the generation prompt, choice = reply + end token, as the `testbed_mc` benchmark does) into a
 JSONL file beside the YAML; data paths in the YAML are absolute, so the task runs from any folder:
 
     python -m mos export-task --model results/default/runs/tiny-llama/uniform/seed0/model \\
@@ -22,13 +22,9 @@ import argparse
 from pathlib import Path
 
 from mos.data.records import read_jsonl
-from mos.evaluation.tasks import (
-    mmlu_dev_task,
-    render_testbed_mc,
-    testbed_mc_task,
-    write_docs,
-    write_task_yaml,
-)
+from mos.evaluation.benchmarks.mmlu_dev import mmlu_dev_task
+from mos.evaluation.benchmarks.testbed_mc import render_testbed_mc, testbed_mc_task
+from mos.evaluation.tasks import write_docs, write_task_yaml
 
 
 def export_testbed_mc(model_dir: str | Path, mc_path: str | Path, out_dir: str | Path,

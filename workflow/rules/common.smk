@@ -150,19 +150,9 @@ def cell_eval_inputs(wildcards):
     inputs = {f"model_seed{s}": f"{G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
               for s in cell_seeds(wildcards)}
     names = {n for s in cell_seeds(wildcards) for n in S.run_benchmarks(CFG, wildcards.backbone, wildcards.mixture, s)}
-    if {"testbed_mc", "testbed_math"} & names:
-        inputs["testbed"] = G.testbed_dir(CFG)
-    if "mmlu_dev" in names:
-        inputs["mmlu_dev"] = G.MMLU_DEV_PATH
-    if "testbed_chat" in names:
-        inputs["testbed"] = G.testbed_dir(CFG)
-    if "mt_bench" in names:
-        inputs["mt_bench"] = G.MT_BENCH_PATH
+    inputs.update(S.benchmark_inputs(CFG, sorted(names)))  # the testbed, local data files (not hub datasets)
     # the eval.max_items subsamples the specs name
     inputs.update({f"subset_{n}": G.benchmark_subset_path(CFG, n) for n in names if n in SUBSET_NAMES})
-    for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
-        if name in names and os.path.isfile(CFG["eval"][name]):
-            inputs[name] = CFG["eval"][name]
     return inputs
 
 
@@ -177,9 +167,7 @@ def mt_bench_args(wildcards):
 
 def subset_inputs(wildcards):
     """The whole benchmark file an `eval.max_items` subsample is drawn from (testbed ones: its folder)."""
-    if wildcards.benchmark.startswith("testbed_"):
-        return {"testbed": G.testbed_dir(CFG)}
-    return {"data": S.full_benchmark_files(CFG)[wildcards.benchmark]}
+    return S.benchmark_inputs(CFG, [wildcards.benchmark])
 
 
 def subset_args(wildcards):
@@ -337,7 +325,7 @@ def ppl_summary_base_args(wildcards):
 FEATURES = {"winrate": bool(WINRATE), "ppl": bool(PPL_CELLS), "transfer": TRANSFER}
 assert set(FEATURES) == set(A.WHEN), "FEATURES must decide every analysis.WHEN feature"
 ANALYSIS = [s for s in A.scripts() if s.when is None or FEATURES[s.when]]
-MC_BENCHMARKS = [b for b in CFG["eval"]["benchmarks"] if b in G.MC_BENCHMARKS]  # a script's `{benchmark}`
+MC_BENCHMARKS = G.group_benchmarks(CFG["eval"]["benchmarks"])  # a script's `{benchmark}`
 
 
 def analysis_outputs(script):

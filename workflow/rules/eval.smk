@@ -43,7 +43,7 @@ rule evaluate:
         " > {log:q} 2>&1"
 
 
-# Single-answer grading of the two-turn benchmarks (testbed_chat, mt_bench) by eval.judge: one job
+# Single-answer grading of the judged benchmarks' answers (e.g. testbed_chat) by eval.judge: one job
 # per cell, after its evaluation wrote the answers. Cached judges make no call for a judgment they
 # made before, so rerunning this rule is free; the judge's API key is read from the environment.
 rule judge:
