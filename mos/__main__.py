@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mos.pipeline.specs", "check a config, list its runs, print a job's spec"),
     "aggregate": ("mos.pipeline.aggregate", "run folders -> results/<exp>/summary/*.csv"),
     "stats": ("mos.pipeline.descriptives", "dataset statistics (Table 1) and the perplexity study (Table 6)"),
+    "slurm-requests": ("mos.pipeline.slurm_requests", "every SLURM job's sbatch line through the plugin, checked against a node"),
     "snapshot": ("mos.pipeline.snapshot", "publish results/<exp> as the committed snapshots/<exp> (make snapshot)"),
     "provenance": ("mos.common.provenance", "print what a run records about code, packages and machine"),
 }
