@@ -78,6 +78,9 @@ def dataset_args(wildcards):
             args += ["--per-subset", str(ds["per_subset"])]
         if ds.get("subset_window") is not None:
             args += ["--subset-window", str(ds["subset_window"])]
+        files = ds.get("data_files")
+        for pattern in [files] if isinstance(files, str) else files or []:
+            args += ["--data-files", pattern]
     return shlex.join(args)
 
 
