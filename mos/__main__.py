@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "subset-benchmark": ("mos.evaluation.subset", "a seeded, stratified subsample of a benchmark file (eval.max_items)"),
     "export-task": ("mos.evaluation.export_task", "an lm-eval task folder for the testbed MC or MMLU dev"),
     "smollm": ("mos.evaluation.judges.smollm", "SmolLM2-135M-Instruct from PyPI's GGUF as a local model folder"),
+    "prefetch": ("mos.pipeline.prefetch", "fetch an experiment's hub models and benchmark data (compute nodes offline)"),
     "config": ("mos.pipeline.specs", "check a config, list its runs, print a job's spec"),
     "aggregate": ("mos.pipeline.aggregate", "run folders -> results/<exp>/summary/*.csv"),
     "stats": ("mos.pipeline.descriptives", "dataset statistics (Table 1) and the perplexity study (Table 6)"),
