@@ -158,3 +158,73 @@ def test_node_shape_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
     bad.write_text("gpus: 8\nmem: 10\n", encoding="utf-8")
     with pytest.raises(sr.RequestError, match=r"missing cpus, mem_mb; unknown mem"):
         sr.load_node_shape(bad)
+
+
+# ---------------------------------------------------------------- one number per fact
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"## {title}\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def block_runs(cfg: dict[str, Any]) -> list[int]:
+    """The runs each grid block adds to those of the blocks before it."""
+    from mos.pipeline import grid as G
+
+    seen: set = set()
+    counts = []
+    for block in cfg["grid"]:
+        runs = {(b, m, s) for b in G.block_names(cfg, block, "backbones") for m in G.block_names(cfg, block, "mixtures")
+                for s in block.get("seeds", cfg["seeds"])}
+        counts.append(len(runs - seen))
+        seen |= runs
+    return counts
+
+
+def test_readme_config_and_profile_state_the_same_numbers(paper_jobs) -> None:
+    """Runs of the grid, jobs of the dry run, GPUs per training run, the node and every rule's
+    resources: README's cluster section, config/paper.yaml's comments and the profile agree with
+    the workflow itself."""
+    import re
+
+    from mos.pipeline import grid as G
+    from mos.pipeline.config import load_config
+
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    section = readme_section("Running the paper on a cluster")
+    prof = yaml.safe_load((PROFILE / "config.yaml").read_text(encoding="utf-8"))
+    node = yaml.safe_load((PROFILE / "node.yaml").read_text(encoding="utf-8"))
+    # runs: the comment over the grid, and README's first paragraph (the paper's blocks, the field's, all)
+    per_block, total = block_runs(cfg), len(G.runs(cfg))
+    assert sum(per_block) == total == 55
+    comment = re.search(r"^# Which runs to make:.*?([\d +]+) = (\d+) runs", (ROOT / "config" / "paper.yaml").read_text(),
+                        re.M)
+    assert [int(n) for n in comment[1].split("+")] == per_block and int(comment[2]) == total
+    intro = section[:section.index("```")]
+    assert [int(n) for n in re.findall(r"(\d+) runs", intro)] == [sum(per_block[:-1]), per_block[-1], total]
+    # jobs: the dry run's counts per rule, in all, through sbatch and local
+    _, report = paper_jobs
+    counts = Counter(j["rule"] for j in report["jobs"])
+    listed = re.search(r"The dry run lists (.*?) jobs, then", section, re.S)[1]
+    named = {rule: int(n) for n, rule in re.findall(r"(\d+) `(\w+)`", listed)}
+    assert named == {rule: counts[rule] for rule in named} and len(named) >= 9, (named, counts)
+    local = sum(j["local"] for j in report["jobs"])
+    stated = re.search(r"(\d+) jobs, of which (\d+) go through `sbatch` and (\d+) are local rules", section)
+    assert [int(n) for n in stated.groups()] == [len(report["jobs"]), len(report["jobs"]) - local, local]
+    fetched = re.search(r"runs exactly these \((\d+) `dataset`, (\d+) `hub_cache`, (\d+) `mt_bench_data`", section)
+    assert [int(n) for n in fetched.groups()] == [counts["dataset"], counts["hub_cache"], counts["mt_bench_data"]]
+    # GPUs per training run and the node
+    gpus = prof["set-resources"]["train"]["gpu"]
+    assert int(re.search(r"every training run on (\d+) GPUs of one node", section)[1]) == gpus
+    assert {j["request"]["gpus"] for j in report["jobs"] if j["rule"] == "train"} == {gpus}
+    shape = re.search(r"nodes of\s+(\d+) GPUs, (\d+) CPUs and (\d+) TB of memory", section)
+    assert [int(n) for n in shape.groups()] == [node["gpus"], node["cpus"], node["mem_mb"] // 1_000_000]
+    # the per-rule table
+    rows = re.findall(r"^\| `(\w+)` \| (–|\d+) \| (\d+) \| (\d+) GB \| (\d+) h \|", section, re.M)
+    assert {r[0] for r in rows} >= {"train", "base_ppl", "evaluate", "tokenize"}
+    for rule, g, cpus, gb, hours in rows:
+        res = prof["set-resources"][rule]
+        assert (0 if g == "–" else int(g)) == res.get("gpu", 0) and int(cpus) == prof["set-threads"][rule], rule
+        assert int(gb) * 1000 == res["mem_mb"] and int(hours) * 60 == res["runtime"], rule
