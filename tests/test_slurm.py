@@ -214,7 +214,8 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     assert len(list((exp / "runs").glob("*/*/seed0/model/model.safetensors"))) == 6
     assert len(list((exp / "runs").glob("*/*/metrics.csv"))) == 6
 
-    # every job of the workflow but `all` was an sbatch job that completed, with its rule's resources
+    # every job of the workflow but the local rules (`all`, the downloads) was an sbatch job that
+    # completed, with its rule's resources
     jobs = [j for j in finished_jobs() if j["comment"].startswith("rule_")]
     by_rule: dict[str, list[dict[str, str]]] = {}
     for job in jobs:
@@ -223,7 +224,8 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     assert submitted and {j["id"] for j in jobs} >= set(submitted)
     assert all(j["state"] == "COMPLETED" for j in jobs), [j for j in jobs if j["state"] != "COMPLETED"]
     assert len(by_rule["train"]) == 6 and len(by_rule["evaluate"]) == 6 and len(by_rule["pretrain"]) == 2
-    assert len(by_rule["aggregate"]) == 1 and "all" not in by_rule
+    assert len(by_rule["aggregate"]) == 1 and not {"all", "dataset"} & set(by_rule)  # local rules ran here
+    assert len(list((work / "resources" / "test" / "datasets").glob("*.jsonl"))) == 4
     for rule, rule_jobs in by_rule.items():
         res = local["set-resources"][rule]
         for job in rule_jobs:
