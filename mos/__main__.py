@@ -37,9 +37,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mmlu-dev": ("mos.evaluation.mmlu_dev", "the MMLU dev questions that lm-eval ships, as JSONL"),
     "subset-benchmark": ("mos.evaluation.subset", "a seeded, stratified subsample of a benchmark file (eval.max_items)"),
     "export-task": ("mos.evaluation.export_task", "an lm-eval task folder for the testbed MC or MMLU dev"),
+    "prefetch": ("mos.pipeline.prefetch", "fetch an experiment's hub models and benchmark data (compute nodes offline)"),
     "config": ("mos.pipeline.specs", "check a config, list its runs, print a job's spec"),
     "aggregate": ("mos.pipeline.aggregate", "run folders -> results/<exp>/summary/*.csv"),
     "stats": ("mos.pipeline.descriptives", "dataset statistics (Table 1) and the perplexity study (Table 6)"),
+    "slurm-requests": ("mos.pipeline.slurm_requests", "every SLURM job's sbatch line through the plugin, checked against a node"),
     "snapshot": ("mos.pipeline.snapshot", "publish results/<exp> as the committed snapshots/<exp> (make snapshot)"),
     "provenance": ("mos.common.provenance", "print what a run records about code, packages and machine"),
 }

@@ -184,7 +184,8 @@ def test_defaults_filled_inside_entries(raw: dict[str, Any]) -> None:
     raw["train"] = {"steps": 10}
     cfg = load_config(raw, SOURCE)
     assert cfg["datasets"]["P3"] == {"hub": "bigscience/P3", "adapter": "p3", "fraction": 0.1,
-                                     "per_subset": None, "subset_window": None, "split": "train", "seed": 0}
+                                     "per_subset": None, "subset_window": None, "data_files": None, "split": "train",
+                                     "seed": 0}
     assert cfg["datasets"]["NLP"] == {"testbed": "NLP"}
     assert cfg["train"]["steps"] == 10 and cfg["train"]["batch_size"] == 32
 
@@ -673,3 +674,10 @@ def test_a_dependency_must_be_a_mixture_in_the_grid_on_the_same_datasets(raw: di
     bad["mixtures"]["b"] = {"strategy": "doremi_two_stage", "proxy": "a"}
     assert "mixtures.a: reads its own run through its dependencies (a cycle)" in error_of(bad)
 
+
+
+def test_paper_reads_one_sharegpt_file_and_data_files_exclude_per_subset(raw: dict[str, Any]) -> None:
+    cfg = load_config(PAPER)
+    assert cfg["datasets"]["General"]["data_files"] == "ShareGPT_V3_unfiltered_cleaned_split.json"
+    raw["datasets"] = {"NLP": {"hub": "bigscience/P3", "adapter": "p3", "per_subset": 10, "data_files": "x.json"}}
+    assert "datasets.NLP: data_files and per_subset cannot be combined" in error_of(raw)

@@ -176,3 +176,29 @@ def test_sample_fraction_is_seeded():
     assert sample_fraction(recs, 0.1, 0) == sample_fraction(recs, 0.1, 0)
     assert sample_fraction(recs, 0.1, 0) != sample_fraction(recs, 0.1, 1)
     assert len(sample_fraction(recs, 0.1, 0)) == 10
+
+
+def test_sharegpt_reads_only_the_named_file_of_its_repository(tmp_path):
+    """ShareGPT_Vicuna_unfiltered holds several versions of one dataset as JSON arrays; with
+    data_files only the named one is read (here a local folder of the repository's layout, through
+    the same datasets.load_dataset(name, data_files=...) call as the hub id); without, both are."""
+    from mos.data.datasets import load_hub_rows
+
+    def conv(i):
+        return {"id": f"c{i}", "conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": f"a{i}"}]}
+
+    repo = tmp_path / "ShareGPT_Vicuna_unfiltered"
+    repo.mkdir()
+    (repo / "ShareGPT_V3_unfiltered_cleaned_split.json").write_text(json.dumps([conv(i) for i in range(6)]))
+    (repo / "ShareGPT_V3_unfiltered_cleaned_split_no_imsorry.json").write_text(json.dumps([conv(i) for i in range(4)]))
+    cleaned = load_hub_rows(str(repo), "train", None, 0, data_files=["ShareGPT_V3_unfiltered_cleaned_split.json"])
+    assert [r["id"] for r in cleaned] == [f"c{i}" for i in range(6)]
+    assert len(load_hub_rows(str(repo), "train", None, 0)) == 10  # every variant: conversations twice
+    out = tmp_path / "General.jsonl"
+    datasets_main(["--hub", str(repo), "--data-files", "ShareGPT_V3_unfiltered_cleaned_split.json", "--adapter",
+                   "sharegpt", "--fraction", "0.5", "--out", str(out)])
+    assert len(load_records(out)) == 3
+    with pytest.raises(DataError, match="not found"):
+        load_hub_rows(str(repo), "train", None, 0, data_files=["missing.json"])
+    with pytest.raises(DataError, match="cannot be combined"):
+        load_hub_rows(str(repo), "train", 10, 0, data_files=["ShareGPT_V3_unfiltered_cleaned_split.json"])

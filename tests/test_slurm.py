@@ -7,8 +7,9 @@ single-node SLURM cluster started on this machine from Debian's packages.
 
 The cluster test (marked `slow` and `slurm`) starts munged + slurmctld + slurmd with
 scripts/slurm/start-local-cluster.sh, runs config/test.yaml up to the summary CSVs (every run
-trained and evaluated) in a scratch folder through a CPU-only copy of profiles/slurm (GPUs
-dropped, CPUs and memory shrunk to fit this machine, every rule's runtime and all other settings
+trained and evaluated) in a scratch folder through a CPU-only copy of profiles/slurm (each GPU
+request replaced by the CPU-only request of the same task geometry: the tasks it starts, on its
+nodes; CPUs and memory shrunk to fit this machine; every rule's runtime and all other settings
 kept), checks the outputs, and checks that every job went through sbatch with its rule's
 resources (squeue's record of finished jobs, the plugin's job logs). It
 skips when not root, when the packages cannot be installed, when /etc/slurm/slurm.conf belongs to
@@ -51,7 +52,8 @@ def workflow_rules(configfile: Path) -> set[str]:
                            "--configfile", str(configfile)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **OFFLINE})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {line.split()[0] for line in proc.stdout.splitlines() if re.match(r"^[A-Za-z_]\w*\s*$", line)} - {"all"}
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if re.match(r"^[A-Za-z_]\w*\s*$", line)}
+    return listed - {"all", "prefetch"}  # targets that run nothing themselves
 
 
 # ---------------------------------------------------------------- the profile itself (fast)
@@ -85,25 +87,53 @@ def test_local_profile_keeps_every_rule_setting_but_gpus_cpus_and_memory() -> No
     prof, local = profile(), local_profile(profile(), cpus=2)
     assert set(local["set-resources"]) == set(prof["set-resources"])
     for rule, res in prof["set-resources"].items():
-        assert local["set-resources"][rule]["runtime"] == res["runtime"], rule
-        assert "gpu" not in local["set-resources"][rule]
+        mine = local["set-resources"][rule]
+        assert mine["runtime"] == res["runtime"] and mine.get("nodes") == res.get("nodes"), rule
+        assert "gpu" not in mine and "tasks_per_gpu" not in mine
+        assert mine.get("tasks", 1) == (res.get("tasks_per_gpu", 1) * res.get("gpu", 1) or 1), rule
         assert local["set-threads"][rule] <= prof["set-threads"][rule]
     assert local["slurm-status-command"] == "squeue" and local["executor"] == "slurm"
+
+
+def test_gpu_requests_become_cpu_requests_of_the_same_task_geometry() -> None:
+    """Not dropped: a GPU request that starts a task per GPU is submitted as that many tasks."""
+    assert cpu_equivalent({"gpu": 8, "nodes": 1, "tasks_per_gpu": 0, "mem_mb": 9}) == {"nodes": 1, "mem_mb": 9,
+                                                                                       "tasks": 1}
+    assert cpu_equivalent({"gpu": 8, "tasks_per_gpu": 1, "runtime": 5}) == {"runtime": 5, "tasks": 8}
+    assert cpu_equivalent({"mem_mb": 9}) == {"mem_mb": 9}
+    with pytest.raises(ValueError, match="tasks_per_gpu"):
+        cpu_equivalent({"gpu": 2})
 
 
 # ---------------------------------------------------------------- a real cluster
 
 
+def cpu_equivalent(res: dict[str, Any]) -> dict[str, Any]:
+    """A rule's resources with its GPU request replaced by the CPU-only request of the same geometry:
+    the tasks the GPU request starts (tasks_per_gpu x GPUs; one task when tasks_per_gpu is 0) on the
+    same nodes, each task with the rule's CPUs. A GPU rule must state tasks_per_gpu (plugin versions
+    disagree on its default)."""
+    gpus = res.get("gpu", 0)
+    if not gpus:
+        return dict(res)
+    if "tasks_per_gpu" not in res:
+        raise ValueError(f"a GPU rule must state tasks_per_gpu (the tasks each GPU starts): {res}")
+    out = {k: v for k, v in res.items() if k not in {"gpu", "gpu_model", "tasks_per_gpu"}}
+    out["tasks"] = res["tasks_per_gpu"] * gpus or 1
+    return out
+
+
 def local_profile(prof: dict[str, Any], cpus: int) -> dict[str, Any]:
-    """profiles/slurm for a CPU-only one-node test cluster: no GPU requests, CPUs and memory shrunk
-    to fit (two jobs side by side), status checks from the first second, successful jobs' logs kept."""
+    """profiles/slurm for a CPU-only one-node test cluster: GPU requests as CPU requests of the same
+    task geometry, CPUs and memory shrunk to fit (two jobs side by side), status checks from the
+    first second, successful jobs' logs kept."""
     out = {**prof, "jobs": 4, "latency-wait": 5, "keep-going": False, "retries": 0,
            "slurm-init-seconds-before-status-checks": 1, "slurm-keep-successful-logs": True}
     per_job_cpus = max(1, cpus // 2)
     out["set-threads"] = {rule: min(n, per_job_cpus) for rule, n in prof["set-threads"].items()}
-    strip = {"gpu", "gpu_model", "slurm_partition", "slurm_account"}
-    out["set-resources"] = {rule: {k: (min(v, 1000) if k == "mem_mb" else v) for k, v in res.items() if k not in strip}
-                            for rule, res in prof["set-resources"].items()}
+    strip = {"slurm_partition", "slurm_account"}
+    out["set-resources"] = {rule: {k: (min(v, 1000) if k == "mem_mb" else v) for k, v in cpu_equivalent(res).items()
+                                   if k not in strip} for rule, res in prof["set-resources"].items()}
     out["default-resources"] = {k: (min(v, 1000) if k == "mem_mb" else v)
                                 for k, v in prof.get("default-resources", {}).items() if k not in strip}
     return out
@@ -184,7 +214,8 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     assert len(list((exp / "runs").glob("*/*/seed0/model/model.safetensors"))) == 6
     assert len(list((exp / "runs").glob("*/*/metrics.csv"))) == 6
 
-    # every job of the workflow but `all` was an sbatch job that completed, with its rule's resources
+    # every job of the workflow but the local rules (`all`, the downloads) was an sbatch job that
+    # completed, with its rule's resources
     jobs = [j for j in finished_jobs() if j["comment"].startswith("rule_")]
     by_rule: dict[str, list[dict[str, str]]] = {}
     for job in jobs:
@@ -193,12 +224,13 @@ def test_tiny_grid_runs_through_slurm_with_each_rules_resources(slurm_cluster: P
     assert submitted and {j["id"] for j in jobs} >= set(submitted)
     assert all(j["state"] == "COMPLETED" for j in jobs), [j for j in jobs if j["state"] != "COMPLETED"]
     assert len(by_rule["train"]) == 6 and len(by_rule["evaluate"]) == 6 and len(by_rule["pretrain"]) == 2
-    assert len(by_rule["aggregate"]) == 1 and "all" not in by_rule
+    assert len(by_rule["aggregate"]) == 1 and not {"all", "dataset"} & set(by_rule)  # local rules ran here
+    assert len(list((work / "resources" / "test" / "datasets").glob("*.jsonl"))) == 4
     for rule, rule_jobs in by_rule.items():
         res = local["set-resources"][rule]
         for job in rule_jobs:
             assert minutes(job["limit"]) == res["runtime"], (rule, job)
-            assert int(job["cpus"]) == local["set-threads"][rule], (rule, job)
+            assert int(job["cpus"]) == local["set-threads"][rule] * res.get("tasks", 1), (rule, job)
             assert job["mem"] == f"{res['mem_mb']}M", (rule, job)
     logs = work / ".snakemake" / "slurm_logs"
     assert {p.stem for p in logs.rglob("*.log")} >= set(submitted)  # the plugin's log of every job

@@ -134,6 +134,22 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+def vllm_provenance() -> dict[str, Any]:
+    """What a generation with vLLM records beside its settings: vLLM's version and whether its
+    batch-invariant mode was on (VLLM_BATCH_INVARIANT, on for a non-zero integer, as vLLM reads it).
+    Without it a prompt's tokens can depend on which other prompts share its batch."""
+    raw = os.environ.get("VLLM_BATCH_INVARIANT")
+    try:
+        on = int(raw or "0") != 0
+    except ValueError:
+        on = False
+    try:
+        version = importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        version = "not installed"
+    return {"vllm": version, "VLLM_BATCH_INVARIANT": raw, "batch_invariant": on}
+
+
 def provenance() -> dict[str, Any]:
     return {
         "versions": package_versions(),

@@ -4,11 +4,16 @@
     python -m mos dataset --path my_data.jsonl --out resources/default/datasets/Mine.jsonl
     python -m mos dataset --hub TIGER-Lab/MathInstruct --adapter mathinstruct --fraction 0.1 --out .../Mathematics.jsonl
     python -m mos dataset --hub bigscience/P3 --adapter p3 --per-subset 1000 --fraction 0.1 --out .../NLP.jsonl
+    python -m mos dataset --hub anon8231489123/ShareGPT_Vicuna_unfiltered --data-files ShareGPT_V3_unfiltered_cleaned_split.json \
+        --adapter sharegpt --fraction 0.1 --out .../General.jsonl
 
 A bad file stops here with the file, the line and what was expected. Hub datasets go through an
 adapter to the record format (the paper's four sources); `--hub` also takes a local file or folder
 with the same columns, which is how the adapters are tested offline. With `--per-subset` (P3) each
 subset is streamed on its own and only its first `--subset-window` rows are read (load_hub_rows).
+`--data-files` names the files of a hub repository to read (paths or globs inside it) where the
+repository holds several versions of one dataset (ShareGPT_Vicuna_unfiltered: the cleaned split, a
+variant without "I'm sorry" replies, the raw HTML dumps): without it all of them would be read as one.
 """
 
 from __future__ import annotations
@@ -146,7 +151,8 @@ def is_hub_layout(path: Path) -> bool:
 
 
 def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int, window: int | None = None,
-                  columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                  columns: Sequence[str] | None = None,
+                  data_files: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Rows of a hub dataset, or of a local file/folder with the same columns.
 
     With `per_subset`, every configuration (P3 subset) is read on its own, streamed, and contributes
@@ -154,8 +160,19 @@ def load_hub_rows(name: str, split: str, per_subset: int | None, seed: int, wind
     10 x per_subset; the whole subset when it is shorter), so a dataset of hundreds of subsets is
     never downloaded whole (the paper's recipe: 1K per P3 subset, then 10%). A hub id and a local
     folder of the hub's layout go through the same `datasets.load_dataset(..., streaming=True)`.
-    Other local data: a subset is a row's `_subset` column, else its file (`<subset>.jsonl`)."""
+    Other local data: a subset is a row's `_subset` column, else its file (`<subset>.jsonl`).
+    `data_files` (paths or globs inside the repository or local folder) reads only those files,
+    through the same `datasets.load_dataset(name, data_files=...)` call for a hub id and a folder."""
     import datasets
+
+    if data_files:
+        if per_subset is not None:
+            raise DataError(f"{name}: data_files and per_subset cannot be combined (per_subset reads every "
+                            f"configuration of the repository)")
+        try:
+            return list(datasets.load_dataset(name, data_files=list(data_files), split=split))
+        except FileNotFoundError as e:
+            raise DataError(f"{name}: data_files {list(data_files)} not found in the repository ({e})") from None
 
     window = WINDOW_FACTOR * per_subset if per_subset is not None and window is None else window
     if per_subset is not None and window < per_subset:
@@ -191,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--subset-window", type=int, default=None,
                     help="with --per-subset: draw them from the first N rows of each configuration, streamed "
                          f"(default {WINDOW_FACTOR} x per-subset)")
+    ap.add_argument("--data-files", action="append", default=None,
+                    help="with --hub: read only this file of the repository (a path or glob inside it; repeatable)")
     ap.add_argument("--split", default="train")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
@@ -206,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
             if not args.adapter:
                 ap.error("--hub needs --adapter")
             rows = load_hub_rows(args.hub, args.split, args.per_subset, args.seed, args.subset_window,
-                                 ADAPTER_COLUMNS.get(args.adapter))
+                                 ADAPTER_COLUMNS.get(args.adapter), args.data_files)
             records = adapt(rows, args.adapter)
             if not records:
                 raise DataError(f"{args.hub}: no usable rows for adapter {args.adapter!r}")

@@ -8,6 +8,10 @@ answer checking) taken from lm-eval's task index and returned as a plain dict wi
 set, so one `simple_evaluate` call can mix 0-shot and 5-shot tasks. `math` is the seven subjects of
 lm-eval's `hendrycks_math` (Hendrycks et al.'s MATH, the dataset the paper names).
 
+Generation is greedy, stated in each task (`do_sample: False`, `temperature: 0.0`, and lm-eval 0.4's
+256 new tokens where the task sets no `max_gen_toks`): lm-eval's 2026 releases made `do_sample`
+required and changed defaults, and a default that moves must not move our numbers.
+
 The data is the hub dataset of the task, or — for an offline copy or a test — a local JSONL file
 with the same columns (GSM8K: question, answer with "#### n"; MATH: problem, solution with
 \\boxed{}, type): its lines serve as the test split and as the pool the few-shot examples are drawn
@@ -33,6 +37,7 @@ MATH_TYPES = {"Algebra": "hendrycks_math_algebra", "Counting & Probability": "he
               "Number Theory": "hendrycks_math_num_theory", "Prealgebra": "hendrycks_math_prealgebra",
               "Precalculus": "hendrycks_math_precalc"}
 # What each benchmark reports: (lm-eval metric key, our metric name).
+MAX_GEN_TOKS = 256  # lm-eval 0.4's HFLM.max_gen_toks, used by GSM8K and MATH, which set none
 METRICS = {"gsm8k": (("exact_match,strict-match", "exact_match"), ("exact_match,flexible-extract", "exact_match_flexible")),
            "math": (("exact_match,none", "exact_match"),)}
 
@@ -86,6 +91,9 @@ def builtin_task_configs(benchmark: str, data: str, num_fewshot: int = 5,
     for task in tasks:
         cfg = builtin_config(task)
         cfg["num_fewshot"] = int(num_fewshot)
+        generation = dict(cfg.get("generation_kwargs") or {})
+        cfg["generation_kwargs"] = {**generation, "do_sample": False, "temperature": 0.0,
+                                    "max_gen_toks": generation.get("max_gen_toks", MAX_GEN_TOKS)}
         if local:
             files = {"train": str(Path(data).resolve()), "test": str(Path(data).resolve())}
             kwargs: dict[str, Any] = {"data_files": files}

@@ -13,7 +13,8 @@ question alone; turn 2 sees the first question, the model's own turn-1 answer an
 question. All conversations advance one turn at a time, each turn in one batched generation.
 Answers are written in FastChat's llm_judge layout, one JSON line per question:
 `{"question_id", "answer_id", "model_id", "choices": [{"index": 0, "turns": [a1, a2]}], "tstamp",
-"generation": {...}}` (`answer_id` is a content hash, so identical answers get identical ids).
+"generation": {...}}` (`answer_id` is a content hash, so identical answers get identical ids), and
+`"engine": {...}` when the generator reports one (vLLM: its version and batch-invariant mode).
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ def answer_questions(generator: Any, questions: Sequence[Question], model_id: st
             histories[i].append({"role": "assistant", "content": reply.text})
             answers[i].append(reply.text)
     now = time.time()
+    engine = getattr(generator, "engine", None)
     return [{"question_id": q.question_id, "answer_id": answer_id(model_id, q.question_id, a), "model_id": model_id,
-             "choices": [{"index": 0, "turns": a}], "tstamp": now, "generation": dict(generation or {})}
+             "choices": [{"index": 0, "turns": a}], "tstamp": now, "generation": dict(generation or {}),
+             **({"engine": dict(engine)} if engine else {})}
             for q, a in zip(questions, answers, strict=True)]
 
 

@@ -11,7 +11,10 @@ with, see `mos.data.tokenizer.load_tokenizer`) plus the generation prompt, decod
 `max_new_tokens`. The transformers backend pads on the left and generates conversations in
 batches of `batch_size`, longest prompts first, so that a batch holds prompts of similar length;
 results come back in input order. vLLM is imported only when its backend is asked for (it is an
-optional, GPU-only extra: `pip install -e ".[vllm]"` in its own environment).
+optional, GPU-only extra: `pip install -e ".[vllm]"` in its own environment); every setting it is
+given is ours (`gpu_memory_utilization` included, which lm-eval's vLLM wrapper no longer
+defaults), and the generator's `engine` (vLLM's version, its batch-invariant mode
+VLLM_BATCH_INVARIANT) is recorded with every answer (`mos.evaluation.chat_bench`).
 """
 
 from __future__ import annotations
@@ -167,9 +170,11 @@ class VLLMGenerator:
         except ImportError as e:  # pragma: no cover - depends on the machine
             raise RuntimeError("generation.backend 'vllm' needs the vllm package (GPU only): "
                                "pip install -e '.[vllm]' in an environment of its own") from e
+        from mos.common.provenance import vllm_provenance
         from mos.data.tokenizer import load_tokenizer
 
         self.settings = settings
+        self.engine = vllm_provenance()  # recorded with the answers: batch invariance decides reruns
         self.tokenizer = load_tokenizer(model, chat_template)
         kwargs: dict[str, Any] = {"model": model, "tokenizer": model, "seed": settings.seed,
                                   "gpu_memory_utilization": settings.gpu_memory_utilization,

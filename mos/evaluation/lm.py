@@ -12,7 +12,9 @@ generation code) with three changes to how log-likelihood batches are run:
   "virtual tokens"), instead of a vocabulary-sized row for every prompt token;
 - tokenizations are memoized (lm-eval encodes each prompt once per choice).
 
-Generation (`generate_until`) is lm-eval's, with fixed `batch_size` batches. Scores equal plain
+Generation (`generate_until`) is lm-eval's, with fixed `batch_size` batches. Batch sizes are
+always ours (lm-eval's default became `auto` in 2026), and the overridden hooks are lm-eval 0.4's
+internals: pyproject.toml pins `lm-eval>=0.4.13,<0.5`, the minor this was tested with. Scores equal plain
 `HFLM`'s up to float rounding (tests/test_eval.py compares them with a direct forward pass).
 
     lm = ScoringHFLM(pretrained="path/to/model", dtype="float32", device="cpu", batch_size=64,

@@ -278,7 +278,8 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
 
 def _check_semantics(cfg: dict[str, Any], source: str) -> None:
     problems: list[str] = []
-    for check in (_check_experiment, _check_backbones, _check_mixtures, _check_grid, _check_benchmarks, _check_eval):
+    for check in (_check_experiment, _check_datasets, _check_backbones, _check_mixtures, _check_grid,
+                  _check_benchmarks, _check_eval):
         problems.extend(check(cfg))
     if not problems:  # budgets, trains and claims need valid references
         problems.extend(_check_trains(cfg))
@@ -293,6 +294,12 @@ def _check_experiment(cfg: Mapping[str, Any]) -> list[str]:
     if cfg["experiment"] == "paper":
         return ["experiment: 'paper' is reserved: results/paper/ holds the paper's reference numbers"]
     return []
+
+
+def _check_datasets(cfg: Mapping[str, Any]) -> list[str]:
+    return [f"datasets.{name}: data_files and per_subset cannot be combined (per_subset reads every configuration "
+            f"of the repository)" for name, ds in cfg["datasets"].items()
+            if ds.get("data_files") and ds.get("per_subset") is not None]
 
 
 def _check_backbones(cfg: Mapping[str, Any]) -> list[str]:

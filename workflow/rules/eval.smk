@@ -79,3 +79,10 @@ if WINRATE:
             ENV
         shell:
             "python -m mos judge winrate --spec {params.spec:q} --out {output.csv:q} > {log:q} 2>&1"
+
+
+# The HTTP judge calls its API over the network (OpenAI's, or a served model), with the key from
+# the environment: it runs where snakemake runs, like the downloads, not on compute nodes that
+# may have no internet. Its jobs wait on the API, not on CPUs. A local judge model runs in its job.
+if CFG["eval"]["judge"]["kind"] == "http":
+    workflow.localrules("judge", *(["winrate"] if WINRATE else []))

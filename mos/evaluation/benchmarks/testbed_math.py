@@ -67,7 +67,8 @@ def testbed_math_task(data_file: str | Path, stop: Sequence[str], max_gen_toks: 
         "doc_to_target": "answer",
         "target_delimiter": "",
         "num_fewshot": 0,
-        "generation_kwargs": {"until": list(stop), "max_gen_toks": int(max_gen_toks), "do_sample": False},
+        "generation_kwargs": {"until": list(stop), "max_gen_toks": int(max_gen_toks), "do_sample": False,
+                              "temperature": 0.0},
         "filter_list": [{"name": "last_integer", "filter": [
             {"function": "regex", "regex_pattern": LAST_INTEGER, "group_select": -1},
             {"function": "take_first"}]}],
