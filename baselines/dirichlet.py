@@ -6,7 +6,7 @@ static mixtures over the simplex (the headroom experiment of issue 20):
     mixtures:
       random: {strategy: dirichlet, replicas: 16}          # random_0 .. random_15: draws 0 .. 15,
                                                            # uniform on the simplex (alpha 1)
-      regmix_proxy: {strategy: dirichlet, replicas: 16, proxy: true, validation_size: 100,
+      regmix_proxy: {strategy: dirichlet, replicas: 16, proxy_run: true, validation_size: 100,
                      train: {steps: 150}}                  # proxies at a quarter of the budget
 
 `replicas: N` (a config key, mos.pipeline.config) expands one entry into N mixtures `<name>_<k>` with

@@ -2,7 +2,7 @@
 on many small proxy runs with random mixtures, and the mixture it predicts best, used as a static one.
 
 The proxy runs are a family of random static mixtures of the same backbone and seed at a fraction of
-the budget (baselines/dirichlet.py with `replicas: N` and `proxy: true`), dependency runs in the
+the budget (baselines/dirichlet.py with `replicas: N` and `proxy_run: true`), dependency runs in the
 workflow's DAG: their examples are counted as this method's extra examples (run.json `budget`, like
 DoReMi's reference). At step 0, before any training step, RegMix
 
@@ -30,7 +30,7 @@ mixture models (no intercept: the weights sum to 1) fitted by least squares: Σ 
 Σ_{i<j} β_ij w_i w_j (an interior optimum needs the products; K(K+1)/2 = 10 coefficients for K = 4).
 
     mixtures:
-      regmix_proxy: {strategy: dirichlet, replicas: 16, proxy: true, validation_size: 100,
+      regmix_proxy: {strategy: dirichlet, replicas: 16, proxy_run: true, validation_size: 100,
                      train: {steps: 150}}
       regmix: {strategy: regmix, proxies: regmix_proxy, n_proxies: 16, regressor: quadratic,
                validation_size: 100}
