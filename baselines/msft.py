@@ -15,7 +15,9 @@ mos.training.loop.hold_out): the lowest loss is the best. At least `min_active` 
 Budget, honestly: rolled-back steps are spent steps. The loop's step counter never goes back
 (`Update.rollback_to` restores the model, optimizer, scheduler and weight average of a snapshot the
 strategy asked the loop to keep, `Update.snapshots`; mos.training.snapshots), the run still ends
-after `train.steps` optimizer steps, and the report says how many of them were rolled back.
+after `train.steps` optimizer steps, and the report says how many of them were rolled back. The
+learning-rate schedule goes back with the model (it is part of the snapshot): after rollbacks of R
+steps in all, the run ends with its schedule at step `steps − R`, before the decay has reached 0.
 Snapshots are keyed by the step counter when they were taken; a roll-out that starts after a
 rollback starts from the rolled-back-to snapshot, whose evaluation it reuses. The active datasets
 are sampled by the temperature prior (`prior_tau` 1: proportional, i.e. the concatenation the paper's
