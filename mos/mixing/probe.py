@@ -15,14 +15,15 @@ the model's device (`gradients`), never one concatenated copy. Every forward run
 `autocast` the training forward uses, so the current model's perplexities are computed in the same
 precision as θ0's (`numerics`, checked against the base_ppl file by `check_base_numerics`).
 
-For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py) it also
-gives: per-token and per-example losses on the training targets, the responses or every token,
-under the current model or another run's model (`run_model`: DoReMi's reference, loaded once,
-lazily, by the loader the loop hands over; `forget_model` drops one: RegMix's and MixMin's proxies); gradient norms (HBO); a virtual optimizer step
-(`lookahead`: losses before and after one SGD step on a mini-batch, parameters restored bit for
-bit: DynamixSFT); the losses of the training batches drawn since the last update (`train_losses`,
-recorded by the loop from its own forward passes: ODM); and the learning rate of the step the
-update follows (`learning_rate`). The same memory bounds hold for all of them.
+For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py, regmix.py,
+mixmin.py, msft.py) it also gives: per-token and per-example losses on the training targets, the
+responses or every token, under the current model or another run's model (`run_model`: DoReMi's
+reference, loaded once, lazily, by the loader the loop hands over; `forget_model` drops one: RegMix's
+and MixMin's proxies); a dataset's held-out token-mean loss (`validation_loss`: RegMix, mSFT);
+gradient norms (HBO); a virtual optimizer step (`lookahead`: losses before and after one SGD step on
+a mini-batch, parameters restored bit for bit: DynamixSFT); the losses of the training batches drawn
+since the last update (`train_losses`, recorded by the loop from its own forward passes: ODM); and the
+learning rate of the step the update follows (`learning_rate`). The same memory bounds hold for all of them.
 """
 
 from __future__ import annotations
