@@ -344,7 +344,7 @@ def test_unknown_strategy_parameter_with_suggestion(raw: dict[str, Any]) -> None
     raw["mixtures"]["uniform"]["tua"] = 3
     msg = error_of(raw)
     assert "mixtures.uniform: unknown key 'tua' for strategy 'temperature'. Did you mean 'tau'?" in msg
-    assert "Valid keys: strategy, paper_label, train, datasets, tau" in msg
+    assert "Valid keys: strategy, paper_label, train, datasets, replicas, proxy_run, tau" in msg
 
 
 @pytest.mark.parametrize("tau", [math.inf, "inf", ".inf", "Infinity"])
@@ -567,7 +567,8 @@ def _objects(node: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]]:
 
 # Optional keys without a default: absent means "inherit" or "none" (gradient_checkpointing: off,
 # kept out of the filled train settings so the job specs of configs without it stay as they were).
-NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets"}, "$.$defs.grid_block": {"seeds"},
+NO_DEFAULT = {"$.$defs.mixture": {"paper_label", "train", "datasets", "replicas", "proxy_run"},
+              "$.$defs.grid_block": {"seeds"},
               "$.$defs.claim": {"a", "b", "arms", "mixture", "dataset"},  # which ones a claim needs: its kind
               "$.$defs.train": {"gradient_checkpointing"}}
 

@@ -15,14 +15,15 @@ the model's device (`gradients`), never one concatenated copy. Every forward run
 `autocast` the training forward uses, so the current model's perplexities are computed in the same
 precision as θ0's (`numerics`, checked against the base_ppl file by `check_base_numerics`).
 
-For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py) it also
-gives: per-token and per-example losses on the training targets, the responses or every token,
-under the current model or another run's model (`run_model`: DoReMi's reference, loaded once,
-lazily, by the loader the loop hands over); gradient norms (HBO); a virtual optimizer step
-(`lookahead`: losses before and after one SGD step on a mini-batch, parameters restored bit for
-bit: DynamixSFT); the losses of the training batches drawn since the last update (`train_losses`,
-recorded by the loop from its own forward passes: ODM); and the learning rate of the step the
-update follows (`learning_rate`). The same memory bounds hold for all of them.
+For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py, regmix.py,
+mixmin.py, msft.py) it also gives: per-token and per-example losses on the training targets, the
+responses or every token, under the current model or another run's model (`run_model`: DoReMi's
+reference, loaded once, lazily, by the loader the loop hands over; `forget_model` drops one: RegMix's
+and MixMin's proxies); a dataset's held-out token-mean loss (`validation_loss`: RegMix, mSFT);
+gradient norms (HBO); a virtual optimizer step (`lookahead`: losses before and after one SGD step on
+a mini-batch, parameters restored bit for bit: DynamixSFT); the losses of the training batches drawn
+since the last update (`train_losses`, recorded by the loop from its own forward passes: ODM); and the
+learning rate of the step the update follows (`learning_rate`). The same memory bounds hold for all of them.
 """
 
 from __future__ import annotations
@@ -343,6 +344,15 @@ class Probe:
         return torch.stack([t.double().sum() / max(1, t.numel())
                             for t in self.token_losses(dataset, indices, split, scope, model)])
 
+    def validation_loss(self, dataset: str, scope: str = "training", model: torch.nn.Module | None = None) -> float:
+        """The token mean of the loss over every held-out example of a dataset (split "validation", in
+        index order), under the current model or `model` (RegMix's proxies, mSFT's overfitting check)."""
+        losses = self.token_losses(dataset, range(len(self._split("validation")[dataset])), "validation", scope, model)
+        tokens = sum(t.numel() for t in losses)
+        if not tokens:
+            raise ValueError(f"dataset {dataset!r}: its held-out examples have no {scope} targets")
+        return float(sum(t.double().sum() for t in losses)) / tokens
+
     def _grad_of_mean_loss(self, data: TokenizedDataset, indices: Sequence[int], scope: str,
                            params: list[torch.nn.Parameter]) -> list[torch.Tensor | None]:
         """Gradient of the mean token loss over the examples, `grad_batch` examples per backward pass."""
@@ -410,6 +420,11 @@ class Probe:
             if self._on_model_loaded is not None:
                 self._on_model_loaded(model)
         return self._models[key]
+
+    def forget_model(self, folder: str | Path) -> None:
+        """Drop a run's model that `run_model` loaded (a strategy reading many runs, one at a time:
+        RegMix's proxies), so that at most one of them is held at once."""
+        self._models.pop(str(folder), None)
 
     def set_train_losses(self, stats: Mapping[str, Mapping[str, float]] | None) -> None:
         """Called by the loop before an update of a strategy with `needs_train_losses`."""

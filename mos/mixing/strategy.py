@@ -20,9 +20,23 @@ What a strategy may ask of the loop, each optional (the defaults change nothing)
     Update.next_update_in   steps until the next update (default `update_every`): a strategy's own
                          schedule (Aioli's rounds of training bursts)
     Update.example_weights  sampling weights of the examples within a dataset (HBO's local actors)
+    Update.final         no update after this one: the weights stay for the rest of the run (the
+                         mixing laws' one fit at step 0: RegMix, MixMin)
+    Update.snapshots     the steps whose training state (model, optimizer, scheduler, weight average)
+                         the loop must hold after this update; the current step among them is taken
+                         now, before any rollback. Kept on disk in the run folder (<out>/snapshots/),
+                         part of every checkpoint, deleted when a checkpoint no longer needs them and
+                         when the run ends (mSFT's candidate rollback points)
+    Update.rollback_to   restore the training state of that kept snapshot before training goes on. The
+                         step counter never goes back: rolled-back steps are spent steps and the run
+                         still ends after `steps` optimizer steps; the sampler, the probe's generator
+                         and the logs go on (mSFT)
     dependencies()       finished runs of the same backbone and seed it reads, {role: mixture};
                          the workflow trains them first and the loop passes their folders to
-                         `bind_runs` (DoReMi's reference model, its two-stage variant's proxy run)
+                         `bind_runs` (DoReMi's reference model, its two-stage variant's proxy run,
+                         RegMix's proxy runs, MixMin's single-dataset runs)
+    dependency_datasets(role, datasets)   the datasets the run of `role` must train on, given this
+                         mixture's (default: the same; MixMin's proxy of a dataset: that one alone)
     report()             what run.json records about the strategy (e.g. burst steps, ᾱ)
 """
 
@@ -52,6 +66,11 @@ class Update:
     example_weights: per dataset, one non-negative sampling weight per training example, used to
         draw examples within that dataset from now on (None: keep the current ones; at the start
         examples are drawn uniformly). Datasets not named keep theirs.
+    final: no further update; the weights stay (next_update_in is then ignored).
+    snapshots: the steps whose training state the loop holds after this update (None: keep the
+        ones it holds); the current step among them is taken now, before `rollback_to`.
+    rollback_to: a kept snapshot's step whose model, optimizer, scheduler and weight average are
+        restored now; the step counter goes on (rolled-back steps are spent).
     """
 
     weights: Weights
@@ -59,6 +78,9 @@ class Update:
     smoothed_reward: dict[str, float] | None = None
     next_update_in: int | None = None
     example_weights: Mapping[str, Sequence[float]] | None = None
+    final: bool = False
+    snapshots: Sequence[int] | None = None
+    rollback_to: int | None = None
 
 
 @dataclass
@@ -99,6 +121,10 @@ class MixingStrategy:
     def dependencies(self) -> dict[str, str]:
         """Finished runs this strategy reads, as {role: mixture label} of the same backbone and seed."""
         return {}
+
+    def dependency_datasets(self, role: str, datasets: Sequence[str]) -> list[str]:
+        """The datasets the run of `role` must train on, given this mixture's `datasets`."""
+        return list(datasets)
 
     def bind_runs(self, runs: Mapping[str, str]) -> None:
         """Receive {role: run folder} for every role of `dependencies()`, before `initial_weights`."""

@@ -11,8 +11,9 @@ The Snakefile and the command-line tools share this module (it never imports Sna
 `load_config` validates against workflow/schemas/config.schema.yaml, fills the schema defaults,
 then checks what a schema cannot: strategy names and parameters (through `mos.mixing.registry.build`),
 references between sections (a strategy's `dependencies()`, e.g. DoReMi's reference mixture, must
-be a mixture trained on the same datasets for every backbone and seed the strategy runs on, with no
-cycle), and equal training budgets. Every error is a `ConfigError` whose
+be a mixture trained on the datasets the strategy asks for, in the grid for every backbone and seed the
+strategy runs on, with no cycle), and equal training budgets (except for `proxy_run: true` mixtures). A
+mixture with `replicas: N` is first expanded into N mixtures `<name>_<k>` (`expand_replicas`). Every error is a `ConfigError` whose
 message names the file and the key path, e.g. `config/config.yaml: train.lr: expected number,
 got 'abc'`. The spec layouts are documented in docs/interfaces.md.
 """
@@ -34,6 +35,7 @@ from mos.common.io import read_text
 from mos.common.naming import did_you_mean
 from mos.data import chat_templates
 from mos.evaluation import benchmarks
+from mos.mixing import registry
 from mos.models.pretrained import CHECKPOINTS
 from mos.pipeline.claims import claim_problems
 from mos.pipeline.errors import ConfigError
@@ -47,7 +49,7 @@ from mos.pipeline.grid import (
     mixture_train,
     runs,
 )
-from mos.pipeline.mixtures import build_strategy, dependencies
+from mos.pipeline.mixtures import build_strategy
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 TINY_SIZE_KEYS = ("family", "hidden_size", "num_layers", "num_heads", "intermediate_size")
@@ -76,6 +78,9 @@ def load_config(config: str | os.PathLike | Mapping[str, Any], source_name: str 
     data = coerce_numbers(data, schema())
     _validate_schema(data, source)
     cfg = fill_defaults(data, schema())
+    problems = expand_replicas(cfg)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     _check_semantics(cfg, source)
     return cfg
 
@@ -273,6 +278,54 @@ def _fill_object(instance: dict[str, Any], node: Mapping[str, Any], root: Mappin
     return out
 
 
+# ---------------------------------------------------------------- replicas
+
+
+def expand_replicas(cfg: dict[str, Any]) -> list[str]:
+    """Replace every mixture with `replicas: N` by N mixtures `<name>_0 .. <name>_<N-1>` (in its place,
+    replica k with `draw: <draw> + k`), and a grid block's mention of `<name>` by all of them. Returns
+    the problems (each naming its key); an entry with a problem is left as it is."""
+    problems: list[str] = []
+    mixtures: dict[str, Any] = {}
+    families: dict[str, list[str]] = {}
+    for name, mix in cfg["mixtures"].items():
+        n, where = mix.get("replicas"), f"mixtures.{name}"
+        if n is None:
+            mixtures[name] = mix
+            continue
+        try:
+            cls = registry.get(mix["strategy"])
+        except registry.StrategyError:
+            mixtures[name] = mix  # _check_mixtures names the unknown strategy
+            continue
+        draw = mix.get("draw", 0)
+        if "draw" not in registry.parameters(cls):
+            problems.append(f"{where}.replicas: strategy {mix['strategy']!r} has no `draw` parameter for the "
+                            "replicas to vary (random static mixtures: strategy: dirichlet)")
+        elif isinstance(draw, bool) or not isinstance(draw, int):
+            problems.append(f"{where}.draw: expected an integer (the first replica's draw), got {draw!r}")
+        else:
+            labels = [f"{name}_{k}" for k in range(n)]
+            taken = [label for label in labels if label in cfg["mixtures"]]
+            if taken:
+                problems.append(f"{where}.replicas: the replica name(s) {', '.join(map(repr, taken))} are mixtures "
+                                "already; rename one of them")
+            else:
+                entry = {k: v for k, v in mix.items() if k != "replicas"}
+                for k, label in enumerate(labels):
+                    mixtures[label] = {**copy.deepcopy(entry), "draw": draw + k}
+                    if "paper_label" in entry:
+                        mixtures[label]["paper_label"] = f"{entry['paper_label']} #{k}"
+                families[name] = labels
+                continue
+        mixtures[name] = mix
+    cfg["mixtures"] = mixtures
+    for block in cfg["grid"]:
+        if block["mixtures"] != "all":
+            block["mixtures"] = list(dict.fromkeys(m for name in block["mixtures"] for m in families.get(name, [name])))
+    return problems
+
+
 # ---------------------------------------------------------------- semantic checks
 
 
@@ -401,10 +454,12 @@ def _check_mixtures(cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _check_dependencies(cfg: Mapping[str, Any]) -> list[str]:
-    """Every mixture a grid mixture reads is a mixture of the config, trained on the same datasets, in
-    the grid for each of the reader's backbones and seeds, and no mixture reads itself through a chain."""
+    """Every mixture a grid mixture reads is a mixture of the config, trained on the datasets its reader
+    asks for (`dependency_datasets`: by default the reader's own), in the grid for each of the reader's
+    backbones and seeds, and no mixture reads itself through a chain."""
     problems, grid = [], set(runs(cfg))
-    deps = {m: dependencies(cfg, m) for m in grid_mixtures(cfg)}
+    strategies = {m: build_strategy(cfg, m) for m in grid_mixtures(cfg)}
+    deps = {m: dict(strategy.dependencies()) for m, strategy in strategies.items()}
     for m, roles in deps.items():
         for role, dep in roles.items():
             where = f"mixtures.{m}: the strategy's {role} mixture {dep!r}"
@@ -412,8 +467,9 @@ def _check_dependencies(cfg: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where} is not a mixture.{did_you_mean(dep, cfg['mixtures'])} "
                                 f"Mixtures: {', '.join(cfg['mixtures'])}")
                 continue
-            if mixture_datasets(cfg, dep) != mixture_datasets(cfg, m):
-                problems.append(f"{where} trains on {mixture_datasets(cfg, dep)}, not on {mixture_datasets(cfg, m)}")
+            wanted = strategies[m].dependency_datasets(role, mixture_datasets(cfg, m))
+            if mixture_datasets(cfg, dep) != wanted:
+                problems.append(f"{where} trains on {mixture_datasets(cfg, dep)}, not on {wanted}")
             missing = sorted((b, s) for b, mm, s in grid if mm == m and (b, dep, s) not in grid)
             if missing:
                 problems.append(f"{where} must be in the grid wherever {m!r} is; missing for (backbone, seed) "
@@ -460,10 +516,12 @@ def _check_trains(cfg: Mapping[str, Any]) -> list[str]:
 
 
 def _check_budgets(cfg: Mapping[str, Any]) -> list[str]:
-    """Within a backbone, every mixture must train on the same number of examples."""
+    """Within a backbone, every mixture must train on the same number of examples (proxy runs, `proxy_run:
+    true`, train at their own budget: their readers count it as extra examples)."""
     conflicts: dict[tuple[str, ...], list[str]] = {}  # mixtures of a backbone -> backbones
     for backbone in grid_backbones(cfg):
-        mixtures = tuple(in_config_order((m for b, m, _ in runs(cfg) if b == backbone), cfg["mixtures"]))
+        arms = (m for b, m, _ in runs(cfg) if b == backbone and not cfg["mixtures"][m].get("proxy_run"))
+        mixtures = tuple(in_config_order(arms, cfg["mixtures"]))
         if len({budget(cfg, m) for m in mixtures}) > 1:
             conflicts.setdefault(mixtures, []).append(backbone)
     problems = []

@@ -18,7 +18,8 @@ from mos.mixing.strategy import MixingStrategy, UnboundRunsError
 from mos.pipeline.errors import ConfigError
 from mos.pipeline.grid import mixture_datasets
 
-MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets", "seed_stream")  # the rest: strategy parameters
+MIXTURE_KEYS = ("strategy", "paper_label", "train", "datasets", "seed_stream", "replicas",
+                "proxy_run")  # the rest: strategy parameters
 
 
 def build_strategy(cfg: Mapping[str, Any], mixture: str) -> MixingStrategy:

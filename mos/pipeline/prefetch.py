@@ -108,8 +108,8 @@ def fetch_model(repo: str) -> dict[str, Any]:
 
 def benchmark_task_configs(benchmarks: Mapping[str, str], math_fewshot: int) -> list[dict[str, Any]]:
     """lm-eval's task configs of the benchmarks, as evaluation builds them."""
-    from mos.evaluation.builtin_tasks import builtin_config, builtin_task_configs
     from mos.evaluation.benchmarks.mmlu import mmlu_task_names
+    from mos.evaluation.builtin_tasks import builtin_config, builtin_task_configs
 
     unknown = sorted(set(benchmarks) - set(HUB_BENCHMARKS))
     if unknown:

@@ -16,11 +16,12 @@ share the draws of one global batch (mos.mixing.sampler), so 1, 2, 4 or 8 proces
 gradient up to float rounding. `train.gradient_checkpointing` recomputes each layer's activations in
 the backward pass (docs/memory.md). A dynamic strategy is asked for new weights every
 `update_every` steps, or when its last update said; it may also weight the examples within a
-dataset, read the losses of the drawn batches or other runs' folders, and update at step 0
-(mos.mixing.strategy). A checkpoint every `checkpoint_every` steps holds everything the next
-steps depend on (model, optimizer, scheduler, strategy, sampler and probe generators, logs), so a
-killed run restarted with the same command continues to the same final weights. Outputs in
---out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
+dataset, read the losses of the drawn batches or other runs' folders, update at step 0, stop
+updating, and keep snapshots of the training state to roll back to (mos.mixing.strategy,
+mos.training.snapshots: the step counter never goes back). A checkpoint every `checkpoint_every`
+steps holds everything the next steps depend on (model, optimizer, scheduler, strategy, sampler and
+probe generators, logs, kept snapshots), so a killed run restarted with the same command continues
+to the same final weights. Outputs in --out: model/ (Hugging Face format, with the tokenizer and the chat template the run trained with:
 the spec's `chat_template` when it forces one), train_log.csv, trajectory.csv, run.json.
 
 Under DeepSpeed (an accelerate config with `distributed_type: DEEPSPEED`) the engine steps the
@@ -59,7 +60,7 @@ from mos.mixing.sampler import MixtureSampler
 from mos.mixing.strategy import MixingStrategy, Weights, normalize
 from mos.models.backbones import count_parameters, enable_checkpointing, load_model
 from mos.models.loss import CausalLMLoss
-from mos.training import state
+from mos.training import snapshots, state
 from mos.training.averaging import WeightAverage
 from mos.training.hooks import RunHooks
 from mos.training.settings import TrainSettings, lr_lambda, make_optimizer
@@ -170,6 +171,7 @@ class Run:
         self.trajectory: list[dict[str, Any]] = []
         self.pending_loss: list[float] = []   # losses of the steps since the last train_log row
         self.next_update = self.strategy.first_update if self.strategy.is_dynamic else None
+        self.snapshots: list[int] = []  # steps whose training state is kept (Update.snapshots)
         # loss sums, target tokens, examples per dataset since the last update (needs_train_losses)
         self.train_losses = (np.zeros((3, len(self.sizes)), dtype=np.float64)
                              if self.strategy.is_dynamic and self.strategy.needs_train_losses else None)
@@ -255,7 +257,10 @@ class Run:
         self.model.train()
         if update.next_update_in is not None and int(update.next_update_in) < 1:
             raise ValueError(f"strategy {self.strategy.name!r}: next_update_in must be >= 1, got {update.next_update_in}")
-        self.next_update = self.step + int(update.next_update_in or self.strategy.update_every)
+        step_in = int(update.next_update_in or self.strategy.update_every)
+        self.next_update = None if update.final else self.step + step_in  # final: no more updates
+        if update.snapshots is not None or update.rollback_to is not None:
+            snapshots.apply(self, update.snapshots, update.rollback_to)
         for name, w in (update.example_weights or {}).items():
             self.sampler.set_example_weights(name, w)
         weights = normalize(update.weights)
@@ -340,6 +345,8 @@ class Run:
         s = self.settings
         resumed = self.try_resume()
         if not resumed:
+            if self.acc.is_main_process:  # a run started afresh keeps nothing of an earlier attempt
+                snapshots.remove_all(self)
             if self.next_update == 0:  # the strategy's first update comes before the first step
                 self._update_strategy()
             else:
@@ -431,6 +438,7 @@ class Run:
             write_csv(self.out / "trajectory.csv", self.trajectory, TRAJECTORY_COLUMNS)
             write_json(self.out / "run.json", info)
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+            snapshots.remove_all(self)
         self.acc.wait_for_everyone()
         return info
 

@@ -7,7 +7,9 @@ a killed run restarted with the same command continues to the same final weights
 A checkpoint holds everything the next steps depend on: the model and the optimizer (DeepSpeed: its
 ZeRO-partitioned state through `Accelerator.save_state`), the scheduler, the strategy's and the probe's
 state, the weight average, torch's generator, the loop's counters and logs (RUN_FIELDS), and per rank
-the sampler's generators and draws. The folder replaces the previous checkpoint only once complete.
+the sampler's generators and draws, and the steps of the training snapshots a strategy keeps (their
+folders, <out>/snapshots/, are pruned only after a complete checkpoint: mos.training.snapshots). The
+folder replaces the previous checkpoint only once complete.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from typing import TYPE_CHECKING
 import torch
 from safetensors.torch import load_model, save_model
 
+from mos.training import snapshots
+
 if TYPE_CHECKING:
     from mos.training.loop import Run
 
 # The loop's own counters and logs, saved and restored as they are.
 RUN_FIELDS = ("step", "tokens", "padding", "elapsed", "weights", "train_log", "trajectory", "rank_weight_spread",
-              "next_update", "pending_loss")
+              "next_update", "pending_loss", "snapshots")
 
 
 def checkpoint_dir(run: Run) -> Path:
@@ -67,6 +71,7 @@ def save(run: Run) -> None:
             os.replace(final, old)
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
+        snapshots.prune(run)  # the snapshots this checkpoint does not name are no longer needed
     acc.wait_for_everyone()
 
 
