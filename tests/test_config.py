@@ -50,31 +50,29 @@ def test_shipped_configs_are_valid(name: str) -> None:
 
 def test_default_config_grid() -> None:
     cfg = load_config(DEFAULT)
-    # nine seeds on tiny-llama's five primary arms; two on its other six Table 2 rows and the field's six
-    # methods; one on the smaller backbones' Table 2 rows, Table 3's four priors, MoSpec + DIFF and the
-    # three single skills
-    assert len(G.runs(cfg)) == 5 * 9 + (6 + 6) * 2 + 2 * 9 + 4 + 4
-    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "mos_diff_ema")}) == list(range(9))
+    # designed by θ0 (seed s on θ0 s): the five primary arms and TEMP.'s A/A copy on 12 θ0s, the other six
+    # Table 2 rows and the field's six methods on 2; the smaller backbones are config/headroom.yaml's
+    assert len(G.runs(cfg)) == 6 * 12 + (6 + 6) * 2
+    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "mos_diff_ema")}) == list(range(12))
     assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "hbo")}) == [0, 1]
-    assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-qwen", "mos_diff_ema")}) == [0]
-    assert not [r for r in G.runs(cfg) if r[0] != "tiny-llama" and r[1] in ("doremi", "hbo", "aioli")]
-    assert G.tiny_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
+    assert {b for b, _, _ in G.runs(cfg)} == {"tiny-llama"}
+    assert all(G.theta_of(cfg, b, s) == s for b, _, s in G.runs(cfg))  # one run per θ0 and cell
     assert G.needs_testbed(cfg) and not G.needs_mmlu_dev(cfg)
-    assert G.trains_every_dataset_alone(cfg)  # the transfer matrix
-    assert S.base_ppl_backbones(cfg) == ["tiny-qwen", "tiny-gemma", "tiny-llama"]
-    assert S.run_benchmarks(cfg, "tiny-llama", "mospec_diff_ema", 0) == ["testbed_mc", "testbed_chat", "testbed_math"]
+    assert S.base_ppl_backbones(cfg) == ["tiny-llama"]
     assert S.run_benchmarks(cfg, "tiny-llama", "temperature", 8)[-1] == "testbed_math"
-    assert S.run_benchmarks(cfg, "tiny-qwen", "temperature", 0) == ["testbed_mc", "testbed_chat"]
     ev = S.eval_spec(cfg, "tiny-llama", "uniform", 1)
     assert ev["model_id"] == "tiny-llama__uniform__seed1" and ev["generation"]["seed"] == 1
-    assert S.judge_spec(cfg, "tiny-qwen", "uniform")["judge"] == {"kind": "reference", "scoring": "graded"}
-    assert len(S.winrate_spec(cfg)["pairs"]) == len(G.runs(cfg)) - (9 + 1 + 1)  # every run but TEMP's own
+    assert S.judge_spec(cfg, "tiny-llama", "uniform")["judge"] == {"kind": "reference", "scoring": "graded"}
+    assert len(S.winrate_spec(cfg)["pairs"]) == len(G.runs(cfg)) - 12  # every run but TEMP's own
     spec = S.train_spec(cfg, "tiny-llama", "mos_diff_ema", 4)
-    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-llama/theta1.csv"  # seed 4 -> θ0 of pretrain seed 1
-    assert spec["model"] == "resources/default/backbones/tiny-llama/theta1/model" and spec["theta0"] == 1
+    assert spec["base_ppl"] == "resources/default/base_ppl/tiny-llama/theta4.csv"
+    assert spec["model"] == "resources/default/backbones/tiny-llama/theta4/model" and spec["theta0"] == 4
     assert spec["mixture"]["params"]["reward"] == "diff" and spec["mixture"]["params"]["ema"] is True
-    assert S.train_spec(cfg, "tiny-gemma", "mos_diff_ema", 0)["theta0"] == 0
-    assert "base_ppl" not in S.train_spec(cfg, "tiny-gemma", "mos_cossim_ema", 0)
+    # the A/A copy: TEMP. on the same θ0 with its own stream of training randomness
+    copy, temp = S.train_spec(cfg, "tiny-llama", "temperature_copy", 3), S.train_spec(cfg, "tiny-llama", "temperature", 3)
+    assert copy["seed_stream"] == 1 and "seed_stream" not in temp and copy["model"] == temp["model"]
+    assert copy["mixture"]["params"] == temp["mixture"]["params"]
+    assert "base_ppl" not in S.train_spec(cfg, "tiny-llama", "mos_cossim_ema", 0)
     assert list(S.train_spec(cfg, "tiny-llama", "math_only", 0)["datasets"]) == ["Mathematics"]
 
 
@@ -344,7 +342,7 @@ def test_unknown_strategy_parameter_with_suggestion(raw: dict[str, Any]) -> None
     raw["mixtures"]["uniform"]["tua"] = 3
     msg = error_of(raw)
     assert "mixtures.uniform: unknown key 'tua' for strategy 'temperature'. Did you mean 'tau'?" in msg
-    assert "Valid keys: strategy, paper_label, train, datasets, replicas, proxy_run, tau" in msg
+    assert "Valid keys: strategy, paper_label, train, datasets, seed_stream, replicas, proxy_run, tau" in msg
 
 
 @pytest.mark.parametrize("tau", [math.inf, "inf", ".inf", "Infinity"])
@@ -506,14 +504,14 @@ def test_spec_json_is_strict_and_deterministic() -> None:
 
 def test_run_seeds_are_dealt_to_the_pretraining_seeds_in_turn() -> None:
     cfg = load_config(ROOT / "config" / "config.yaml")
-    assert cfg["pretrain"]["seeds"] == [0, 1, 2]
+    cfg["pretrain"]["seeds"] = [0, 1, 2]
     assert [G.theta_of(cfg, "tiny-qwen", s) for s in range(7)] == [0, 1, 2, 0, 1, 2, 0]
     cfg["pretrain"]["seeds"] = [5, 9]
     assert [G.theta_of(cfg, "tiny-qwen", s) for s in range(4)] == [5, 9, 5, 9]
     assert S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]["seed"] == 9
     assert "seeds" not in S.pretrain_spec(cfg, "tiny-qwen", 9)["pretrain"]
-    # only the θ0s some run fine-tunes from: the smaller backbones' one seed (0) uses the first
-    assert set(S.base_ppl_jobs(cfg)) == {("tiny-qwen", 5), ("tiny-gemma", 5), ("tiny-llama", 5), ("tiny-llama", 9)}
+    # only the θ0s some run fine-tunes from (the default's runs are all on tiny-llama)
+    assert set(S.base_ppl_jobs(cfg)) == {("tiny-llama", 5), ("tiny-llama", 9)}
     paper = load_config(PAPER)
     assert G.thetas(paper, "llama-3-8b") == [0] and G.theta_of(paper, "llama-3-8b", 4) == 0
 
@@ -598,8 +596,11 @@ def test_default_claims_resolve_per_backbone() -> None:
     first = spec["list"][0]
     assert first["backbones"] == ["tiny-llama"] and first["family"] == "primary"  # as listed
     assert first["a"]["tiny-llama"] == "mos_cossim_ema" and first["b"]["tiny-llama"] == ["temperature"]
-    tau = next(c for c in spec["list"] if c["id"] == "no_universal_tau")
-    assert tau["backbones"] == ["tiny-qwen", "tiny-gemma", "tiny-llama"] and tau["family"] == "secondary"
+    every = next(c for c in spec["list"] if c["id"] == "mos_diff_ema_beats_heuristics")
+    assert every["backbones"] == ["tiny-llama"] and every["family"] == "secondary"
+    assert every["b"]["tiny-llama"] == ["proportional", "temperature", "uniform"]
+    assert spec["family_alpha"] == {"primary": 0.04, "secondary": 0.008, "weights": 0.002}
+    assert [c["family"] for c in spec["list"] if c["id"].startswith("aa_")] == ["check", "check"]
     mospec = next(c for c in spec["list"] if c["id"] == "mospec_vs_math_only")
     assert mospec["backbones"] == ["tiny-llama"]  # "all" = the backbones that run every arm of the claim
     assert json.loads(S.spec_json(spec)) == spec
