@@ -34,6 +34,7 @@ wildcard_constraints:  # names from the config only, so that paths never parse a
 include: "workflow/rules/data.smk"
 include: "workflow/rules/backbones.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/headroom.smk"
 include: "workflow/rules/eval.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/analysis.smk"

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 # In dependency order: tables, figures, the scorecard and power table, then the headline (reads the tables).
 SCRIPTS = ("table1_datasets", "table2_main", "table3_priors", "table5_mospec", "table6_ppl", "winrate",
            "table_transfer", "fig2_weights", "fig3_loss", "fig4_mospec_weights", "scorecard", "power",
-           "leaderboard", "headline")
+           "leaderboard", "headroom", "headline")
 
 # What `reads` may name besides earlier scripts: the files of results/<exp>/summary/, and what writes each.
 SUMMARY_FILES = {"runs.csv": "python -m mos aggregate", "metrics.csv": "python -m mos aggregate",
@@ -58,7 +58,8 @@ SUMMARY_FILES = {"runs.csv": "python -m mos aggregate", "metrics.csv": "python -
 # What `when` may name: a config feature without which the workflow does not run the script.
 WHEN = {"winrate": "eval.winrate names a reference mixture",
         "ppl": "the grid has a PROP. (τ = 1) mixture (Table 6's perplexity study)",
-        "transfer": "the grid trains on every dataset alone (the transfer matrix)"}
+        "transfer": "the grid trains on every dataset alone (the transfer matrix)",
+        "headroom": "claims.headroom declares a design and its fitted optimum (config/headroom.yaml)"}
 KEYS = {"reads", "writes", "when", "rule"}
 
 

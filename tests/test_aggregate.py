@@ -87,7 +87,7 @@ def test_summary_columns_rows_and_order(grid: list[Path], tmp_path: Path) -> Non
     assert header(out / "runs.csv") == ["backbone", "mixture", "seed", "theta0", "strategy", "params",
                                         "paper_backbone", "paper_method", "steps", "examples", "extra_examples",
                                         "train_seconds",
-                                        "tokens_per_second", "git_commit", "machine"]
+                                        "tokens_per_second", "git_commit", "machine", "weights"]
     assert header(out / "metrics.csv") == ["backbone", "mixture", "seed", "benchmark", "scope", "name", "metric",
                                            "value", "n_items"]
     assert header(out / "train_log.csv") == ["backbone", "mixture", "seed", "step", "loss", "lr", "tokens"]

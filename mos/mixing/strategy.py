@@ -37,6 +37,8 @@ What a strategy may ask of the loop, each optional (the defaults change nothing)
                          RegMix's proxy runs, MixMin's single-dataset runs)
     dependency_datasets(role, datasets)   the datasets the run of `role` must train on, given this
                          mixture's (default: the same; MixMin's proxy of a dataset: that one alone)
+    input_files()        files a workflow job writes that the strategy reads (the fitted optimum of the
+                         headroom experiment); the run waits for them
     report()             what run.json records about the strategy (e.g. burst steps, ᾱ)
 """
 
@@ -125,6 +127,11 @@ class MixingStrategy:
     def dependency_datasets(self, role: str, datasets: Sequence[str]) -> list[str]:
         """The datasets the run of `role` must train on, given this mixture's `datasets`."""
         return list(datasets)
+
+    def input_files(self) -> list[str]:
+        """Files this strategy reads that a workflow job writes (e.g. a fitted optimum's weights): the
+        workflow trains the run only after they exist. Default: none."""
+        return []
 
     def bind_runs(self, runs: Mapping[str, str]) -> None:
         """Receive {role: run folder} for every role of `dependencies()`, before `initial_weights`."""

@@ -35,7 +35,8 @@ from mos.common.io import atomic_write_text, write_csv
 
 RUN_KEY = ("backbone", "mixture", "seed")
 RUNS_COLUMNS = ("backbone", "mixture", "seed", "theta0", "strategy", "params", "paper_backbone", "paper_method",
-                "steps", "examples", "extra_examples", "train_seconds", "tokens_per_second", "git_commit", "machine")
+                "steps", "examples", "extra_examples", "train_seconds", "tokens_per_second", "git_commit", "machine",
+                "weights")
 METRICS_COLUMNS = ("benchmark", "scope", "name", "metric", "value", "n_items")
 TRAIN_LOG_COLUMNS = ("step", "loss", "lr", "tokens")
 TRAJECTORY_COLUMNS = ("step", "dataset", "weight", "reward", "smoothed_reward", "drawn")
@@ -178,6 +179,8 @@ def read_run_info(path: Path) -> dict[str, Any]:
         "tokens_per_second": _optional(doc, "timing", "tokens_per_second"),
         "git_commit": _optional(doc, "provenance", "git_commit"),
         "machine": _optional(doc, "provenance", "hardware", "fingerprint"),
+        "weights": json.dumps(doc["final_weights"], sort_keys=True) if isinstance(doc.get("final_weights"), Mapping)
+        else None,  # the sampling weights the run ended with (a static mixture's: its only ones)
     }
 
 

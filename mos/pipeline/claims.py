@@ -15,7 +15,8 @@ from typing import Any
 
 from mos.common.io import json_safe
 from mos.common.naming import did_you_mean
-from mos.pipeline.grid import grid_backbones, mixture_datasets, runs
+from mos.pipeline.grid import grid_backbones, headroom_fit_path, mixture_datasets, runs
+from mos.pipeline.mixtures import build_strategy
 
 CLAIM_KEYS = {"contrast": ("a", "b"), "gain_trend": ("a", "b"), "best_differs": ("arms",),
               "weight_change": ("mixture", "dataset")}
@@ -72,6 +73,7 @@ def claim_problems(cfg: Mapping[str, Any]) -> list[str]:
     if shares:
         problems += [f"claims.family_alpha: no share for family {f!r} (claims of family 'check' need none)"
                      for f in families if f not in shares and f != "check"]
+    problems += headroom_problems(cfg)
     ids = [c["id"] for c in section["list"]]
     for i, claim in enumerate(section["list"]):
         where, kind = f"claims.list[{i}] ({claim['id']})", claim["kind"]
@@ -107,6 +109,37 @@ def claim_problems(cfg: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where}: no backbone of the grid runs every arm of this claim")
         elif kind == "best_differs" and len(resolved) < 2:
             problems.append(f"{where}: best_differs needs at least two backbones, got {resolved}")
+    return problems
+
+
+def headroom_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """claims.headroom: the design's and the optimum's mixtures exist and run on its backbone, the design is
+    static, and the optimum trains the fit the workflow writes (grid.headroom_fit_path)."""
+    spec = cfg["claims"].get("headroom") or {}
+    if not spec:
+        return []
+    problems, where, backbone = [], "claims.headroom", spec["backbone"]
+    grid = {(b, m) for b, m, _ in runs(cfg)}
+    for m in [*spec["design"], spec["optimum"]]:
+        if m not in cfg["mixtures"]:
+            problems.append(f"{where}: unknown mixture {m!r}.{did_you_mean(m, cfg['mixtures'])}")
+        elif (backbone, m) not in grid:
+            problems.append(f"{where}: the grid has no runs of {backbone} x {m}")
+    if problems:
+        return problems
+    dynamic = [m for m in spec["design"] if build_strategy(cfg, m).is_dynamic]
+    if dynamic:
+        problems.append(f"{where}.design: {', '.join(dynamic)} move their weights during training; the surface is "
+                        "fitted to static mixtures")
+    optimum = cfg["mixtures"][spec["optimum"]]
+    if optimum["strategy"] != "surface_optimum":
+        problems.append(f"{where}.optimum: mixture {spec['optimum']!r} must use strategy surface_optimum")
+    elif optimum.get("fit") != headroom_fit_path(cfg):
+        problems.append(f"mixtures.{spec['optimum']}.fit: expected {headroom_fit_path(cfg)!r} (where the "
+                        f"headroom_fit job writes the optimum), got {optimum.get('fit')!r}")
+    if len(spec["design"]) < 11:
+        problems.append(f"{where}.design: {len(spec['design'])} mixtures cannot fit the quadratic surface's "
+                        "parameters; give at least 11 (e.g. a dirichlet family with replicas)")
     return problems
 
 

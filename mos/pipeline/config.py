@@ -323,6 +323,9 @@ def expand_replicas(cfg: dict[str, Any]) -> list[str]:
     for block in cfg["grid"]:
         if block["mixtures"] != "all":
             block["mixtures"] = list(dict.fromkeys(m for name in block["mixtures"] for m in families.get(name, [name])))
+    headroom = (cfg.get("claims") or {}).get("headroom") or {}
+    if headroom.get("design"):
+        headroom["design"] = list(dict.fromkeys(m for name in headroom["design"] for m in families.get(name, [name])))
     return problems
 
 

@@ -40,6 +40,12 @@ def runs(cfg: Mapping[str, Any]) -> list[Run]:
     return sorted(out, key=lambda r: (b_pos[r[0]], m_pos[r[1]], r[2]))
 
 
+def evaluated_runs(cfg: Mapping[str, Any]) -> list[Run]:
+    """The runs that are evaluated, judged and aggregated: every run but the proxy runs (`proxy_run: true`,
+    RegMix's), which only the runs that read them use."""
+    return [r for r in runs(cfg) if not cfg["mixtures"][r[1]].get("proxy_run")]
+
+
 def in_config_order(names: Iterable[str], section: Iterable[str]) -> list[str]:
     wanted = set(names)
     return [n for n in section if n in wanted]
@@ -256,6 +262,16 @@ def ppl_cell_path(cfg: Mapping[str, Any], backbone: str, mixture: str) -> str:
 def run_ppl_path(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> str:
     """The perplexities of one fine-tuned study model (the layout of base_ppl/<backbone>/theta<k>.csv)."""
     return f"{run_dir(cfg, backbone, mixture, seed)}/ppl.csv"
+
+
+def headroom_fit_path(cfg: Mapping[str, Any]) -> str:
+    """Where the headroom experiment's fitted optimum is written (analysis/surface.py; claims.headroom)."""
+    return f"{results_dir(cfg)}/headroom/optimum.json"
+
+
+def headroom_design_dir(cfg: Mapping[str, Any]) -> str:
+    """The design runs aggregated on their own (summary/), the fit's input."""
+    return f"{results_dir(cfg)}/headroom/design"
 
 
 def dataset_stats_path(cfg: Mapping[str, Any]) -> str:

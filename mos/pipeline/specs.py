@@ -36,6 +36,7 @@ from mos.pipeline.grid import (
     chat_benchmarks,
     dataset_path,
     eval_dir,
+    evaluated_runs,
     grid_backbones,
     grid_datasets,
     grid_mixtures,
@@ -114,6 +115,14 @@ def train_spec(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -
             **({"seed_stream": int(mix["seed_stream"])} if mix.get("seed_stream") else {}),
             "paper": {"backbone": cfg["backbones"][backbone].get("paper_label"),
                       "method": mix.get("paper_label")}}
+
+
+def strategy_input_files(cfg: Mapping[str, Any], mixture: str) -> list[str]:
+    """Files a workflow job writes that the mixture's strategy reads (MixingStrategy.input_files)."""
+    try:
+        return list(build_strategy(cfg, mixture).input_files())
+    except ConfigError:
+        return []
 
 
 def dependency_runs(cfg: Mapping[str, Any], backbone: str, mixture: str, seed: int) -> dict[str, str]:
@@ -196,9 +205,9 @@ def judge_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def judge_spec(cfg: Mapping[str, Any], backbone: str, mixture: str) -> dict[str, Any] | None:
     """Spec of `python -m mos judge grade` for one backbone x mixture cell (None: nothing to judge)."""
-    cell = [(b, m, s) for b, m, s in runs(cfg) if (b, m) == (backbone, mixture)]
+    cell = [(b, m, s) for b, m, s in evaluated_runs(cfg) if (b, m) == (backbone, mixture)]
     if not cell:
-        raise ConfigError(f"({backbone}, {mixture}) is not a cell of the grid")
+        raise ConfigError(f"({backbone}, {mixture}) is not an evaluated cell of the grid")
     names = chat_benchmarks({n for r in cell for n in run_benchmarks(cfg, *r)})
     if not names:
         return None
@@ -213,9 +222,9 @@ def winrate_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
     ref, bench = cfg["eval"]["winrate"]["reference"], cfg["eval"]["winrate"]["benchmark"]
     if ref is None:
         return None
-    grid = set(runs(cfg))
+    grid = set(evaluated_runs(cfg))
     pairs = []
-    for b, m, s in runs(cfg):
+    for b, m, s in evaluated_runs(cfg):
         if m == ref or (b, ref, s) not in grid or bench not in run_benchmarks(cfg, b, m, s) \
                 or bench not in run_benchmarks(cfg, b, ref, s):
             continue

@@ -46,7 +46,8 @@ shell.prefix(_PREFIX)
 
 RESULTS = G.results_dir(CFG)
 LOGS = G.logs_dir(CFG)
-RUNS = G.runs(CFG)
+RUNS = G.runs(CFG)  # every run trained
+EVALUATED = G.evaluated_runs(CFG)  # ... of which these are evaluated and aggregated (not proxy runs)
 RUN = G.run_dir(CFG, "{backbone}", "{mixture}", "{seed}")  # a path pattern with wildcards
 
 
@@ -56,8 +57,8 @@ def alternatives(names):
 
 
 def run_paths(filename):
-    """`filename` inside every run folder of the grid."""
-    return [f"{G.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in RUNS]
+    """`filename` inside every evaluated run folder of the grid."""
+    return [f"{G.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in EVALUATED]
 
 
 def testbed_size_args(wildcards):
@@ -124,6 +125,8 @@ def train_inputs(wildcards):
         inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
     for role, folder in S.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
         inputs[f"run_{role}"] = f"{folder}/run.json"
+    for k, path in enumerate(S.strategy_input_files(CFG, wildcards.mixture)):  # e.g. the headroom's fitted optimum
+        inputs[f"strategy_input_{k}"] = path
     return inputs
 
 
@@ -161,7 +164,7 @@ def base_ppl_spec(wildcards):
 
 def cell_seeds(wildcards):
     """Seeds of one backbone x mixture cell of the grid."""
-    return [s for b, m, s in RUNS if (b, m) == (wildcards.backbone, wildcards.mixture)]
+    return [s for b, m, s in EVALUATED if (b, m) == (wildcards.backbone, wildcards.mixture)]
 
 
 def cell_eval_inputs(wildcards):
@@ -197,9 +200,11 @@ def subset_args(wildcards):
 SUBSET_NAMES = list(CFG["eval"]["max_items"] or {})  # benchmarks evaluated on a subsample
 
 
-JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in RUNS) if S.judge_spec(CFG, b, m)]
+JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in EVALUATED) if S.judge_spec(CFG, b, m)]
 WINRATE = S.winrate_spec(CFG)
 CLAIMS = claims_spec(CFG)  # the config's pre-declared claims, resolved (summary/claims.json)
+HEADROOM = CLAIMS.get("headroom") or {}  # the headroom experiment's design and optimum (workflow/rules/headroom.smk)
+HEADROOM_RUNS = [(b, m, s) for b, m, s in RUNS if HEADROOM and b == HEADROOM["backbone"] and m in HEADROOM["design"]]
 TRANSFER = G.trains_every_dataset_alone(CFG)  # the grid trains on each dataset alone: a transfer matrix
 PPL_CELLS = S.ppl_study_cells(CFG)  # (backbone, mixture): the first PROP. (τ = 1) mixture of each backbone
 
@@ -235,7 +240,7 @@ def cell_eval_args(wildcards):
 
 def cell_metrics():
     """The combined metrics.csv of every cell of the grid."""
-    cells = dict.fromkeys((b, m) for b, m, _ in RUNS)
+    cells = dict.fromkeys((b, m) for b, m, _ in EVALUATED)
     return [f"{RESULTS}/runs/{b}/{m}/metrics.csv" for b, m in cells]
 
 
@@ -342,7 +347,7 @@ def ppl_summary_base_args(wildcards):
 # ---------------------------------------------------------------- used by rules/analysis.smk
 
 # The analysis scripts this config runs (analysis/__init__.py SCRIPTS, in order): those whose `when` holds.
-FEATURES = {"winrate": bool(WINRATE), "ppl": bool(PPL_CELLS), "transfer": TRANSFER}
+FEATURES = {"winrate": bool(WINRATE), "ppl": bool(PPL_CELLS), "transfer": TRANSFER, "headroom": bool(HEADROOM)}
 assert set(FEATURES) == set(A.WHEN), "FEATURES must decide every analysis.WHEN feature"
 ANALYSIS = [s for s in A.scripts() if s.when is None or FEATURES[s.when]]
 MC_BENCHMARKS = G.group_benchmarks(CFG["eval"]["benchmarks"])  # a script's `{benchmark}`

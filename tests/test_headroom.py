@@ -1,0 +1,128 @@
+"""The headroom experiment's statistics (issue 20): the Scheffé quadratic surface over the simplex, its optimum,
+the fit job's command line on an aggregated folder, the surface_optimum strategy, and the headroom table.
+
+    .venv/bin/pytest tests/test_headroom.py
+
+A known quadratic surface with θ0 effects and noise: the fit recovers its coefficients and its optimum (the
+true optimum found by brute force); the table's headroom and regret rows equal the θ0-paired differences
+computed by hand; the optimum's JSON is what the strategy samples with.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import headroom, inference, surface
+from baselines.surface_optimum import SurfaceOptimum
+from mos.mixing.strategy import UnboundRunsError
+
+DATASETS = ["Mathematics", "Medicine", "General", "NLP"]
+LINEAR = np.array([60.0, 50.0, 55.0, 40.0])
+PAIRS = {(0, 3): 30.0, (1, 2): 20.0, (0, 1): -10.0}  # interactions: Mathematics × NLP helps, ...
+
+
+def truth(W: np.ndarray) -> np.ndarray:
+    W = np.atleast_2d(W)
+    return W @ LINEAR + sum(c * W[:, i] * W[:, j] for (i, j), c in PAIRS.items())
+
+
+def design(points: int = 30, theta0s: int = 3, noise: float = 0.5, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    W = np.vstack([rng.dirichlet(np.ones(4), points), np.eye(4)])
+    theta = rng.normal(0, 2.0, theta0s)
+    rows = []
+    for k, w in enumerate(W):
+        for t in range(theta0s):
+            rows.append({"backbone": "b", "mixture": f"d{k}", "seed": t, "theta0": str(t),
+                         **dict(zip(DATASETS, w, strict=True)), "value": float(truth(w)[0] + theta[t] + rng.normal(0, noise))})
+    return pd.DataFrame(rows)
+
+
+def brute_force_optimum(step: int = 40) -> np.ndarray:
+    grid = [np.array(c) / step for c in itertools.product(range(step + 1), repeat=3) if sum(c) <= step]
+    W = np.array([[*c, 1 - c.sum()] for c in grid])
+    return W[int(np.argmax(truth(W)))]
+
+
+def test_the_fit_recovers_a_known_surface_and_its_optimum() -> None:
+    frame = design()
+    s = surface.fit_surface(frame, DATASETS)
+    beta = np.concatenate([LINEAR, [PAIRS.get((i, j), 0.0) for i, j in itertools.combinations(range(4), 2)]])
+    assert np.abs(s.beta - beta).max() < 3.0 and s.theta0s == 3 and s.r2 > 0.9
+    best = s.optimum()
+    assert abs(best.sum() - 1) < 1e-9 and best.min() >= 0
+    # the fitted optimum is as good, on the true surface, as the brute-force optimum (within the noise)
+    assert truth(best)[0] >= truth(brute_force_optimum())[0] - 0.3
+    # a prediction's SE is positive and grows outside the design's hull (a corner is far from most points)
+    assert 0 < s.se(np.full(4, 0.25))[0] < s.se(np.eye(4)[0])[0] * 2
+    with pytest.raises(ValueError, match="cannot fit"):
+        surface.fit_surface(frame.head(8), DATASETS)
+
+
+def write_summary(folder: Path, frame: pd.DataFrame) -> Path:
+    """An aggregated folder with runs.csv (weights) and metrics.csv (testbed_mc accuracy = value / 100)."""
+    summary = folder / "summary"
+    summary.mkdir(parents=True)
+    runs = frame[["backbone", "mixture", "seed", "theta0"]].assign(
+        strategy="dirichlet", params="{}", paper_backbone="", paper_method="",
+        weights=[json.dumps(dict(zip(DATASETS, map(float, w), strict=True))) for w in frame[DATASETS].to_numpy()])
+    runs.to_csv(summary / "runs.csv", index=False)
+    metrics = frame[["backbone", "mixture", "seed"]].assign(benchmark="testbed_mc", scope="overall", name="",
+                                                            metric="acc", value=frame["value"] / 100, n_items=100)
+    group = metrics.assign(scope="group", name="Mathematics")
+    pd.concat([metrics, group]).to_csv(summary / "metrics.csv", index=False)
+    return folder
+
+
+def test_the_fit_command_writes_what_the_strategy_samples_with(tmp_path: Path) -> None:
+    folder = write_summary(tmp_path / "design", design())
+    out = tmp_path / "optimum.json"
+    assert surface.main(["fit", str(folder), "--metric", "mu_mmlu", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["weights"]) == set(DATASETS) and doc["predicted_lo"] < doc["predicted"] < doc["predicted_hi"]
+    assert doc["design_runs"] == 34 * 3
+    strategy = SurfaceOptimum(fit=str(out))
+    assert strategy.input_files() == [str(out)]
+    got = strategy.initial_weights(dict.fromkeys(DATASETS, 100))
+    assert got == pytest.approx(doc["weights"])
+    with pytest.raises(UnboundRunsError, match="does not exist yet"):
+        SurfaceOptimum(fit=str(tmp_path / "missing.json")).initial_weights(dict.fromkeys(DATASETS, 100))
+    with pytest.raises(ValueError, match="its weights name"):
+        strategy.initial_weights({"Mathematics": 1, "NLP": 1})
+    assert surface.main(["fit", str(tmp_path / "nowhere"), "--metric", "mu_mmlu", "--out", str(out)]) == 2
+
+
+def test_headroom_and_regret_rows_are_the_paired_differences() -> None:
+    """The table's rows by hand: optimum − heuristic and mixture − optimum over shared θ0s; the share of the
+    headroom = (mixture − declared best) / (optimum − declared best)."""
+    rng = np.random.default_rng(3)
+    thetas = 12
+    level = {"opt": 60.0, "temperature": 57.0, "uniform": 56.0, "method": 58.5}
+    rows = [("b", m, t, str(t), level[m] + rng.normal(0, 0.5)) for m in level for t in range(thetas)]
+    per_run = pd.DataFrame(rows, columns=["backbone", "mixture", "seed", "theta0", "value"])
+    fit = inference.Fit(per_run, inference.BOTH)
+    a = {"fit": fit, "backbone": "b", "optimum": "opt", "heuristics": ["temperature", "uniform"],
+         "declared": "temperature", "spec": {"design": []}}
+    table = headroom.rows(a).set_index("mixture")
+
+    def paired(x: str, y: str) -> float:
+        return float((per_run[per_run.mixture == x]["value"].to_numpy() - per_run[per_run.mixture == y]["value"].to_numpy()).mean())
+
+    assert table.loc["temperature", "effect"] == pytest.approx(paired("opt", "temperature"))
+    assert table.loc["temperature", "declared"] and table.loc["temperature", "lo"] > 0
+    assert table.loc["method", "effect"] == pytest.approx(paired("method", "opt"))
+    assert table.loc["method", "share"] == pytest.approx(paired("method", "temperature") / paired("opt", "temperature"))
+    assert math.isclose(table.loc["method", "share"], 1.5 / 3.0, abs_tol=0.15)
+
+
+def test_projection_puts_each_dataset_on_a_corner() -> None:
+    P = headroom.projection(np.eye(4))
+    assert {tuple(p) for p in P} == {(0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)}
+    assert headroom.projection(np.full((1, 4), 0.25))[0] == pytest.approx([0.5, 0.5])
