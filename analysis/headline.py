@@ -31,7 +31,7 @@ from mos.common.io import atomic_write_text
 # tables of the scripts it reads must be written first.
 SCRIPT = {"reads": ["runs.csv", "claims.json", "table2_main", "table5_mospec", "table6_ppl", "winrate",
                     "table_transfer", "fig2_weights", "fig4_mospec_weights", "scorecard", "power",
-                    "leaderboard"],
+                    "leaderboard", "headroom"],
           "writes": ["tables/headline.md"]}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these
@@ -65,8 +65,8 @@ def sci(value: float) -> str:
 
 
 def mde_text(mde: pd.Series) -> str:
-    """' (MDE = x)' with the largest MDE, or ' (no interval: one seed)' when there is none."""
-    return f" (MDE = {mde.max():.2f})" if mde.notna().any() else " (no interval: one seed per cell)"
+    """' (MDE = x)' with the largest MDE, or ' (no interval: one θ0)' when there is none."""
+    return f" (MDE = {mde.max():.2f})" if mde.notna().any() else " (no interval: one θ0 per cell)"
 
 
 def is_heuristic(label: str) -> bool:
@@ -84,7 +84,7 @@ def table2_part(t2: pd.DataFrame) -> list[str]:
     backbones = list(dict.fromkeys(t2["backbone"]))
     shared = [m for m in dict.fromkeys(t2["mixture"]) if (t2["mixture"] == m).sum() == len(backbones)]
     seeds = sorted(set(t2["n_seeds"]))
-    lines = [f"Table 2 as µBOTH [95% interval] over {'/'.join(map(str, seeds))} seed{'s' * (seeds != [1])} / µMU "
+    lines = [f"Table 2 as µBOTH [95% interval over θ0s] over {'/'.join(map(str, seeds))} θ0{'s' * (seeds != [1])} / µMU "
              "(testbed MC, %) / µMB "
              "(testbed two-turn prompts graded 1–10 by the reference judge), `tables/table2_main_testbed_mc.md`:", "",
              "| Mixture | " + " | ".join(backbones) + " |", "|---|" + "---|" * len(backbones)]
@@ -103,17 +103,31 @@ def table2_part(t2: pd.DataFrame) -> list[str]:
 
 
 def verdict_part(score: pd.DataFrame) -> str:
-    """The tally of verdicts and the verdict on each primary claim."""
-    kinds = score["verdict"].str.split(" \\(").str[0]
-    families = list(dict.fromkeys(score["family"]))
-    primary = score[score["family"] == families[0]].drop_duplicates("id")
+    """The tally of verdicts and the verdict on each primary claim (the check family apart)."""
+    scored = score[score["family"] != "check"]
+    kinds = scored["verdict"].str.split(" \\(").str[0]
+    families = list(dict.fromkeys(scored["family"]))
+    primary = scored[scored["family"] == families[0]].drop_duplicates("id")
     items = "; ".join(f"{r.claim}: {r.claim_verdict}" for r in primary.itertuples())
-    return (f"- **Pre-declared claims** (`scorecard.md`; config `claims:`; Holm within each family at α = 0.05, "
-            f"one-sided in the paper's direction): of {len(score)} hypotheses in {score['id'].nunique()} claims, "
-            f"{(kinds == 'held').sum()} held, {(kinds == 'contradicted').sum()} contradicted, "
-            f"{(kinds == 'inconclusive').sum()} inconclusive. The {families[0]} claims: {items}. Each claim's chance "
-            "of passing without any mixture effect is printed beside it (at most "
-            f"{100 * score['claim_chance_pass_rate'].max():.1f}% here).")
+    untestable = kinds.str.startswith("not testable") | (kinds == "n/a")
+    return (f"- **Pre-declared claims** (`scorecard.md`; config `claims:`; θ0 the unit of replication; families "
+            f"tested in order, each by Holm on two-sided p with its share of α = 0.05): of {len(scored)} hypotheses "
+            f"in {scored['id'].nunique()} claims, {(kinds == 'held').sum()} held, {(kinds == 'contradicted').sum()} "
+            f"contradicted, {(kinds == 'smaller than the paper' + chr(39) + 's effect').sum()} smaller than the "
+            f"paper's effect, {(kinds == 'inconclusive').sum()} inconclusive, {untestable.sum()} not testable. The "
+            f"{families[0]} claims: {items}. Each claim's simulated chance of passing without any mixture effect is "
+            f"printed beside it (at most {100 * scored['claim_chance_pass_rate'].max():.1f}% here).")
+
+
+def aa_part(score: pd.DataFrame) -> str | None:
+    """The A/A check's verdict and p-value (family check)."""
+    checks = score[score["family"] == "check"]
+    if checks.empty:
+        return None
+    items = "; ".join(f"{r.claim}: Δ = {iv(r.effect, r.ci_lo, r.ci_hi)}, two-sided p = {r.p:.2f}, {r.verdict}"
+                      for r in checks.itertuples())
+    return (f"- **A/A check** (`scorecard.md`, outside the α budget): {items}. The two copies share their "
+            "mixture × θ0 interaction, so this checks the pairing, the tests and the seed noise, not the θ0 term.")
 
 
 def precision_part(pw: pd.DataFrame, spec: dict) -> str:
@@ -242,6 +256,31 @@ def leaderboard_part(lb: pd.DataFrame | None) -> str | None:
                "it." if len(beyond) else ""))
 
 
+def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | None:
+    """The headroom over the declared best heuristic, against the MDE of a primary comparison."""
+    if hr is None or hr.empty or "kind" not in hr.columns:
+        return None
+    head = hr[(hr["kind"] == "headroom") & (hr["declared"].astype(str) == "True")]
+    if head.empty:
+        return None
+    h = head.iloc[0]
+    text = (f"- **Headroom** (`headroom.md`): the fitted best static mixture minus {h['mixture']} (the declared "
+            f"best heuristic) is {iv(h['effect'], h['lo'], h['hi'])} µBOTH over {h['theta0s']:.0f} θ0s.")
+    if pw is not None and "mde" in pw.columns and len(pw):
+        mde = pw[pw["metric"] == "µBOTH"]["mde"].max()
+        if h["effect"] < mde:
+            text += (f" That is below the MDE of a primary comparison ({mde:.2f} µBOTH): on this testbed no mixing "
+                     "method can be told apart from the heuristics by more than the bench can detect, so every "
+                     "learned-mixer verdict here is bounded by the headroom, not by the method.")
+        else:
+            text += f" That exceeds the MDE of a primary comparison ({mde:.2f} µBOTH)."
+    regret = hr[hr["kind"] == "regret"]
+    if len(regret):
+        listing = "; ".join(f"{r.mixture} {iv(r.effect, r.lo, r.hi)}" for r in regret.itertuples())
+        text += f" Each method minus the optimum (regret): {listing}."
+    return text
+
+
 def theta0_part(t6: pd.DataFrame | None) -> str | None:
     if t6 is None or t6.empty or "ppl_base" not in t6.columns:
         return None
@@ -280,7 +319,9 @@ def build(exp: Path) -> str:
         lines += table2_part(t2)
     bullets = [
         verdict_part(score) if score is not None and "claim_verdict" in score.columns and len(score) else None,
-        precision_part(pw, spec) if pw is not None and "sigma" in pw.columns and len(pw) else None,
+        aa_part(score) if score is not None and "family" in score.columns and len(score) else None,
+        precision_part(pw, spec) if pw is not None and "sd_d" in pw.columns and len(pw) else None,
+        headroom_part(read(exp, "headroom"), pw),
         versus_best_part(t2, learned_mixtures(exp)) if t2 is not None and "delta_best_mean" in t2.columns else None,
         skills_part(sk, t2) if sk is not None and t2 is not None else None,
         weights_part([t for t in (read(exp, "fig2_final_weights"), read(exp, "fig4_final_weights"))
