@@ -51,3 +51,34 @@ def test_every_run_records_what_decides_bit_identity(tiny_model_dir, testbed_dir
     assert hw["torch_threads"] == 1 and hw["torch"] == torch.__version__
     assert hw["fingerprint"] == hardware()["fingerprint"]  # same process, same machine, same thread count
     assert info["provenance"]["git_commit"]
+
+
+def test_a_cell_of_runs_in_one_process_equals_each_run_alone(tiny_model_dir, testbed_dir, tmp_path):
+    """`python -m mos train --spec A --out A --spec B --out B` (the workflow's one job per cell) gives each run
+    exactly what it gives alone, writes the cell's marker, and a second call trains nothing."""
+    import json
+
+    from mos.training.loop import main
+
+    specs = []
+    for seed, mixture in ((0, {"name": "u", "strategy": "temperature", "params": {"tau": "inf"}}),
+                          (1, {"name": "p", "strategy": "temperature", "params": {"tau": 1.0}})):
+        spec = train_spec(tiny_model_dir, testbed_dir, steps=4, checkpoint_every=0)
+        specs.append({**spec, "mixture": mixture, "seed": seed})
+    alone = [tmp_path / "alone0", tmp_path / "alone1"]
+    for spec, out in zip(specs, alone, strict=True):
+        train(spec, out, threads=1)
+    cell = [tmp_path / "cell0", tmp_path / "cell1"]
+    args = [a for spec, out in zip(specs, cell, strict=True) for a in ("--spec", json.dumps(spec), "--out", str(out))]
+    main([*args, "--threads", "1", "--done", str(tmp_path / "trained.json")])
+    for a, b in zip(alone, cell, strict=True):
+        wa, wb = weights(a), weights(b)
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), "a run trained in a cell differs from the run alone"
+    marker = json.loads((tmp_path / "trained.json").read_text())
+    assert [r["out"] for r in marker["runs"]] == [str(c) for c in cell]
+    stamp = (cell[0] / "run.json").stat().st_mtime_ns
+    main([*args, "--threads", "1"])  # finished runs with the same spec are skipped
+    assert (cell[0] / "run.json").stat().st_mtime_ns == stamp
+    changed = [*args[:-1], str(tmp_path / "other")]  # a new folder for the second spec: it trains
+    main([*changed, "--threads", "1"])
+    assert (tmp_path / "other" / "run.json").exists()

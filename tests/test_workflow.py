@@ -53,15 +53,12 @@ def train_commands(output: str) -> list[str]:
 
 def test_dry_run_default_config(tmp_path: Path) -> None:
     jobs = dry_run(workdir=tmp_path)
-    # nine seeds on tiny-llama's five primary arms, two or one on the other cells (Table 2, the field's
-    # methods, Table 3's priors, MoSpec + DIFF, the transfer matrix's single skills): tests/test_config.py
-    # counts them
-    assert jobs["train"] == 95
-    assert jobs["evaluate"] == 3 * 9 + 6 + 4 + 6  # one evaluation job per backbone x mixture cell (all its seeds)
-    # θ0s: tiny-llama's nine seeds use all three; the other backbones' one seed the first
-    assert jobs["pretrain"] == jobs["base_ppl"] == 3 + 1 + 1
-    assert jobs["table_transfer"] == 1
-    assert jobs["tokenize"] == 3 and jobs["dataset"] == 4
+    # one train job and one evaluation job per backbone x mixture cell (all its seeds, one process each):
+    # the six primary cells (12 θ0s) and the twelve others (2): tests/test_config.py counts the runs
+    assert jobs["train"] == jobs["evaluate"] == 6 + 12
+    assert jobs["pretrain"] == 12  # one θ0 per run seed of tiny-llama
+    assert jobs["base_ppl"] == 12  # DIFF's perplexities, for every θ0 a DIFF run starts from
+    assert jobs["tokenize"] == 1 and jobs["dataset"] == 4
     assert jobs["testbed"] == jobs["tokenizer"] == jobs["aggregate"] == 1
 
 
@@ -72,21 +69,22 @@ def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
     jobs = job_counts(out)
     # Table 2: 3 backbones x 9 rows, Table 3: 4 priors, Table 5: 2 MoSpec + math-only; beyond the
     # paper: 3 backbones x the field's 7 mixtures (issue 12); 1 seed
-    assert jobs["train"] == 55
-    assert jobs["evaluate"] == 55  # one per backbone x mixture cell
+    assert jobs["train"] == 55  # one per backbone x mixture cell: one seed each
+    assert jobs["evaluate"] == 55
     assert jobs["dataset"] == 4 and jobs["tokenize"] == jobs["base_ppl"] == 3 and jobs["aggregate"] == 1
     for rule in ("pretrain", "testbed", "tokenizer", "mmlu_dev"):  # nothing of the default config leaks in
         assert rule not in jobs
     for method in ("doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"):
         for backbone in ("qwen1.5-0.5b", "gemma-2b", "llama-3-8b"):
-            assert f"results/paper_grid/runs/{backbone}/{method}/seed42/run.json" in out
+            assert f"results/paper_grid/runs/{backbone}/{method}/trained.json" in out
+            assert f"--out results/paper_grid/runs/{backbone}/{method}/seed42 " in out
     # DoReMi's reference (UNI.) and the two-stage variant's proxy (online DoReMi) are inputs of their jobs
     deps = {}
     for inputs, outputs in re.findall(r"input: (.*)\n\s+output: (.*)", out):
-        for run_json in re.findall(r"results/paper_grid/runs/(\S+?/seed42/run\.json)", outputs):
-            deps[run_json] = inputs
-    assert "results/paper_grid/runs/gemma-2b/uniform/seed42/run.json" in deps["gemma-2b/doremi/seed42/run.json"]
-    assert "results/paper_grid/runs/gemma-2b/doremi/seed42/run.json" in deps["gemma-2b/doremi_two_stage/seed42/run.json"]
+        for cell in re.findall(r"results/paper_grid/runs/(\S+?)/trained\.json", outputs):
+            deps[cell] = inputs
+    assert "results/paper_grid/runs/gemma-2b/uniform/trained.json" in deps["gemma-2b/doremi"]
+    assert "results/paper_grid/runs/gemma-2b/doremi/trained.json" in deps["gemma-2b/doremi_two_stage"]
     commands = train_commands(out)
     assert len(commands) == 55
     for cmd in commands:
@@ -105,8 +103,12 @@ def test_training_is_a_plain_process_without_gpus(tmp_path: Path) -> None:
 
 
 def test_dry_run_config_override_from_the_command_line(tmp_path: Path) -> None:
-    jobs = dry_run("--config", "seeds=[0,1]", workdir=tmp_path)
-    assert jobs["train"] == 95 + 26  # the 26 cells without seeds of their own: two seeds instead of one
+    cfg = ROOT / "config" / "test.yaml"
+    base = dry_run_output("--configfile", str(cfg), "-p", workdir=tmp_path)
+    more = dry_run_output("--configfile", str(cfg), "-p", "--config", "seeds=[0,1,2]", workdir=tmp_path)
+    # the same train jobs (one per cell), each now training three seeds instead of the config's
+    assert job_counts(more)["train"] == job_counts(base)["train"]
+    assert more.count("--out results/test/runs/") == 3 * base.count("--out results/test/runs/")
 
 
 def test_invalid_config_stops_before_any_job(tmp_path: Path) -> None:

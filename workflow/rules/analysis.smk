@@ -10,9 +10,7 @@ SUMMARY = G.summary_dir(CFG)
 
 rule aggregate:
     input:
-        run_json=run_paths("run.json"),
-        train_log=run_paths("train_log.csv"),
-        trajectory=run_paths("trajectory.csv"),
+        trained=cell_markers(EVALUATED),
         cell_metrics=cell_metrics(),
         judge_metrics=judge_metrics(),
     output:

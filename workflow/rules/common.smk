@@ -48,7 +48,16 @@ RESULTS = G.results_dir(CFG)
 LOGS = G.logs_dir(CFG)
 RUNS = G.runs(CFG)  # every run trained
 EVALUATED = G.evaluated_runs(CFG)  # ... of which these are evaluated and aggregated (not proxy runs)
-RUN = G.run_dir(CFG, "{backbone}", "{mixture}", "{seed}")  # a path pattern with wildcards
+
+
+def trained(backbone, mixture):
+    """The marker the train job of a backbone x mixture cell writes once every run of the cell finished."""
+    return f"{RESULTS}/runs/{backbone}/{mixture}/trained.json"
+
+
+def cell_markers(runs):
+    """The train markers of the cells of `runs` (backbone, mixture, seed), in order."""
+    return [trained(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in runs)]
 
 
 def alternatives(names):
@@ -56,9 +65,9 @@ def alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def run_paths(filename):
-    """`filename` inside every evaluated run folder of the grid."""
-    return [f"{G.run_dir(CFG, b, m, s)}/{filename}" for b, m, s in EVALUATED]
+def run_dirs(runs):
+    """The run folders of `runs` (backbone, mixture, seed), in order."""
+    return [G.run_dir(CFG, b, m, s) for b, m, s in runs]
 
 
 def testbed_size_args(wildcards):
@@ -113,21 +122,38 @@ def backbone_input(backbone, theta=0):
     return {"backbone": folder} if folder else {}
 
 
+def train_seeds(wildcards):
+    """Seeds of one backbone x mixture cell that are trained (proxy runs included)."""
+    return [s for b, m, s in RUNS if (b, m) == (wildcards.backbone, wildcards.mixture)]
+
+
 def train_inputs(wildcards):
-    """A run's training datasets, the θ0 it starts from (when built here), that θ0's perplexities, and
-    the finished runs its strategy reads (e.g. DoReMi's reference run: their run.json, written last)."""
-    inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, wildcards.mixture)}
-    theta = G.theta_of(CFG, wildcards.backbone, wildcards.seed)
-    inputs.update(backbone_input(wildcards.backbone, theta))
-    inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
-    inputs.update(hub_cache_input(wildcards.backbone))
-    if S.needs_base_ppl(CFG, wildcards.mixture):
-        inputs["base_ppl"] = G.base_ppl_path(CFG, wildcards.backbone, theta)
-    for role, folder in S.dependency_runs(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)).items():
-        inputs[f"run_{role}"] = f"{folder}/run.json"
-    for k, path in enumerate(S.strategy_input_files(CFG, wildcards.mixture)):  # e.g. the headroom's fitted optimum
+    """A cell's training datasets, the θ0s its runs start from (when built here) and their perplexities,
+    the cells whose finished runs its strategy reads (e.g. DoReMi's reference runs: their train markers),
+    and the files its strategy reads (e.g. the headroom's fitted optimum)."""
+    b, m = wildcards.backbone, wildcards.mixture
+    inputs = {f"dataset_{d}": G.dataset_path(CFG, d) for d in G.mixture_datasets(CFG, m)}
+    thetas = list(dict.fromkeys(G.theta_of(CFG, b, s) for s in train_seeds(wildcards)))
+    for theta in thetas:
+        inputs.update({f"{k}_{theta}": v for k, v in backbone_input(b, theta).items()})
+    inputs["tokenized"] = G.tokenized_path(CFG, b)
+    inputs.update(hub_cache_input(b))
+    if S.needs_base_ppl(CFG, m):
+        inputs.update({f"base_ppl_{t}": G.base_ppl_path(CFG, b, t) for t in thetas})
+    for role, dep in S.dependencies(CFG, m).items():
+        inputs[f"cell_{role}"] = trained(b, dep)
+    for k, path in enumerate(S.strategy_input_files(CFG, m)):  # e.g. the headroom's fitted optimum
         inputs[f"strategy_input_{k}"] = path
     return inputs
+
+
+def train_args(wildcards):
+    """`--spec <json> --out <run folder>` for every seed of the cell: one process trains them in turn."""
+    args = []
+    for s in train_seeds(wildcards):
+        args += ["--spec", S.spec_json(S.train_spec(CFG, wildcards.backbone, wildcards.mixture, s)),
+                 "--out", G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)]
+    return shlex.join(args)
 
 
 def tokenize_inputs(wildcards):
@@ -169,8 +195,7 @@ def cell_seeds(wildcards):
 
 def cell_eval_inputs(wildcards):
     """The fine-tuned models of a cell's seeds and the local files of their benchmarks."""
-    inputs = {f"model_seed{s}": f"{G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
-              for s in cell_seeds(wildcards)}
+    inputs = {"trained": trained(wildcards.backbone, wildcards.mixture)}
     names = {n for s in cell_seeds(wildcards) for n in S.run_benchmarks(CFG, wildcards.backbone, wildcards.mixture, s)}
     inputs.update(S.benchmark_inputs(CFG, sorted(names)))  # the testbed, local data files (not hub datasets)
     # the eval.max_items subsamples the specs name
@@ -203,7 +228,7 @@ SUBSET_NAMES = list(CFG["eval"]["max_items"] or {})  # benchmarks evaluated on a
 JUDGED_CELLS = [(b, m) for b, m in dict.fromkeys((b, m) for b, m, _ in EVALUATED) if S.judge_spec(CFG, b, m)]
 WINRATE = S.winrate_spec(CFG)
 CLAIMS = claims_spec(CFG)  # the config's pre-declared claims, resolved (summary/claims.json)
-HEADROOM = CLAIMS.get("headroom") or {}  # the headroom experiment's design and optimum (workflow/rules/headroom.smk)
+HEADROOM = CLAIMS.get("headroom") if "optimum" in (CLAIMS.get("headroom") or {}) else {}  # rules/headroom.smk
 HEADROOM_RUNS = [(b, m, s) for b, m, s in RUNS if HEADROOM and b == HEADROOM["backbone"] and m in HEADROOM["design"]]
 TRANSFER = G.trains_every_dataset_alone(CFG)  # the grid trains on each dataset alone: a transfer matrix
 PPL_CELLS = S.ppl_study_cells(CFG)  # (backbone, mixture): the first PROP. (τ = 1) mixture of each backbone
@@ -253,9 +278,9 @@ def folder_of(output_key):
     return folder
 
 
-def run_folders(wildcards, input):
-    """The run folders of the grid, from the aggregate job's run.json inputs (config order)."""
-    return [os.path.dirname(p) for p in input.run_json]
+def run_folders(wildcards):
+    """The evaluated run folders of the grid (config order): what the aggregate job collects."""
+    return run_dirs(EVALUATED)
 
 
 SNAPSHOT = ROOT / "snapshots" / CFG["experiment"]  # the committed snapshot of this experiment, if any
@@ -277,10 +302,6 @@ def experiment_of_table(wildcards, output):
 
 def pretrain_spec(wildcards):
     return S.spec_json(S.pretrain_spec(CFG, wildcards.backbone, int(wildcards.theta)))
-
-
-def train_spec(wildcards):
-    return S.spec_json(S.train_spec(CFG, wildcards.backbone, wildcards.mixture, int(wildcards.seed)))
 
 
 def eval_spec(wildcards):
@@ -317,8 +338,7 @@ def dataset_stats_args(wildcards):
 
 def ppl_cell_inputs(wildcards):
     """The cell's fine-tuned models (every seed), the datasets and the backbone's tokenization cache."""
-    inputs = {f"model_seed{s}": f"{G.run_dir(CFG, wildcards.backbone, wildcards.mixture, s)}/model"
-              for s in cell_seeds(wildcards)}
+    inputs = {"trained": trained(wildcards.backbone, wildcards.mixture)}
     inputs.update({f"dataset_{d}": G.dataset_path(CFG, d) for d in G.grid_datasets(CFG)})
     inputs["tokenized"] = G.tokenized_path(CFG, wildcards.backbone)
     return inputs

@@ -7,7 +7,7 @@ if HEADROOM:
 
     rule headroom_fit:
         input:
-            run_json=[f"{G.run_dir(CFG, b, m, s)}/run.json" for b, m, s in HEADROOM_RUNS],
+            trained=cell_markers(HEADROOM_RUNS),
             metrics=[f"{RESULTS}/runs/{b}/{m}/metrics.csv" for b, m in dict.fromkeys((b, m) for b, m, _ in HEADROOM_RUNS)],
             judged=[f"{RESULTS}/runs/{b}/{m}/judge_metrics.csv" for b, m in
                     dict.fromkeys((b, m) for b, m, _ in HEADROOM_RUNS) if (b, m) in JUDGED_CELLS],

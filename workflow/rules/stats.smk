@@ -47,12 +47,12 @@ rule ppl_summary:
     input:
         cells=[G.ppl_cell_path(CFG, b, m) for b, m in PPL_CELLS],
         base=[G.base_ppl_path(CFG, b, t) for b, t in ppl_study_thetas()],
-        run_json=[f"{G.run_dir(CFG, b, m, s)}/run.json" for b, m, s in S.ppl_study_runs(CFG)],
+        trained=cell_markers(S.ppl_study_runs(CFG)),
     output:
         csv=G.ppl_summary_path(CFG),
     params:
         base=ppl_summary_base_args,
-        run_dirs=lambda wildcards, input: [os.path.dirname(p) for p in input.run_json],
+        run_dirs=run_dirs(S.ppl_study_runs(CFG)),
     log:
         f"{LOGS}/stats/ppl.log",
     threads: 1

@@ -1,6 +1,10 @@
-# Fine-tuning: one job per backbone x mixture x seed of the grid. The job's resolved spec is a
-# param, so a config change reruns exactly the runs it affects. `mos.training.loop` resumes from the
-# checkpoints it leaves in the run folder when a killed job is rerun.
+# Fine-tuning: one job per backbone x mixture cell of the grid trains every seed of the cell in turn, in
+# one process, so the ~8 s of imports and setup are paid once per cell (a cell of the default has up to
+# 12 runs). The runs' resolved specs are the job's params, so a config change reruns the cells it affects;
+# inside, a run whose folder already holds a finished run of the same spec is skipped, so only the runs
+# that changed train again. `mos.training.loop` resumes from the checkpoints it leaves in a run folder
+# when a killed job is rerun. The job's output is the cell's marker (trained.json), which evaluation,
+# aggregation and the runs that read this cell's runs (DoReMi's reference) wait for.
 #
 # GPUs are a runtime setting (a profile's `set-resources: train: gpu: N`, never the experiment
 # config): a job with more than one GPU runs
@@ -13,20 +17,16 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model=directory(f"{RUN}/model"),
-        trajectory=f"{RUN}/trajectory.csv",
-        train_log=f"{RUN}/train_log.csv",
-        run_json=f"{RUN}/run.json",
+        done=trained("{backbone}", "{mixture}"),
     params:
-        spec=train_spec,
-        out=folder_of("run_json"),
+        args=train_args,
         launcher=train_launcher,
         threads=threads_per_process,
     log:
-        f"{LOGS}/train/{{backbone}}/{{mixture}}/seed{{seed}}.log",
+        f"{LOGS}/train/{{backbone}}/{{mixture}}.log",
     threads: 4
     conda:
         ENV
     shell:
-        "{params.launcher} -m mos train --spec {params.spec:q} --out {params.out:q} --threads {params.threads}"
+        "{params.launcher} -m mos train {params.args} --threads {params.threads} --done {output.done:q}"
         " > {log:q} 2>&1"
