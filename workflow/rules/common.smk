@@ -1,6 +1,6 @@
 # Helpers shared by the workflow: the validated config, and the functions that give each job its
-# inputs and its resolved spec. All logic lives in mos/pipeline/config.py (testable without Snakemake);
-# this file only adapts it to wildcards. Included by Snakefile.
+# inputs and its resolved spec. The logic lives in mos/pipeline/ (grid.py: runs and paths, specs.py: every
+# job's spec, testable without Snakemake); this file only adapts it to wildcards. Included by Snakefile.
 
 import os
 import re
