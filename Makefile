@@ -2,11 +2,14 @@
 #
 #     make install    # .venv: CPU torch first, then this package with its test extras
 #     make run        # the whole pipeline on config/config.yaml, offline (= snakemake --cores all)
+#     make headroom   # the headroom experiment, config/headroom.yaml (the best static mixture, the mixing
+#                     # laws, mSFT, the field's methods' regret; ~1 hour on 2 cores)
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
 #     make tables     # every table and figure of the committed snapshot again, from its summaries alone
 #     make snapshot   # publish a finished results/default as the committed snapshots/default
+#                     # (EXP=headroom: results/headroom as snapshots/headroom)
 #     make lint       # ruff
 #     make gpu-check  # on a machine with one CUDA GPU: scripts/gpu_check.py -> results/benchmarks/gpu_check.json
 #     make gpu-wheels # here, with the package index: DeepSpeed's sdist and its small dependencies for the
@@ -27,7 +30,9 @@ SLURM_STAMP := $(VENV)/.installed-slurm
 GPU_PYTHON ?= python3
 GPU_WHEELS := .gpu-wheels
 
-.PHONY: install run test test-slow tables snapshot lint gpu-check gpu-wheels
+EXP ?= default
+
+.PHONY: install run headroom test test-slow tables snapshot lint gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -40,6 +45,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(OFFLINE) $(VENV)/bin/snakemake --cores all
 
+headroom: install
+	$(OFFLINE) $(VENV)/bin/snakemake --cores all --configfile config/headroom.yaml
+
 test: install
 	$(OFFLINE) $(VENV)/bin/pytest -m "not slow and not gpu"
 
@@ -51,10 +59,10 @@ test-slow: $(SLURM_STAMP)
 	$(OFFLINE) $(VENV)/bin/pytest -m "slow and not gpu"
 
 tables: install
-	$(VENV)/bin/python -m analysis snapshots/default
+	$(VENV)/bin/python -m analysis snapshots/$(EXP)
 
 snapshot: install
-	$(VENV)/bin/python -m mos snapshot results/default snapshots/default
+	$(VENV)/bin/python -m mos snapshot results/$(EXP) snapshots/$(EXP)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,11 +3,12 @@ in a scratch working directory, with the installed environment.
 
     python scripts/benchmark_pipeline.py --grid static   # issue 2's grid: 3 backbones x 3 static x 3 seeds
     python scripts/benchmark_pipeline.py --grid full     # the whole default config (what `make run` runs)
+    python scripts/benchmark_pipeline.py --grid headroom # config/headroom.yaml (`make headroom`)
     python scripts/benchmark_pipeline.py --grid full --keep /tmp/default-run   # keep its results (e.g. to
                                                            # publish them: python -m mos snapshot)
 
-`static` takes config/config.yaml and keeps only the first grid block's proportional,
-temperature and uniform mixtures. The report (results/benchmarks/pipeline_<grid>.json) has the
+`static` takes config/config.yaml and keeps only its proportional, temperature and uniform mixtures on
+every backbone (and no claims). The report (results/benchmarks/pipeline_<grid>.json) has the
 wall time, the number of runs and jobs, their summed training seconds, the machine and the git
 commit. Targets on the 2-core machine: static <= 15 min, full <= 45 min (issue 10).
 """
@@ -32,17 +33,21 @@ ROOT = Path(__file__).resolve().parents[1]
 STATIC = ["proportional", "temperature", "uniform"]
 
 
+CONFIGS = {"static": "config.yaml", "full": "config.yaml", "headroom": "headroom.yaml"}
+
+
 def config_for(grid: str) -> dict:
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cfg = yaml.safe_load((ROOT / "config" / CONFIGS[grid]).read_text(encoding="utf-8"))
     if grid == "static":
         cfg["grid"] = [{"backbones": "all", "mixtures": STATIC}]
         cfg["mixtures"] = {m: cfg["mixtures"][m] for m in STATIC}
+        cfg["claims"] = {}
     return cfg
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--grid", choices=["static", "full"], default="static")
+    ap.add_argument("--grid", choices=list(CONFIGS), default="static")
     ap.add_argument("--cores", default="all")
     ap.add_argument("--keep", help="run in this folder instead of a temporary one (kept afterwards)")
     args = ap.parse_args()
@@ -60,10 +65,12 @@ def main() -> None:
         wall = time.perf_counter() - t0
         if proc.returncode:
             sys.exit(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        runs = list((work / "results" / "default" / "runs").glob("*/*/seed*/run.json"))
+        cfg = config_for(args.grid)
+        runs = list((work / "results" / cfg["experiment"] / "runs").glob("*/*/seed*/run.json"))
         train_seconds = sum(json.loads(p.read_text())["timing"]["train_seconds"] for p in runs)
         jobs = sum(1 for line in proc.stderr.splitlines() if line.startswith("Finished jobid"))
-        report = {"grid": args.grid, "how": "snakemake --cores all from empty resources/ and results/ "
+        report = {"grid": args.grid, "config": f"config/{CONFIGS[args.grid]}",
+                  "how": "snakemake --cores all from empty resources/ and results/ "
                   "(scripts/benchmark_pipeline.py)", "git_commit": git_commit(ROOT), "cpu": cpu_model()[0],
                   "cores": os.cpu_count(), "wall_seconds": round(wall, 1), "wall_minutes": round(wall / 60, 2),
                   "runs": len(runs), "jobs": jobs, "summed_train_seconds": round(train_seconds, 1)}
