@@ -417,3 +417,45 @@ def test_aioli_two_sweeps_average_the_drops_and_report_their_agreement():
     second = [drops[k][i] for i in (0, 1) for j in "ab" for k in range(2, 4) if order[k] == j]
     r = float(torch.corrcoef(torch.tensor([first, second], dtype=torch.float64))[0, 1])
     assert aioli.report(8)["sweep_agreement"] == pytest.approx(r, rel=1e-6)
+
+
+# ---------------------------------------------------------------- θ0's IFD (HBO's buckets), mos.training.base_ppl
+def test_base_ppl_computes_the_ifd_of_the_answer_alone(tiny_model_dir, testbed_dir, tmp_path):
+    import csv
+    import json
+
+    from mos.training.base_ppl import answers_alone, main, template_parts
+
+    tok = load_tokenizer(str(tiny_model_dir))
+    files = {s: str(testbed_dir / "train" / f"{s}.jsonl") for s in ("Mathematics", "General")}
+    data = {s: load_dataset_file(s, p, tok, "response", 128) for s, p in files.items()}
+    lead, header = template_parts(data)
+    assert tok.decode(lead) == tok.bos_token and tok.decode(header).strip().endswith("<|assistant|>")
+    alone = answers_alone(data["Mathematics"], lead, header)
+    ids, response = data["Mathematics"].ids[0], data["Mathematics"].response[0]
+    assert alone.ids[0].tolist() == lead + header + ids[response].tolist()  # one reply: header + the reply
+    out = tmp_path / "base.csv"
+    main(["--spec", json.dumps({"model": str(tiny_model_dir), "max_length": 128, "pool_size": 3, "seed": 0,
+                                "datasets": files}), "--out", str(out)])
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    model = load_model(str(tiny_model_dir)).eval()
+
+    def mean_response_loss(seq, mask):  # independent arithmetic: full logits, the masked targets
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor(seq)[None]).logits[0, :-1].double(), -1)
+        nll = -logp.gather(-1, torch.tensor(seq[1:])[:, None])[:, 0]
+        return float(nll[torch.from_numpy(mask[1:])].mean())
+
+    for row in rows:
+        d, i = data[row["dataset"]], int(row["index"])
+        solo = answers_alone(d.subset([i]), lead, header)
+        cond, free = mean_response_loss(d.ids[i].tolist(), d.response[i]), mean_response_loss(
+            solo.ids[0].tolist(), solo.response[0])
+        assert float(row["ifd"]) == pytest.approx(cond / free, rel=1e-4)
+        assert float(row["ppl_alone"]) == pytest.approx(math.exp(free), rel=1e-4)
+        assert float(row["ifd"]) == pytest.approx(math.log(float(row["ppl_response"])) / free, rel=1e-4)
+    probe = Probe(model, data, tok.pad_token_id, seed=0, base_ppl=str(out))
+    first = [r for r in rows if r["dataset"] == "General"]
+    idx = [int(r["index"]) for r in first]
+    assert probe.base_ifd("General", idx).tolist() == pytest.approx([float(r["ifd"]) for r in first])

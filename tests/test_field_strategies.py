@@ -599,8 +599,10 @@ def test_hbo_in_the_loop_weights_the_examples_by_bucket(tiny_model_dir, testbed_
                                                         tmp_path):
     spec = field_spec("hbo", tiny_model_dir, testbed_dir, full_base_ppl, uniform_run, steps=5, checkpoint_every=0)
     run = Run(spec, tmp_path / "run")
-    run.run()
+    info = run.run()
     assert set(run.sampler.example_weights) == set(SKILLS)
+    pool = len(full_base_ppl.read_text().splitlines()) - 1  # θ0 scored every example, twice (IFD): its budget
+    assert info["budget"]["theta0_prepass"] == {"examples": pool, "forward_passes": 2 * pool}
     buckets = run.strategy.buckets(run.probe)
     for name, w in run.sampler.example_weights.items():
         p = run.strategy.level_probabilities()[name]
