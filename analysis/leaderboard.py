@@ -224,7 +224,7 @@ def figure(table: pd.DataFrame, headline: str, stem: Path) -> list[Path]:
                         fmt="s" if row.beyond_paper else "o", color=colour, capsize=3,
                         mfc="white" if no_op else colour)
         ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.set_yticks(y, [f"{'–' if r.rank != r.rank else int(r.rank)}. {r.mixture}{' †' if r.beyond_paper else ''}"
+        ax.set_yticks(y, [f"{'–' if r.rank != r.rank else f'{int(r.rank)}.'} {r.mixture}{' †' if r.beyond_paper else ''}"
                           f"{' (no-op)' if r.no_op == 1.0 else ''}" for r in part.itertuples()], fontsize=8)
         ax.set_title(backbone, fontsize=10)
         ax.set_xlabel(f"Δ {headline} vs {table['baseline'].iloc[0]} (95% interval)", fontsize=8)
