@@ -12,15 +12,29 @@ token loss on its training targets. The paper contradicts itself on the reward's
 virtual update vs §8's "forward-only", +12.7%), so both are here:
 
     reward: lookahead   (§4.2) for each dataset k, a fresh mini-batch of `examples`: L_pre, then
-                        one virtual SGD step θ' = θ - η ∇L on that mini-batch (η: `lookahead_lr`,
-                        default the run's current learning rate), L_post under θ', parameters
-                        restored bit for bit (mos.mixing.probe.Probe.lookahead). Cost per update: K x
+                        one virtual step on that mini-batch, L_post after it, parameters restored
+                        bit for bit (mos.mixing.probe.Probe.lookahead). Cost per update: K x
                         (forward + backward + forward) on `examples` examples.
     reward: probe_drop  forward-only: a fixed probe mini-batch per dataset (drawn once), L_pre =
                         its losses at the previous update, L_post = its losses now: r_k is the
                         relative loss drop on dataset k caused by the training steps in between
                         (on the current mixture), the same formula. Cost per update: K forwards
                         on `examples` examples; a baseline measurement at step 0 (first_update 0).
+
+The look-ahead's step (`lookahead_step`). The paper's "1-step look-ahead" reflects "how much the
+dataset contributes to improving the model's performance at its current state" (abstract); no code
+is public and its §4.2 could not be read here, so which optimizer the virtual step uses is NOT
+verified. A look-ahead of one training step means a step of the optimizer that trains the model,
+here AdamW:
+    adam (default)  the run's AdamW step from the optimizer's current moments, read without changing
+                    them (m' = β1 m + (1-β1) g, v' = β2 v + (1-β2) g², bias-corrected at t + 1,
+                    decoupled weight decay; Probe.lookahead(step="adam")). Each coordinate moves by
+                    about lr, so r_k measures how far a step of fixed size lowers dataset k's loss.
+    sgd             θ' = θ - lr ∇L: to first order r_k ≈ lr ‖∇L_k‖² / L_k, a gradient-norm reward that
+                    favours datasets with short responses (REVIEW M1: NLP's mean reward 0.0090 against
+                    0.0019-0.0033, final NLP weight 0.74), the earlier default (`dynamixsft_sgd`).
+The learning rate is the run's current one (`lookahead_lr` overrides it); neither step clips the
+mini-batch gradient (the training step clips the whole batch's at grad_clip).
 
 Schedule. The paper updates every T = 50 steps of batch 128 over 2 epochs of its Tülu mixtures,
 i.e. on the order of 100 updates per run, and α = 0.95 averages over ~20 updates (1 - 0.95^20 =
@@ -30,8 +44,24 @@ updates (Q holds 1 - 0.95^59 = 95% reward weight by the end; every 50 steps woul
 and only 43%, a policy that barely leaves p⁽⁰⁾). The mini-batch per dataset is 8 examples, half
 our batch of 16 (the paper does not give its size).
 
+Parameter by parameter (paper: FIELD.md §3.3, a secondary reading, not verified here; no released code):
+
+    parameter          paper (FIELD.md)          released code   ours (default)
+    γ                  0.3                       none public     0.3
+    α                  0.95                      none public     0.95
+    β                  4 (1B), 5 (8B)            none public     4
+    p⁽⁰⁾               size-proportional         none public     τ = 1
+    T (update_every)   50 steps of batch 128     none public     10 of 600 steps (above)
+    mini-batch         not given                 none public     8 per dataset
+    virtual step       "one-step update"         none public     AdamW from the run's moments (sgd: variant)
+    look-ahead lr      the training lr (1e-5)    none public     the run's current lr
+    ε in r             small                     none public     1e-8
+    normalisation      min-max across datasets   none public     min-max
+    loss scope         the trained tokens        none public     training targets
+
     mixtures:
       dynamixsft: {strategy: dynamixsft}
+      dynamixsft_sgd: {strategy: dynamixsft, lookahead_step: sgd}
       dynamixsft_fwd: {strategy: dynamixsft, reward: probe_drop}
 """
 
@@ -73,6 +103,7 @@ class DynamixSFT(MixingStrategy):
 
     name = "dynamixsft"
     reward: Literal["lookahead", "probe_drop"] = "lookahead"
+    lookahead_step: Literal["adam", "sgd"] = "adam"   # the virtual step: the run's AdamW step, or plain SGD
     update_every: int = 10                  # the paper: 50 (see the module docstring for the scaling)
     gamma: float = 0.3
     alpha: float = 0.95
@@ -117,7 +148,7 @@ class DynamixSFT(MixingStrategy):
                 raise ValueError("dynamixsft: no learning rate for the look-ahead step (set lookahead_lr)")
             out = {}
             for n in self._names:
-                pre, post = probe.lookahead(n, probe.sample(n, self.examples), lr, self.scope)
+                pre, post = probe.lookahead(n, probe.sample(n, self.examples), lr, self.scope, self.lookahead_step)
                 out[n] = relative_drop(pre, post, self.epsilon)
             return out
         if not self._probe_idx:

@@ -15,8 +15,32 @@ argument,
     R(i) = 1/N Σ_j g_i·v_j / (|g_i| |v_j|) = g_i·u / |g_i|,   u = 1/N Σ_j v_j / |v_j|,
 
 so the N validation gradients are computed one at a time and folded into u, then each training
-gradient is dotted with u: the same 2N gradients as keeping all N validation gradients (the old
-way: N + 1 float64 copies of all parameters on the host). Under data parallel each rank runs the
+gradient is dotted with u: N validation and N training gradients, the same arithmetic as keeping
+all N validation gradients (the old way: N + 1 float64 copies of all parameters on the host).
+
+Against the reference code. cindyxinyiwang/multiDDS (7ceab0b) has two rules:
+- MultiDDS-S (`--data-actor-multilin`, fairseq/trainer.py:330-442) and noah-research's MultiDDS
+  (noahnmt/multiuat, tasks/multidds-multidomain-translation.py:525-584): for every dev set j a
+  FRESH training batch and gradient per training set i, N² training gradients, then the mean of
+  the cosines ('ave'). We take ONE training gradient g_i per training set and reuse it against
+  every dev gradient. Each cos(g_i, v_j) has the same distribution whether g_i is fresh or shared,
+  so the expected reward is the same; its variance is higher (the N terms of R(i) share g_i's
+  noise). Equivalent in expectation, not per update; N² gradients would cost N times more.
+- MultiDDS (`multidds.sh`, trainer.py:445-523): one training gradient per set, a virtual step
+  θ + 0.001 g_i, then the cosine with the SUM of the dev gradients (token-summed losses) at the
+  moved point; `utility_type` unused. Not equivalent (a cosine with a token-weighted sum at a
+  perturbed point); by reading, that path indexes an empty list on its first call. We follow the
+  -S / noah rule.
+- The reference takes its gradients in train mode (dropout 0.3 in the TED scripts); our backbones
+  have no dropout, so train and eval mode compute the same gradients.
+
+    parameter               paper           code (-S / noah)          ours (default)
+    utility                 mean cosine     'ave' (mean over dev)     mean cosine
+    training gradients      per dev set     N² fresh                  N, one per training set (above)
+    virtual step            (non-S only)    none                      none
+    scorer init / prior     —               0, fitted to τ = 1        0, τ = 1
+    actor lr / steps / int. —               1e-4 / 200 / 1000         1e-4 / 200 / 100 (config scales)
+    dropout during reward   —               train mode (0.1-0.3)      none (no dropout in our backbones) Under data parallel each rank runs the
 same backward passes but keeps the gradient of its own share of the parameter tensors only
 (`probe.gradients(..., shard=True)`), and the dot products and norms are summed over the ranks.
 Alive at once per GPU: u (float32) and one gradient of 1/GPUs of the parameters, plus the backward

@@ -7,6 +7,25 @@ dataset is the model's uncertainty on its held-out validation set (uncertain = s
 Validation sets are held out from every training dataset (`validation_size` each; the paper 1K).
 The scorer matches MultiDDS's (logits at 0, prior τ = 1, 200 Adam steps at lr 1e-4, no EMA).
 
+Against the reference code (huawei-noah/noah-research `noahnmt/multiuat` at aa0f80c,
+tasks/multiuat-multidomain-translation.py): its `enttp` reward runs K = 10 forward passes per
+domain's validation batch IN TRAIN MODE (Monte-Carlo dropout at fairseq's default 0.1) and averages
+the token-mean entropies (:662-673). We run one pass in eval mode. With dropout 0, as in every
+backbone here (transformers' defaults for these families; mos.models.backbones sets none), the K
+train-mode passes are identical to each other and to the eval pass, so one pass gives the K-pass
+average exactly. With dropout > 0 they would differ (an average of entropies under dropout is not
+the entropy of the deterministic model), and this strategy would need K passes in train mode. The
+code's `xentropy` reward is the mean NLL; our `ppl` is exp(mean NLL), a different reward under the
+Adam objective, whose fixed point is p ∝ R (kept as it was; not the default).
+
+    parameter               paper        code                          ours (default)
+    reward                  uncertainty  enttp: token-mean entropy     entropy
+    MC passes               —            10, train mode, dropout 0.1   1, eval mode, dropout 0 (equal)
+    validation sample       1K held out  one batch ≤ 1,024 tokens      64 of the held-out examples
+    NLL variant             —            xentropy: mean NLL            ppl: exp(mean NLL)
+    scorer init / prior     —            logits fitted to the prior    0, τ = 1
+    actor lr / steps / int. —            1e-4 / 200 / 1000             1e-4 / 200 / 100 (config scales)
+
     mixtures:
       multiuat: {strategy: multiuat, validation_size: 100}
 """

@@ -1,41 +1,62 @@
-"""ODM, online data mixing (Albalak, Pan, Raffel, Wang 2023, arXiv 2312.02406, Algorithm 1): an
-EXP3 bandit whose arms are the datasets and whose reward is the training loss of the batches it
-drew, so it costs no extra forward or backward pass (the loop records the losses: `needs_train_losses`).
+"""ODM, online data mixing (Albalak, Pan, Raffel, Wang 2023, arXiv 2312.02406): a multi-armed bandit
+whose arms are the datasets and whose reward is the training loss of the batches it drew, so it
+costs no extra forward or backward pass (the loop records the losses: `needs_train_losses`).
 
-At an update after t optimizer steps, with K datasets, π the policy the batches were drawn under,
-and ℓ_i the mean token loss of dataset i's examples among the n drawn since the last update
-(n_i of them):
+Default: what the authors' released code runs. The repository's README names
+`SmoothedMeanWeightUpdater` as "the data mixing implementation described in the paper"
+(alon-albalak/online-data-mixing at edbfdad, megatron/data/data_sampling_utils.py:455-528); its
+scripts run it through `group_update` (`--mixed_minibatches true`, scripts/train_1B_ema.sh), the only
+path that can build it. At an update after t optimizer steps, with K datasets and ℓ_i the mean token
+loss of dataset i's examples among those drawn since the last update (n_i of n):
 
-    r̂_i = s · ℓ_i · (n_i / n) / π(i)                         importance-weighted reward, scale s
-    R̂_i ← α R̂_i + (1 - α) r̂_i      (estimator: moving_average, only arms drawn; the paper)
-    R̂_i ← R̂_i + r̂_i                 (estimator: cumulative)
-    ε_t = min{1/K, sqrt(ln K / (K t))}                       exploration (floored at min_epsilon)
-    π_t(i) = (1 - K ε_t) exp(ε_{t-1} R̂_i) / Σ_j exp(ε_{t-1} R̂_j) + ε_t
+    R̂_i ← s R̂_i + (1 - s) exp(ℓ_i)                 (only arms drawn; R̂ starts at 0; s = alpha = 0.9)
+    ε_t = min{1/K, sqrt(ln K / (K t))}               (t the global step, warm-up included)
+    π_t(i) = (1 - K ε_t) R̂_i / Σ_j R̂_j + ε_t         (linear in R̂; no importance weight 1/π)
 
-With one dataset per step (train.sampling_unit: batch) and an update every step this is the
-paper's Algorithm 1 exactly (n_i / n is 1 for the pulled arm, 0 for the others); with a dataset
-drawn per example (the default unit), every dataset in the batch is an arm pulled n_i times and
-n_i / (n π(i)) is its importance weight, whose expectation is 1. During the first `warmup_steps`
-steps the policy stays at the prior q_τ and nothing is learned. Rewards are logged as ℓ_i, the
-smoothed reward as R̂_i.
+For the first `warmup_steps` steps the policy is held at the prior q_τ and nothing is learned (the
+code trains its first 2,000 of ~100,000 steps on the natural mixture, τ = 1). A step with no arm
+estimated yet leaves the linear part uniform (the code would divide by zero).
 
-The three public implementations differ (FIELD.md §3.2); each difference is a parameter:
+Variants (every difference is a parameter):
 
-    setting                                         paper (default)   megatron code      DataFlex odm_mixer
-    estimator                                       moving_average    cumulative         moving_average
-    alpha (moving average)                          0.9               -                  0.9
-    reward_scale s                                  1                 0.1 (loss / 10)    15
-    min_epsilon (floor on ε_t)                      0                 0                  0.03
-    warmup_steps (policy held at the prior)         0                 (its warm-up)      (its warm-up)
+    reward_transform   exp (code) | loss                  what is smoothed: exp(ℓ) or ℓ
+    importance_weight  none (code) | draw_share | pulled_arm
+                       draw_share: r̂ = s_r ℓ (n_i / n) / π(i), the bandit's importance weight per example
+                       drawn (paper Alg. 1 as FIELD.md reads it; E[n_i / (n π(i))] = 1);
+                       pulled_arm: r̂ = s_r ℓ / π(i) for every drawn arm (Exp3WeightUpdater.group_update)
+    policy             linear (code) | exponential: (1 - K ε_t) softmax(ε_{t-1} R̂)_i + ε_t (EXP3)
+    estimator          moving_average (code) | cumulative: R̂_i += r̂_i
+    alpha              0.9: the class default, train_1B_ema.sh; four of the released scripts pass 0.5
+                       (train_1B_ema_0.5smoothing.sh and its 150B-token, seqlen-2048 and 3B siblings)
+    reward_scale s_r   1; the Exp3 class divides the loss by 10 (0.1)
+    warmup_steps       12 = 2% of our 600 steps, as the code's 2,000 of 100,000
+    prior_tau          1: the policy before the first update is proportional to dataset size
+    min_epsilon / fixed_epsilon   a floor on ε_t / a constant ε (DataFlex's 0.03; fms-acceleration)
 
-`alon-albalak/online-data-mixing` `Exp3WeightUpdater` is the megatron code; DataFlex's values are
-those FIELD.md §3.2 records. The fms-acceleration plugin uses a fixed exploration rate γ and step
-size η instead of the schedule: `fixed_epsilon: ε` holds ε_t = ε at every update (its γ is K ε;
-its separate η has no counterpart here, the exponent's scale is ε as in the paper).
+Parameter by parameter (paper: FIELD.md §3.2's reading of Algorithm 1; the paper's text could not be
+read here, so that column is secondary; code: the README-named class at edbfdad):
+
+    parameter            paper (Alg. 1)       released code                       ours (default)
+    reward               ℓ                    exp(ℓ) (:511)                       exp(ℓ)
+    importance weight    1/π                  none                                none
+    policy               exponential (EXP3)   linear R̂/ΣR̂ (:515-521)              linear
+    estimator, s         moving average 0.9   moving average 0.9 (0.5 in 4 scripts)  moving average 0.9
+    ε_t                  min{1/K, √(lnK/Kt)}  same, t global (:503-504)           same, t global
+    warm-up              on the prior         2,000 of ~100k steps, natural mix   12 of 600 steps, τ = 1
+    update interval      every step           every step                          every step
+    unit of a pull       one batch            one micro-batch (one dataset)       per example (train.sampling_unit)
+
+With per-example draws (the default unit) every dataset in the batch is pulled; its reward is the
+token-mean loss of its examples in the step, as the code's mean over its micro-batches. Rewards are
+logged as ℓ_i, the smoothed reward as R̂_i.
 
     mixtures:
-      odm: {strategy: odm}                                    # the paper
-      odm_megatron: {strategy: odm, estimator: cumulative, reward_scale: 0.1}
+      odm: {strategy: odm}                                                       # the released code
+      odm_s05: {strategy: odm, alpha: 0.5}                                       # its 0.5-smoothing scripts
+      odm_alg1: {strategy: odm, reward_transform: loss, importance_weight: draw_share,
+                 policy: exponential, warmup_steps: 0, prior_tau: .inf}          # Alg. 1 as FIELD.md reads it
+      odm_exp3: {strategy: odm, estimator: cumulative, reward_transform: loss, reward_scale: 0.1,
+                 importance_weight: pulled_arm, policy: exponential, warmup_steps: 0, prior_tau: .inf}
 """
 
 from __future__ import annotations
@@ -60,20 +81,30 @@ def exp3_policy(rewards: list[float], eps_prev: float, eps: float) -> list[float
     return [(1.0 - k * eps) * float(x) + eps for x in soft]
 
 
+def linear_policy(rewards: list[float], eps: float) -> list[float]:
+    """π(i) = (1 - K ε) R̂_i / Σ_j R̂_j + ε (uniform linear part while no estimate is positive)."""
+    k, total = len(rewards), sum(rewards)
+    share = [r / total for r in rewards] if total > 0 else [1.0 / k] * k
+    return [(1.0 - k * eps) * x + eps for x in share]
+
+
 @dataclass
 class ODM(MixingStrategy):
-    """ODM: an EXP3 bandit over datasets rewarded by the training loss of the batches it drew."""
+    """ODM: a bandit over datasets rewarded by the training loss of the batches it drew."""
 
     name = "odm"
     needs_train_losses = True
-    update_every: int = 1                    # the paper updates after every step
+    update_every: int = 1                    # the paper and the code update after every step
     estimator: Literal["moving_average", "cumulative"] = "moving_average"
-    alpha: float = 0.9                       # moving-average weight of the previous estimate
+    alpha: float = 0.9                       # smoothing s: moving-average weight of the previous estimate
+    reward_transform: Literal["exp", "loss"] = "exp"
+    importance_weight: Literal["none", "draw_share", "pulled_arm"] = "none"
+    policy: Literal["linear", "exponential"] = "linear"
     reward_scale: float = 1.0
     min_epsilon: float = 0.0
     fixed_epsilon: float | None = None       # a constant ε instead of the schedule (fms-acceleration)
-    warmup_steps: int = 0
-    prior_tau: float = math.inf              # the policy before the first update (uniform)
+    warmup_steps: int = 12                   # 2% of 600 steps (the code: 2,000 of ~100,000)
+    prior_tau: float = 1.0                   # the policy before the first update (the code: natural mixture)
     _names: list[str] = field(default_factory=list, init=False, repr=False)
     _estimates: list[float] = field(default_factory=list, init=False, repr=False)
     _policy: list[float] = field(default_factory=list, init=False, repr=False)
@@ -109,6 +140,13 @@ class ODM(MixingStrategy):
         k = len(self._names)
         return max(self.min_epsilon, min(1.0 / k, math.sqrt(math.log(k) / (k * max(1, t)))))
 
+    def reward(self, loss: float, drawn: float, total: float, pi: float) -> float:
+        """r̂ of one pulled arm: the (transformed, scaled) loss times its importance weight."""
+        r = self.reward_scale * (math.exp(loss) if self.reward_transform == "exp" else loss)
+        if self.importance_weight == "draw_share":
+            return r * (drawn / total) / pi
+        return r / pi if self.importance_weight == "pulled_arm" else r
+
     def update(self, step: int, probe: Probe) -> Update:
         stats = probe.train_losses()
         weights = dict(zip(self._names, self._policy, strict=True))
@@ -119,13 +157,16 @@ class ODM(MixingStrategy):
         for i, n in enumerate(self._names):
             if not stats[n]["examples"] or loss[n] is None:
                 continue  # an arm not pulled: its estimate is unchanged (its reward estimate is 0)
-            r_hat = self.reward_scale * loss[n] * (stats[n]["examples"] / drawn) / self._policy[i]
+            r_hat = self.reward(loss[n], stats[n]["examples"], drawn, self._policy[i])
             if self.estimator == "cumulative":
                 self._estimates[i] += r_hat
             else:
                 self._estimates[i] = self.alpha * self._estimates[i] + (1.0 - self.alpha) * r_hat
         eps_prev, self._eps = self._eps, self.epsilon(step)
-        self._policy = exp3_policy(self._estimates, eps_prev, self._eps)
+        if self.policy == "linear":
+            self._policy = linear_policy(self._estimates, self._eps)
+        else:
+            self._policy = exp3_policy(self._estimates, eps_prev, self._eps)
         return Update(dict(zip(self._names, self._policy, strict=True)), reward=loss,
                       smoothed_reward=dict(zip(self._names, self._estimates, strict=True)))
 

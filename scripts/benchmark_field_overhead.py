@@ -13,7 +13,9 @@ every training example. Arms: uniform (the reference), and every dynamic mixture
 config/config.yaml with its settings there, i.e. as the default grid would train it: multidds,
 multiuat, mos_cossim, mos_diff (the paper's probe sizes: 64 / 16 per dataset, every 50 steps), hbo,
 doremi (its reference model: a short UNI. run made first, also the warm-up), odm, dynamixsft
-(look-ahead reward), dynamixsft_fwd (forward-only reward) and aioli. DoReMi's two-stage variant is a
+(look-ahead reward), dynamixsft_fwd (forward-only reward) and aioli, and the variants of issue 19
+(hbo_ppl, odm_alg1, odm_exp3, dynamixsft_sgd, aioli_cumulative, aioli_short). The strategies that read
+θ0's pre-pass (base_ppl) get its build time as `prepass_seconds` (the leaderboard adds it to their cost). DoReMi's two-stage variant is a
 static mixture (no overhead of its own; the cost of its proxy and reference runs is budget, see
 run.json `budget`).
 
@@ -63,6 +65,7 @@ import torch  # noqa: E402
 from benchmark_mos_overhead import Lockstep, best_time, job_spec, log, prepare  # noqa: E402
 
 from mos.common.io import write_json  # noqa: E402
+from mos.mixing import registry  # noqa: E402
 from mos.pipeline.config import load_config  # noqa: E402
 from mos.pipeline.grid import mixture_train  # noqa: E402
 from mos.pipeline.specs import strategy_params  # noqa: E402
@@ -70,7 +73,7 @@ from mos.training.loop import Run  # noqa: E402
 
 CONTROL = "uniform_control"
 ARMS = ["multidds", "multiuat", "mos_cossim", "mos_diff", "hbo", "doremi", "odm", "dynamixsft", "dynamixsft_fwd",
-        "aioli"]
+        "aioli", "hbo_ppl", "odm_alg1", "odm_exp3", "dynamixsft_sgd", "aioli_cumulative", "aioli_short"]
 PUBLISHED = {  # wall-time per step relative to proportional sampling, DynamixSFT §8 (via FIELD.md §1, ⚠)
     "dynamixsft": 1.127, "hbo": 2.39, "multiuat": 4.8, "multidds": 8.6,
     "source": "DynamixSFT (Shin et al. 2026, arXiv 2508.12116) §8, as summarised in FIELD.md §1 (secondary)"}
@@ -223,6 +226,17 @@ def summarize(results: Mapping[str, list[dict[str, Any]]], iso: Mapping[str, Any
     return out
 
 
+def with_prepass(arms: dict[str, Any], specs: Mapping[str, Any], built: Mapping[str, Any]) -> dict[str, Any]:
+    """Add θ0's pre-pass (the base_ppl build: perplexities and IFD of every training example) as
+    `prepass_seconds` to the arms whose strategy reads it (analysis/leaderboard.py counts it in their cost)."""
+    seconds = (built.get("build_seconds") or {}).get("base_ppl")
+    for label in ARMS:
+        mixture = specs[label]["mixture"]
+        if seconds is not None and registry.build(mixture["strategy"], mixture["params"]).needs_base_ppl:
+            arms[label]["prepass_seconds"] = round(seconds, 3)
+    return arms
+
+
 def print_report(rep: Mapping[str, Any]) -> None:
     arms = rep["arms"]
     log(f"\nEvery dynamic method vs uniform, {rep['backbone']}, {rep['train']['steps']} steps x batch "
@@ -298,7 +312,7 @@ def main() -> None:
             "backbone": args.backbone, "threads": args.threads, "repeats": args.repeats, "turn": args.turn,
             "train": {k: train[k] for k in ("steps", "batch_size", "micro_batch_size", "loss", "pack_length")},
             "params": {label: strategy_params(cfg, label) for label in ARMS},
-            "arms": summarize(results, iso, int(train["steps"])),
+            "arms": with_prepass(summarize(results, iso, int(train["steps"])), specs, built),
             "isolated_ms": iso,
             "published": PUBLISHED,
             "build_seconds": built["build_seconds"],

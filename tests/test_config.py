@@ -79,14 +79,16 @@ def test_default_config_grid() -> None:
 def test_paper_config_grid() -> None:
     cfg = load_config(PAPER)
     # Table 2: 3 backbones x 9 rows; Table 3: 4 priors and Table 5: MoSpec x 2 + math-only on LLaMA-3-8B;
-    # beyond the paper: 3 backbones x the field's 7 mixtures (issue 12)
-    field = {"doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"}
-    assert len(G.runs(cfg)) == 3 * 9 + 4 + 3 + 3 * 7
+    # beyond the paper: 3 backbones x the field's 7 mixtures and DoReMi's held-out reference (issues 12, 19),
+    # and 4 variants on LLaMA-3-8B (issue 19)
+    field = {"uniform_heldout", "doremi", "doremi_two_stage", "odm", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"}
+    assert len(G.runs(cfg)) == 3 * 9 + 4 + 3 + 3 * 8 + 4
     assert {m for b, m, _ in G.runs(cfg) if b != "llama-3-8b"} == {
         "proportional", "temperature", "uniform", "multidds", "multiuat",
         "mos_cossim", "mos_cossim_ema", "mos_diff", "mos_diff_ema"} | field
-    assert len([r for r in G.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3 + 7
-    assert S.train_spec(cfg, "gemma-2b", "doremi", 42)["runs"] == {"reference": "results/paper_grid/runs/gemma-2b/uniform/seed42"}
+    assert len([r for r in G.runs(cfg) if r[0] == "llama-3-8b"]) == 9 + 4 + 3 + 8 + 4
+    assert S.train_spec(cfg, "gemma-2b", "doremi", 42)["runs"] == {
+        "reference": "results/paper_grid/runs/gemma-2b/uniform_heldout/seed42"}
     assert S.train_spec(cfg, "gemma-2b", "doremi_two_stage", 42)["runs"] == {
         "proxy": "results/paper_grid/runs/gemma-2b/doremi/seed42"}
     assert "runs" not in S.train_spec(cfg, "gemma-2b", "odm", 42)

@@ -45,6 +45,7 @@ class ScriptedProbe:
     def __init__(self, names, **script):
         self.names, self.script, self.calls = list(names), script, []
         self.learning_rate = 0.5
+        self.split_sizes = {}
         self._taken: dict[tuple[str, str], int] = {}
 
     def _next(self, key, dataset=None):
@@ -71,12 +72,13 @@ class ScriptedProbe:
         self.calls.append(("run_model", folder))
         return "the reference model"
 
-    def lookahead(self, dataset, indices, lr, scope="training"):
-        self.calls.append(("lookahead", dataset, lr))
+    def lookahead(self, dataset, indices, lr, scope="training", step="sgd"):
+        self.calls.append(("lookahead", dataset, lr, step))
         pre, post = self._next("lookahead", dataset)
         return torch.tensor(pre, dtype=torch.float64), torch.tensor(post, dtype=torch.float64)
 
     def gradient_norms(self, dataset, indices, split="train", scope="training"):
+        self.calls.append(("gradient_norms", dataset, scope))
         return torch.tensor([self.script["grad_norm"][dataset][i] for i in indices], dtype=torch.float64)
 
     def perplexities(self, dataset, indices, scope="sequence", split="train"):
@@ -88,6 +90,9 @@ class ScriptedProbe:
     def base_perplexities(self, dataset, indices, scope="sequence"):
         return torch.tensor([self.script["ppl_base"][dataset][i] for i in indices], dtype=torch.float64)
 
+    def base_ifd(self, dataset, indices):
+        return torch.tensor([self.script["ifd_base"][dataset][i] for i in indices], dtype=torch.float64)
+
 
 def stats(**per):
     """train_losses() rows: name=(examples, loss_sum, tokens)."""
@@ -95,8 +100,12 @@ def stats(**per):
 
 
 # ---------------------------------------------------------------- ODM (Albalak et al. 2023, Alg. 1)
-def test_odm_is_exp3_with_the_papers_exploration_schedule():
-    odm = registry.build("odm", {})  # moving average, α = 0.9, scale 1, no floor
+ODM_ALG1 = {"reward_transform": "loss", "importance_weight": "draw_share", "policy": "exponential",
+            "warmup_steps": 0, "prior_tau": "inf"}  # the paper's Algorithm 1 as FIELD.md reads it
+
+
+def test_odm_alg1_variant_is_exp3_with_the_papers_exploration_schedule():
+    odm = registry.build("odm", ODM_ALG1)  # moving average, α = 0.9, scale 1, no floor
     assert odm.initial_weights({"a": 10, "b": 30}) == {"a": 0.5, "b": 0.5}
     probe = ScriptedProbe("ab", train_losses=[
         stats(a=(4, 8.0, 4), b=(0, 0.0, 0)),      # step 1: arm a pulled, mean loss 2
@@ -123,7 +132,7 @@ def test_odm_is_exp3_with_the_papers_exploration_schedule():
 
 
 def test_odm_per_example_draws_cumulative_estimator_floor_and_warmup():
-    odm = registry.build("odm", {"estimator": "cumulative", "reward_scale": 0.1, "min_epsilon": 0.2,
+    odm = registry.build("odm", {**ODM_ALG1, "estimator": "cumulative", "reward_scale": 0.1, "min_epsilon": 0.2,
                                  "warmup_steps": 1, "prior_tau": 1.0})
     prior = odm.initial_weights({"a": 30, "b": 10})
     assert prior == pytest.approx({"a": 0.75, "b": 0.25})
@@ -145,9 +154,23 @@ def doremi_step(alpha, lam, eta=1.0, c=1e-3):
     return [(1 - c) * r / sum(raw) + c / len(raw) for r in raw]
 
 
-def test_doremi_exponentiated_gradient_on_clipped_excess_losses():
-    doremi = registry.build("doremi", {"examples": 2})
-    doremi.bind_runs({"reference": "/runs/uniform/seed0"})
+def finished_reference(folder, held_out, sizes, drawn):
+    """A reference run folder as the loop leaves one: run.json (validation_sizes, dataset_sizes) and
+    trajectory.csv whose `drawn` column sums to `drawn` per dataset."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(json.dumps({"validation_sizes": held_out, "dataset_sizes": sizes}))
+    with open(folder / "trajectory.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"])
+        for n in sizes:
+            w.writerows([(0, n, 0.5, "", "", 0), (9, n, 0.5, "", "", drawn[n])])
+    return folder
+
+
+def test_doremi_exponentiated_gradient_on_clipped_excess_losses(tmp_path):
+    doremi = registry.build("doremi", {"examples": 2, "validation_size": 3})
+    ref = finished_reference(tmp_path / "ref", {"a": 3, "b": 3}, {"a": 10, "b": 4}, {"a": 25, "b": 2})
+    doremi.bind_runs({"reference": str(ref)})
     assert doremi.initial_weights({"a": 5, "b": 7}) == {"a": 0.5, "b": 0.5}
     probe = ScriptedProbe("ab",
                           tokens=[{"a": [[2.0, 1.0], [0.5]], "b": [[1.0]]}, {"a": [[1.0]], "b": [[3.0, 3.0]]}],
@@ -161,9 +184,32 @@ def test_doremi_exponentiated_gradient_on_clipped_excess_losses():
     lam2 = [0.0, (2.0 + 0.5) / 2]
     a2 = doremi_step(a1, lam2)
     assert list(u.weights.values()) == pytest.approx(a2, rel=1e-6)
-    assert ("run_model", "/runs/uniform/seed0") in probe.calls  # the reference is the bound run's model
-    assert doremi.report(20)["average_weights"] == pytest.approx({"a": (a1[0] + a2[0]) / 2, "b": (a1[1] + a2[1]) / 2},
-                                                                 rel=1e-6)
+    assert ("run_model", str(ref)) in probe.calls  # the reference is the bound run's model
+    # λ on held-out examples, for the current and the reference model alike
+    assert {c[2] for c in probe.calls if c[0] in ("tokens", "ref_tokens")} == {"validation"}
+    report = doremi.report(20)  # ᾱ counts α_0 (the code's running average)
+    assert report["average_weights"] == pytest.approx({"a": (0.5 + a1[0] + a2[0]) / 3,
+                                                       "b": (0.5 + a1[1] + a2[1]) / 3}, rel=1e-6)
+    assert report["reference_epochs"] == pytest.approx({"a": 2.5, "b": 0.5})  # drawn / training examples
+    assert report["excess_loss_mean"] == pytest.approx({"a": lam1[0] / 2, "b": lam2[1] / 2}, rel=1e-6)
+    assert report["excess_loss_last"] == pytest.approx({"a": 0.0, "b": lam2[1]}, rel=1e-6)
+
+
+def test_doremi_stops_when_the_reference_trained_on_the_held_out_examples(tmp_path):
+    doremi = registry.build("doremi", {"examples": 2, "validation_size": 3})
+    ref = finished_reference(tmp_path / "ref", {}, {"a": 10, "b": 4}, {"a": 1, "b": 1})  # held out nothing
+    doremi.bind_runs({"reference": str(ref)})
+    doremi.initial_weights({"a": 5, "b": 7})
+    with pytest.raises(ValueError, match="held out nothing.*validation_size: 3"):
+        doremi.update(10, ScriptedProbe("ab"))
+    on_train = registry.build("doremi", {"examples": 1, "split": "train", "validation_size": 0})
+    on_train.bind_runs({"reference": str(ref)})
+    on_train.initial_weights({"a": 5, "b": 7})
+    probe = ScriptedProbe("ab", tokens=[{"a": [[1.0]], "b": [[1.0]]}], ref_tokens=[{"a": [[0.5]], "b": [[1.0]]}])
+    on_train.update(10, probe)  # the earlier variant: training examples, any reference
+    assert {c[2] for c in probe.calls if c[0] in ("tokens", "ref_tokens")} == {"train"}
+    with pytest.raises(registry.StrategyError, match="validation_size >= 1"):
+        registry.build("doremi", {"validation_size": 0})
 
 
 def test_doremi_two_stage_uses_the_proxys_average_weights(tmp_path):
@@ -180,8 +226,11 @@ def test_doremi_two_stage_uses_the_proxys_average_weights(tmp_path):
     with pytest.raises(RuntimeError, match="bind_runs"):
         two.initial_weights({"a": 1, "b": 1})
     two.bind_runs({"proxy": str(proxy)})
-    # ᾱ = mean over the updates (rows with a reward): (0.6 + 0.8) / 2, (0.4 + 0.2) / 2
-    assert two.initial_weights({"a": 1, "b": 1}) == pytest.approx({"a": 0.7, "b": 0.3})
+    # ᾱ = mean over α_0 (the first step's rows) and the updates (rows with a reward): (0.5 + 0.6 + 0.8) / 3
+    assert two.initial_weights({"a": 1, "b": 1}) == pytest.approx({"a": 1.9 / 3, "b": 1.1 / 3})  # with α_0 (.5, .5)
+    without = registry.build("doremi_two_stage", {"proxy": "doremi", "average_includes_initial": False})
+    without.bind_runs({"proxy": str(proxy)})
+    assert without.initial_weights({"a": 1, "b": 1}) == pytest.approx({"a": 0.7, "b": 0.3})
     with pytest.raises(ValueError, match="this run trains on"):
         two.initial_weights({"a": 1, "c": 1})
 
@@ -291,9 +340,10 @@ def test_aioli_demixes_normalises_and_smooths_like_the_reference_code():
 # ---------------------------------------------------------------- HBO (ICLR 2026)
 def test_hbo_global_gradnorm_reward_and_local_bucket_actors():
     hbo = registry.build("hbo", {"levels": 2, "grad_examples_per_level": 2, "ppl_examples_per_level": 2,
-                                 "update_rule": "reinforce", "scorer_lr": 0.1, "update_every": 5})
+                                 "update_rule": "reinforce", "scorer_lr": 0.1, "update_every": 5,
+                                 "bucket_score": "ppl"})
     sizes = {"a": 4, "b": 4}
-    assert hbo.initial_weights(sizes) == pytest.approx({"a": 0.5, "b": 0.5})  # logits at 1, prior τ = ∞
+    assert hbo.initial_weights(sizes) == pytest.approx({"a": 0.5, "b": 0.5})  # logits at 1, prior τ = 1, equal sizes
     ppl_base = {"a": {0: 5.0, 1: 1.0, 2: 3.0, 3: 2.0}, "b": {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0}}
     probe = ScriptedProbe("ab", ppl_base=ppl_base,
                           grad_norm={"a": {0: 4.0, 1: 2.0, 2: 2.0, 3: 4.0}, "b": {0: 1.0, 1: 1.0, 2: 2.0, 3: 0.0}},
@@ -318,7 +368,7 @@ def test_hbo_global_gradnorm_reward_and_local_bucket_actors():
 def test_hbo_needs_every_example_scored():
     hbo = registry.build("hbo", {"levels": 2})
     hbo.initial_weights({"a": 4})
-    probe = ScriptedProbe("a", ppl_base={"a": {0: 1.0, 1: 2.0, 2: 3.0}})
+    probe = ScriptedProbe("a", ppl_base={"a": {0: 1.0, 1: 2.0, 2: 3.0}}, ifd_base={"a": {0: 1.0, 1: 2.0, 2: 3.0}})
     with pytest.raises(ValueError, match="pool_size: null"):
         hbo.buckets(probe)
 
@@ -419,14 +469,16 @@ def full_base_ppl(tiny_model_dir, testbed_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def uniform_run(tiny_model_dir, testbed_dir, tmp_path_factory):
-    """A finished UNI. run: DoReMi's reference."""
+    """A finished UNI. run that held out 2 examples per dataset: DoReMi's reference."""
     out = tmp_path_factory.mktemp("uniform") / "run"
-    train(train_spec(tiny_model_dir, testbed_dir, steps=12, checkpoint_every=0), out)
+    spec = train_spec(tiny_model_dir, testbed_dir, steps=12, checkpoint_every=0)
+    spec["mixture"] = {"name": "uniform_heldout", "strategy": "doremi_reference", "params": {"validation_size": 2}}
+    train(spec, out)
     return out
 
 
 FIELD = {
-    "odm": {"strategy": "odm", "params": {"update_every": 3}},  # loss sums pending at the step-7 checkpoint
+    "odm": {"strategy": "odm", "params": {"update_every": 3, "warmup_steps": 3}},  # loss sums pending at step 7
     "dynamixsft": {"strategy": "dynamixsft", "params": {"update_every": 3, "examples": 2}},
     "dynamixsft_fwd": {"strategy": "dynamixsft", "params": {"update_every": 3, "examples": 2,
                                                             "reward": "probe_drop"}},
@@ -434,7 +486,7 @@ FIELD = {
                                               "validation_size": 2, "validation_examples": 2}},
     "hbo": {"strategy": "hbo", "params": {"update_every": 4, "levels": 2, "grad_examples_per_level": 1,
                                           "ppl_examples_per_level": 2, "scorer_lr": 1e-2}},
-    "doremi": {"strategy": "doremi", "params": {"update_every": 3, "examples": 2}},
+    "doremi": {"strategy": "doremi", "params": {"update_every": 3, "examples": 2, "validation_size": 2}},
 }
 
 
@@ -509,7 +561,7 @@ def test_recording_train_losses_changes_neither_the_draws_nor_the_gradient(tiny_
     cross_entropy's own sum, so the logged loss may differ in the last bits, not the gradient.)"""
     spec = train_spec(tiny_model_dir, testbed_dir, steps=6, checkpoint_every=0)
     uni = train(spec, tmp_path / "uni")
-    spec["mixture"] = {"name": "odm", "strategy": "odm", "params": {"warmup_steps": 100}}
+    spec["mixture"] = {"name": "odm", "strategy": "odm", "params": {"warmup_steps": 100, "prior_tau": "inf"}}
     odm = train(spec, tmp_path / "odm")
     a, b = load_file(tmp_path / "uni/model/model.safetensors"), load_file(tmp_path / "odm/model/model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -547,8 +599,10 @@ def test_hbo_in_the_loop_weights_the_examples_by_bucket(tiny_model_dir, testbed_
                                                         tmp_path):
     spec = field_spec("hbo", tiny_model_dir, testbed_dir, full_base_ppl, uniform_run, steps=5, checkpoint_every=0)
     run = Run(spec, tmp_path / "run")
-    run.run()
+    info = run.run()
     assert set(run.sampler.example_weights) == set(SKILLS)
+    pool = len(full_base_ppl.read_text().splitlines()) - 1  # θ0 scored every example, twice (IFD): its budget
+    assert info["budget"]["theta0_prepass"] == {"examples": pool, "forward_passes": 2 * pool}
     buckets = run.strategy.buckets(run.probe)
     for name, w in run.sampler.example_weights.items():
         p = run.strategy.level_probabilities()[name]

@@ -45,7 +45,8 @@ def finished_run(tmp_path_factory, tiny_model_dir):
             param.add_(0.05 * torch.randn(param.shape, generator=gen))
     model.save_pretrained(run / "model")
     (run / "run.json").write_text(json.dumps({"spec": {"mixture": {"name": "dep"}, "train": {"steps": 4, "batch_size": 2}},
-                                              "budget": {"training_examples": 8, "extra_training_examples": 0}}))
+                                              "budget": {"training_examples": 8, "extra_training_examples": 0},
+                                              "validation_sizes": dict.fromkeys(SIZES, 2)}))  # as small() holds out
     with open(run / "trajectory.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["step", "dataset", "weight", "reward", "smoothed_reward", "drawn"])
@@ -129,7 +130,8 @@ def contract_probe(strategy, probe_data, step: int) -> Probe:
     """A probe as the loop builds it (validation held out as the strategy asks), seeded identically."""
     train, val = hold_out(probe_data["data"], int(getattr(strategy, "validation_size", 0)))
     probe = Probe(probe_data["model"], train, probe_data["pad"], seed=5, pack_length=128, validation=val,
-                  base_ppl=probe_data["base_ppl"])
+                  base_ppl=probe_data["base_ppl"],
+                  optimizer=torch.optim.AdamW(probe_data["model"].parameters(), lr=1e-2))  # read, never stepped
     probe.learning_rate = 1e-2
     return probe
 

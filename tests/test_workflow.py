@@ -68,9 +68,10 @@ def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
                          "--set-resources", "train:gpu=4", "--set-threads", "train=32", workdir=tmp_path)
     jobs = job_counts(out)
     # Table 2: 3 backbones x 9 rows, Table 3: 4 priors, Table 5: 2 MoSpec + math-only; beyond the
-    # paper: 3 backbones x the field's 7 mixtures (issue 12); 1 seed
-    assert jobs["train"] == 55  # one per backbone x mixture cell: one seed each
-    assert jobs["evaluate"] == 55
+    # paper: 3 backbones x the field's 7 mixtures and DoReMi's held-out reference (issues 12, 19), 4 variants
+    # on LLaMA-3-8B (issue 19); 1 seed: one train job per backbone x mixture cell
+    assert jobs["train"] == 62
+    assert jobs["evaluate"] == 62
     assert jobs["dataset"] == 4 and jobs["tokenize"] == jobs["base_ppl"] == 3 and jobs["aggregate"] == 1
     for rule in ("pretrain", "testbed", "tokenizer", "mmlu_dev"):  # nothing of the default config leaks in
         assert rule not in jobs
@@ -78,15 +79,16 @@ def test_dry_run_paper_config_shows_the_real_grid(tmp_path: Path) -> None:
         for backbone in ("qwen1.5-0.5b", "gemma-2b", "llama-3-8b"):
             assert f"results/paper_grid/runs/{backbone}/{method}/trained.json" in out
             assert f"--out results/paper_grid/runs/{backbone}/{method}/seed42 " in out
-    # DoReMi's reference (UNI.) and the two-stage variant's proxy (online DoReMi) are inputs of their jobs
+    # DoReMi's reference (UNI. holding out its examples) and the two-stage variant's proxy (online DoReMi) are
+    # inputs of their jobs
     deps = {}
     for inputs, outputs in re.findall(r"input: (.*)\n\s+output: (.*)", out):
         for cell in re.findall(r"results/paper_grid/runs/(\S+?)/trained\.json", outputs):
             deps[cell] = inputs
-    assert "results/paper_grid/runs/gemma-2b/uniform/trained.json" in deps["gemma-2b/doremi"]
+    assert "results/paper_grid/runs/gemma-2b/uniform_heldout/trained.json" in deps["gemma-2b/doremi"]
     assert "results/paper_grid/runs/gemma-2b/doremi/trained.json" in deps["gemma-2b/doremi_two_stage"]
     commands = train_commands(out)
-    assert len(commands) == 55
+    assert len(commands) == 62
     for cmd in commands:
         assert cmd.startswith("Shell command: accelerate launch --config_file ")
         assert "config/accelerate/deepspeed_zero2.yaml --num_processes 4 --num_machines 1 " in cmd
@@ -140,12 +142,15 @@ def test_end_to_end_on_the_test_config(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_doremi_trains_after_its_reference_and_the_two_stage_after_its_proxy(tmp_path: Path) -> None:
-    """The DAG edges run for real: asking for the two-stage DoReMi run trains UNI., then online
-    DoReMi (reading UNI.'s model), then the two-stage run (reading DoReMi's trajectory)."""
+    """The DAG edges run for real: asking for the two-stage DoReMi run trains UNI. holding out DoReMi's
+    examples, then online DoReMi (reading that model on the held-out examples), then the two-stage run
+    (reading DoReMi's trajectory)."""
     cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text(encoding="utf-8"))
     cfg["backbones"] = {"tiny-llama": cfg["backbones"]["tiny-llama"]}
     cfg["mixtures"] = {"uniform": cfg["mixtures"]["uniform"],
-                       "doremi": {"strategy": "doremi", "reference": "uniform", "update_every": 5, "examples": 2},
+                       "uniform_heldout": {"strategy": "doremi_reference", "validation_size": 2},
+                       "doremi": {"strategy": "doremi", "reference": "uniform_heldout", "validation_size": 2,
+                                  "update_every": 5, "examples": 2},
                        "doremi_two_stage": {"strategy": "doremi_two_stage", "proxy": "doremi"}}
     cfg["eval"]["winrate"] = {"reference": "uniform", "benchmark": "testbed_chat"}
     path = tmp_path / "doremi.yaml"
@@ -156,6 +161,6 @@ def test_doremi_trains_after_its_reference_and_the_two_stage_after_its_proxy(tmp
     runs = tmp_path / "results" / "test" / "runs" / "tiny-llama"
     two = json.loads((runs / "doremi_two_stage" / "seed0" / "run.json").read_text())
     doremi = json.loads((runs / "doremi" / "seed0" / "run.json").read_text())
-    assert doremi["spec"]["runs"] == {"reference": "results/test/runs/tiny-llama/uniform/seed0"}
+    assert doremi["spec"]["runs"] == {"reference": "results/test/runs/tiny-llama/uniform_heldout/seed0"}
     assert two["final_weights"] == pytest.approx(doremi["strategy_report"]["average_weights"])
     assert two["budget"]["extra_training_examples"] == 2 * 20 * 8  # the proxy's and the reference's examples

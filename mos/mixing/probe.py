@@ -18,12 +18,19 @@ precision as θ0's (`numerics`, checked against the base_ppl file by `check_base
 For the field's methods (baselines/doremi.py, odm.py, dynamixsft.py, aioli.py, hbo.py, regmix.py,
 mixmin.py, msft.py) it also gives: per-token and per-example losses on the training targets, the
 responses or every token, under the current model or another run's model (`run_model`: DoReMi's
-reference, loaded once, lazily, by the loader the loop hands over; `forget_model` drops one: RegMix's
-and MixMin's proxies); a dataset's held-out token-mean loss (`validation_loss`: RegMix, mSFT);
-gradient norms (HBO); a virtual optimizer step (`lookahead`: losses before and after one SGD step on
-a mini-batch, parameters restored bit for bit: DynamixSFT); the losses of the training batches drawn
-since the last update (`train_losses`, recorded by the loop from its own forward passes: ODM); and the
-learning rate of the step the update follows (`learning_rate`). The same memory bounds hold for all of them.
+reference, loaded once, lazily; `forget_model` drops one: RegMix's and MixMin's proxies); a dataset's
+held-out token-mean loss (`validation_loss`: RegMix, mSFT); gradient norms (HBO); θ0's
+instruction-following difficulty per example (`base_ifd`, HBO's buckets); a virtual optimizer step
+(`lookahead`: losses before and after one step on a mini-batch, either plain SGD or the run's AdamW step
+through the optimizer's current moments, parameters restored bit for bit and the optimizer's state only
+read: DynamixSFT); the losses of the training batches drawn since the last update (`train_losses`,
+recorded by the loop from its own forward passes: ODM); and the learning rate of the step the update
+follows (`learning_rate`). The same memory bounds hold for all of them.
+
+The optimizer (`optimizer`, given by the loop) is read, never stepped: only `lookahead(step="adam")`
+looks at it, for each parameter its AdamW group (betas, eps, weight decay) and its state (step,
+exp_avg, exp_avg_sq). A DeepSpeed ZeRO optimizer keeps its state in flat partitions, not per
+parameter: there the Adam look-ahead stops with a message.
 """
 
 from __future__ import annotations
@@ -43,18 +50,22 @@ from mos.models.backbones import load_model
 from mos.models.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
 
 PPL_SCOPES = ("sequence", "response")
+LOOKAHEAD_STEPS = ("sgd", "adam")  # the virtual step of `lookahead`
 LOSS_SCOPES = ("training", "response", "sequence")  # the training targets (per train.loss), responses, all
 EXAMPLES_PER_PACK = 64  # examples packed together for one forward pass (split further by rows_per_forward)
 
 
 def read_base_ppl(path: str | Path) -> dict[str, dict[str, dict[int, float]]]:
-    """{dataset: {scope: {example index: base perplexity}}} from a base_ppl CSV."""
+    """{dataset: {scope: {example index: base perplexity}}} from a base_ppl CSV, plus {"ifd": {index:
+    IFD}} when the file has θ0's instruction-following difficulty (mos.training.base_ppl)."""
     out: dict[str, dict[str, dict[int, float]]] = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             d = out.setdefault(row["dataset"], {s: {} for s in PPL_SCOPES})
             for scope in PPL_SCOPES:
                 d[scope][int(row["index"])] = float(row[f"ppl_{scope}"])
+            if row.get("ifd") not in (None, ""):
+                d.setdefault("ifd", {})[int(row["index"])] = float(row["ifd"])
     return out
 
 
@@ -91,7 +102,8 @@ class Probe:
                  autocast: Callable[[], AbstractContextManager] | None = None, logit_budget: int = LOGIT_BUDGET,
                  rows_per_forward: int | None = None, grad_batch: int | None = None, rank: int = 0,
                  world_size: int = 1, all_sum: Callable[[Sequence[float]], Sequence[float]] | None = None,
-                 on_model_loaded: Callable[[torch.nn.Module], None] | None = None):
+                 on_model_loaded: Callable[[torch.nn.Module], None] | None = None,
+                 optimizer: torch.optim.Optimizer | None = None):
         self.model = model
         self.decoder = model.get_decoder()
         self.head = model.get_output_embeddings()
@@ -114,6 +126,7 @@ class Probe:
         self._models: dict[str, torch.nn.Module] = {}     # other runs' models, loaded on first use
         self._train_losses: dict[str, dict[str, float]] | None = None
         self.learning_rate: float | None = None           # set by the loop before each update
+        self.optimizer = optimizer                        # the run's optimizer, read only (lookahead "adam")
 
     @property
     def names(self) -> list[str]:
@@ -381,27 +394,66 @@ class Probe:
             norms.append(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)).cpu())
         return torch.stack(norms)
 
-    def lookahead(self, dataset: str, indices: Sequence[int], lr: float,
-                  scope: str = "training") -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example mean token losses before and after one virtual SGD step θ' = θ − lr ∇L(θ) on
-        the mean token loss L of these examples (DynamixSFT's look-ahead). The parameters are copied
-        before and restored after, bit for bit; the optimizer, .grad and the sampler are untouched."""
+    def lookahead(self, dataset: str, indices: Sequence[int], lr: float, scope: str = "training",
+                  step: str = "sgd") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example mean token losses before and after one virtual step on the mean token loss L of
+        these examples (DynamixSFT's look-ahead), g = ∇L(θ):
+
+            step="sgd"   θ' = θ − lr g
+            step="adam"  the run's AdamW step from the optimizer's current state: m' = β1 m + (1−β1) g,
+                         v' = β2 v + (1−β2) g², t' = t + 1, θ' = θ (1 − lr λ) − lr m'/(1−β1^t') /
+                         (sqrt(v'/(1−β2^t')) + ε), with each parameter's group's β1, β2, ε, λ (weight
+                         decay) as torch.optim.AdamW computes it; parameters that get no gradient are
+                         left as AdamW leaves them (unchanged); the gradient is not clipped
+
+        The parameters are copied before and restored after, bit for bit; the optimizer's state is
+        read, never written; .grad and the sampler are untouched."""
+        if step not in LOOKAHEAD_STEPS:
+            raise ValueError(f"step must be one of {LOOKAHEAD_STEPS}, got {step!r}")
         data = self._split("train")[dataset]
         params = [p for p in self.model.parameters() if p.requires_grad]
+        adam = self._adam_settings(params) if step == "adam" else None
         pre = self.example_losses(dataset, indices, "train", scope)
         grads = self._grad_of_mean_loss(data, indices, scope, params)
         saved = [p.detach().clone() for p in params]
         try:
             with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    if g is not None:
+                for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+                    if g is None:
+                        continue
+                    if adam is None:
                         p.sub_(lr * g)
+                    else:
+                        p.copy_(adam_step(p, g, lr, *adam[k]))
             post = self.example_losses(dataset, indices, "train", scope)
         finally:
             with torch.no_grad():
                 for p, s in zip(params, saved, strict=True):
                     p.copy_(s)
         return pre, post
+
+    def _adam_settings(self, params: Sequence[torch.nn.Parameter]) -> list[tuple]:
+        """Per parameter (exp_avg, exp_avg_sq, steps taken, β1, β2, ε, weight decay), read from the
+        optimizer (None moments before the parameter's first step)."""
+        opt = self.optimizer
+        if opt is None:
+            raise RuntimeError("the Adam look-ahead reads the run's optimizer: the loop gives it to the probe "
+                               "(Probe(..., optimizer=...))")
+        group_of = {id(p): g for g in opt.param_groups for p in g["params"]}
+        missing = sum(id(p) not in group_of for p in params)
+        if missing:
+            raise RuntimeError(f"the optimizer holds no per-parameter state for {missing} of the model's "
+                               f"{len(params)} trainable tensors (DeepSpeed ZeRO keeps flat partitions): the Adam "
+                               "look-ahead needs torch's AdamW; use lookahead_step: sgd")
+        out = []
+        for p in params:
+            g = group_of[id(p)]
+            if g.get("amsgrad") or g.get("maximize"):
+                raise RuntimeError("the Adam look-ahead follows plain AdamW (no amsgrad, no maximize)")
+            st = opt.state.get(p, {})
+            steps = float(st["step"]) if "step" in st else 0.0
+            out.append((st.get("exp_avg"), st.get("exp_avg_sq"), steps, *g["betas"], g["eps"], g["weight_decay"]))
+        return out
 
     # -- other runs and the training batches ----------------------------------------------------
     def run_model(self, folder: str | Path) -> torch.nn.Module:
@@ -463,6 +515,17 @@ class Probe:
             self._pools[dataset] = sorted(self._base_cache()[dataset]["sequence"])
         return list(self._pools[dataset])
 
+    def base_ifd(self, dataset: str, indices: Sequence[int]) -> torch.Tensor:
+        """θ0's instruction-following difficulty of the examples (mos.training.base_ppl: mean response
+        loss after the prompt over the mean response loss after the assistant header alone)."""
+        cache = self._base_cache()[dataset].get("ifd")
+        if cache is None:
+            raise KeyError(f"{self.base_ppl_path}: no 'ifd' column; recompute it with `python -m mos base-ppl`")
+        missing = [i for i in indices if i not in cache]
+        if missing:
+            raise KeyError(f"{self.base_ppl_path}: no IFD for {dataset} examples {missing[:5]}")
+        return torch.tensor([cache[i] for i in indices], dtype=torch.float64)
+
     def base_perplexities(self, dataset: str, indices: Sequence[int], scope: str = "sequence") -> torch.Tensor:
         cache = self._base_cache()[dataset][scope]
         missing = [i for i in indices if i not in cache]
@@ -484,3 +547,16 @@ class Probe:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state:
             self.generator.set_state(state["generator"])
+
+
+def adam_step(p: torch.Tensor, g: torch.Tensor, lr: float, exp_avg: torch.Tensor | None,
+              exp_avg_sq: torch.Tensor | None, steps: float, beta1: float, beta2: float, eps: float,
+              weight_decay: float) -> torch.Tensor:
+    """θ after one AdamW step from the given moments (None: zero), as a new tensor; the moments are
+    not changed (torch.optim.AdamW's arithmetic, in the parameter's dtype)."""
+    m = (torch.zeros_like(g) if exp_avg is None else exp_avg.clone()).lerp_(g, 1 - beta1)
+    v = (torch.zeros_like(g) if exp_avg_sq is None else exp_avg_sq.mul(beta2)).addcmul_(g, g, value=1 - beta2)
+    t = steps + 1
+    bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
+    denom = v.sqrt().div_(bias2 ** 0.5).add_(eps)
+    return p.mul(1 - lr * weight_decay).addcdiv_(m, denom, value=-lr / bias1)

@@ -12,7 +12,9 @@ Adding a strategy is one file in `baselines/` with one subclass that sets `name`
 (`mos.mixing.registry`) discovers it and the contract tests in `tests/test_strategy_contract.py` cover it.
 
 What a strategy may ask of the loop, each optional (the defaults change nothing):
-    needs_base_ppl       (class attribute or property) θ0's perplexities of the probe pool: the job spec gets `base_ppl`
+    needs_base_ppl       (class attribute or property) θ0's perplexities (and IFD) of the probe pool: the job
+                         spec gets `base_ppl`; `base_passes` θ0 forward passes per pool example that reading
+                         costs (1; HBO's IFD buckets: 2), recorded in run.json `budget.theta0_prepass`
     validation_size      (class attribute or field) examples held out of every dataset: probe split "validation"
     needs_train_losses   loss sums, target tokens and examples per dataset of the training batches
                          drawn since the last update: `probe.train_losses()` (ODM)
@@ -40,6 +42,12 @@ What a strategy may ask of the loop, each optional (the defaults change nothing)
     input_files()        files a workflow job writes that the strategy reads (the fitted optimum of the
                          headroom experiment); the run waits for them
     report()             what run.json records about the strategy (e.g. burst steps, ᾱ)
+
+What the probe lets a strategy read (mos.mixing.probe), never change: the current model's losses,
+gradients and states on drawn examples, other runs' models, θ0's scores, and the run's optimizer
+(`probe.optimizer`, the loop passes it): only `probe.lookahead(..., step="adam")` reads it, the
+per-parameter AdamW moments and settings of the next step (DynamixSFT's look-ahead through the
+optimizer's preconditioning); the parameters are restored and the optimizer's state is untouched.
 """
 
 from __future__ import annotations
@@ -94,6 +102,7 @@ class MixingStrategy:
     needs_train_losses: ClassVar[bool] = False  # the loop records the losses of the batches it draws
     needs_base_ppl: ClassVar[bool] = False  # θ0's perplexities: the job spec gets `base_ppl` (may be a property)
     validation_size: ClassVar[int] = 0      # examples held out of every dataset (may be a field)
+    base_passes: ClassVar[int] = 1          # θ0 forward passes per example behind needs_base_ppl (may be a property)
 
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         """Weights before the first optimizer step, given the number of examples per dataset."""

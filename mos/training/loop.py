@@ -37,6 +37,7 @@ the run with it.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -224,7 +225,7 @@ class Run:
                      s.pack_length, self.validation, self.spec.get("base_ppl"), autocast=self.acc.autocast,
                      rows_per_forward=s.micro_batch_size, grad_batch=s.micro_batch_size,
                      rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum,
-                     on_model_loaded=lambda model: self._emit("on_model_loaded", model))
+                     on_model_loaded=lambda model: self._emit("on_model_loaded", model), optimizer=self.optimizer)
 
     def _emit(self, event: str, *args: Any) -> None:
         for hook in self.hooks:
@@ -386,7 +387,8 @@ class Run:
 
     def budget(self) -> dict[str, Any]:
         """What this run trained on, and what the runs it depends on trained on (DoReMi's reference
-        run, its two-stage variant's proxy run): those count as extra examples of this method."""
+        run, its two-stage variant's proxy run): those count as extra examples of this method; for a
+        strategy that reads θ0's scores (base_ppl), the examples θ0 scored and its forward passes."""
         s = self.settings
         deps, extra = {}, 0
         for role, folder in self.dependency_runs.items():
@@ -397,8 +399,14 @@ class Run:
                           "training_examples": dep["training_examples"],
                           "extra_training_examples": dep["extra_training_examples"]}
             extra += dep["training_examples"] + dep["extra_training_examples"]
-        return {"training_steps": s.steps, "training_examples": s.steps * s.batch_size,
-                "extra_training_examples": extra, "dependency_runs": deps}
+        out = {"training_steps": s.steps, "training_examples": s.steps * s.batch_size,
+               "extra_training_examples": extra, "dependency_runs": deps}
+        if self.strategy.needs_base_ppl and self.spec.get("base_ppl"):  # θ0's pass over the pool, before training
+            with open(self.spec["base_ppl"], newline="") as f:
+                examples = sum(1 for _ in csv.DictReader(f))
+            out["theta0_prepass"] = {"examples": examples,
+                                     "forward_passes": examples * int(self.strategy.base_passes)}
+        return out
 
     def _log_row(self, lr: float, seconds: float, bar) -> None:
         loss = sum(self.pending_loss) / len(self.pending_loss)
