@@ -24,7 +24,7 @@ from baselines.multidds import MultiDDS
 from mos.data.batching import IGNORE, pack
 from mos.data.tokenized import TokenizedDataset
 from mos.mixing.probe import Probe
-from mos.models.vocab import cross_entropy_sum, target_stats
+from mos.models.vocab import _accumulate, cross_entropy_sum, target_stats
 from mos.training import memory as M
 from mos.training.loop import CausalLMLoss
 
@@ -286,3 +286,32 @@ def test_slurm_profile_is_sized_from_the_memory_model() -> None:
              for strategy in ("multidds", "multiuat", "cossim", "diff")]
     assert max(peaks) <= gpu_gb, f"a training run needs {max(peaks):.0f} GB on {gpu_gb:.0f} GB GPUs"
     assert all(M.base_ppl(a, grid)["total"] <= gpu_gb for a in M.ARCHITECTURES.values())
+
+
+def test_the_head_gradient_accumulates_in_place_in_six_bytes_per_weight() -> None:
+    """The chunked loss's backward pass holds the output layer's float32 accumulator and one bf16
+    product at a time (6·V·H bytes with bf16 weights, what mos.training.memory counts), not a float32
+    copy of the product on top (10·V·H); and the in-place sum is the same numbers as the copy."""
+    torch.manual_seed(0)
+    vocab, hidden, n = 40_000, 64, 24
+    head = torch.nn.Linear(hidden, vocab, bias=False).to(torch.bfloat16)
+    h = torch.randn(n, hidden, dtype=torch.bfloat16, requires_grad=True)
+    targets = torch.randint(0, vocab, (n,))
+    budget = 2 * vocab  # 2 positions per chunk: 12 chunks, the accumulator is summed into 11 times
+
+    def backward():
+        loss = cross_entropy_sum(h, head, targets, budget=budget)
+        return torch.autograd.grad(loss, [head.weight])[0]
+
+    vh = vocab * hidden
+    peak = peak_cpu_bytes(backward)
+    print(f"head gradient: peak {peak / vh:.2f} bytes per weight")
+    assert peak < 7.5 * vh, f"{peak / vh:.2f} bytes per weight: the product was copied to float32"
+    # the copy it replaced (dw += (g.T @ h).float()) gives the same bits
+    g = torch.randn(3, vocab, dtype=torch.bfloat16)
+    a = torch.randn(vocab, hidden)
+    b = a.clone()
+    for _ in range(3):
+        _accumulate(a, g.T @ h.detach()[:3], budget=1000)
+        b += (g.T @ h.detach()[:3]).float()
+    assert torch.equal(a, b)
