@@ -315,3 +315,20 @@ def test_the_head_gradient_accumulates_in_place_in_six_bytes_per_weight() -> Non
         _accumulate(a, g.T @ h.detach()[:3], budget=1000)
         b += (g.T @ h.detach()[:3]).float()
     assert torch.equal(a, b)
+
+
+def test_the_lookahead_holds_one_model_of_copies_and_gradients() -> None:
+    """DynamixSFT's virtual step copies each parameter just before it moves and frees its gradient
+    after: the copies and the gradients together stay one model's size (the memory model's w·P), not two."""
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=256, intermediate_size=512, num_hidden_layers=8, num_attention_heads=4,
+                         num_key_value_heads=4, head_dim=64, max_position_embeddings=64, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    data = {"D": random_dataset("D", 2, 12, 64, seed=0)}
+    probe = Probe(model, data, pad_id=0, seed=0, pack_length=64)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    before = [p.detach().clone() for p in model.parameters()]
+    peak = peak_cpu_bytes(lambda: probe.lookahead("D", [0, 1], lr=0.1))
+    print(f"lookahead: peak {peak / weights:.2f} x the weights")
+    assert peak < 1.4 * weights, f"{peak / weights:.2f} x the weights: copies and gradients both held whole"
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

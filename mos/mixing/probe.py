@@ -380,16 +380,18 @@ class Probe:
         params = [p for p in self.model.parameters() if p.requires_grad]
         pre = self.example_losses(dataset, indices, "train", scope)
         grads = self._grad_of_mean_loss(data, indices, scope, params)
-        saved = [p.detach().clone() for p in params]
-        try:
+        saved: list[torch.Tensor] = []  # each tensor copied just before it moves, its gradient freed after:
+        try:                            # the copy and the gradient together stay one model's size
             with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    if g is not None:
-                        p.sub_(lr * g)
+                for k, p in enumerate(params):
+                    saved.append(p.detach().clone())
+                    if grads[k] is not None:
+                        p.sub_(lr * grads[k])
+                        grads[k] = None
             post = self.example_losses(dataset, indices, "train", scope)
         finally:
             with torch.no_grad():
-                for p, s in zip(params, saved, strict=True):
+                for p, s in zip(params, saved, strict=False):  # those moved before any error
                     p.copy_(s)
         return pre, post
 
@@ -402,7 +404,8 @@ class Probe:
             path = Path(folder) / "model"
             if not (path / "config.json").exists():
                 raise FileNotFoundError(f"{path}: no model; is {folder} a finished run?")
-            model = load_model(str(path)).to(device=self.device, dtype=next(self.model.parameters()).dtype)
+            dtype = next(self.model.parameters()).dtype  # loaded in it: no float32 copy in host memory
+            model = load_model(str(path), dtype=dtype).to(device=self.device, dtype=dtype)
             model.eval()
             for p in model.parameters():
                 p.requires_grad_(False)
