@@ -282,10 +282,85 @@ def test_slurm_profile_is_sized_from_the_memory_model() -> None:
     assert res["train"]["mem_mb"] >= 1000 * max(h["train"] for h in hosts)
     assert res["base_ppl"]["mem_mb"] >= 1000 * max(h["base_ppl"] for h in hosts)
     gpu_gb = 80.0  # the profile is sized for 80 GB GPUs (A100/H100)
-    peaks = [M.run_peak(a, grid, strategy) for a in M.ARCHITECTURES.values()
-             for strategy in ("multidds", "multiuat", "cossim", "diff")]
-    assert max(peaks) <= gpu_gb, f"a training run needs {max(peaks):.0f} GB on {gpu_gb:.0f} GB GPUs"
+    assert not M.over(grid, gpu_gb), f"runs that need more than {gpu_gb:.0f} GB per GPU: {M.over(grid, gpu_gb)}"
     assert all(M.base_ppl(a, grid)["total"] <= gpu_gb for a in M.ARCHITECTURES.values())
+
+
+def test_every_strategy_of_the_paper_config_has_its_memory() -> None:
+    """Every mixture of config/paper.yaml maps to a probe of the memory model (or none, static), and the
+    grid's probe sizes and batch layout are the paper config's."""
+    from mos.pipeline.config import load_config
+    from mos.pipeline.specs import strategy_params
+
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    kinds = {label: M.probe_key(mix["strategy"], strategy_params(cfg, label)) for label, mix in cfg["mixtures"].items()}
+    assert kinds["uniform"] is None and kinds["mos_diff_ema"] == "diff" and kinds["dynamixsft_fwd"] == "dynamixsft_fwd"
+    assert set(kinds.values()) - {None} == set(M.RUN_ROWS) - {"static"}  # every probe kind is modelled and used
+    with pytest.raises(KeyError, match="no probe for strategy 'new'"):
+        M.probe_key("new")
+    g, p = M.Grid(), lambda m, k: strategy_params(cfg, m)[k]
+    assert (g.micro_batch, g.max_length) == (cfg["train"]["micro_batch_size"], cfg["train"]["max_length"])
+    assert g.cossim_examples == p("mos_cossim", "cossim_examples") and g.diff_examples == p("mos_diff", "diff_examples")
+    assert g.uat_examples == p("multiuat", "validation_examples")
+    assert g.dds_examples == p("multidds", "grad_examples") == p("multidds", "validation_examples")
+    assert g.doremi_examples == p("doremi", "examples") and g.dynamixsft_examples == p("dynamixsft", "examples")
+    assert g.hbo_ppl_examples == p("hbo", "ppl_examples_per_level")
+    assert g.aioli_examples == p("aioli", "validation_examples")
+
+
+# (file, the quote with its number as a group, the model's name for it, "~" rounds / "<=" is an upper bound)
+QUOTES = [
+    ("README.md", r"\(≤ (\d+) GB per GPU\) \|", "largest_peak_8", "<="),
+    ("README.md", r"LLaMA-3-8B: (\d+) GB of bf16\s+weights", "llama_weights_bf16", "~"),
+    ("README.md", r"\+ (\d+) GB / GPUs of fp32 gradients", "llama_adam_fp32", "~"),
+    ("README.md", r"~(\d+) GB of activations\s+with gradient checkpointing", "llama_activations_on", "~"),
+    ("README.md", r"~(\d+) GB per GPU on 8 GPUs", "llama_peak_8", "~"),
+    ("README.md", r"MultiDDS ~(\d+) GB on 4", "llama_peak_4", "~"),
+    ("README.md", r"~(\d+) GB of host memory for 8 LLaMA-3-8B", "host_train_8", "~"),
+    ("README.md", r"\(≤ (\d+) GB of GPU\)", "base_ppl_gpu", "<="),
+    ("config/paper.yaml", r"~(\d+) GB of activations without", "llama_activations_off", "~"),
+    ("config/paper.yaml", r"without, ~(\d+) GB with", "llama_activations_on", "~"),
+    ("config/accelerate/deepspeed_zero2.yaml", r"takes (\d+) GB of bf16 weights", "llama_weights_bf16", "~"),
+    ("config/accelerate/deepspeed_zero2.yaml", r"\+ (\d+) GB / N of fp32", "llama_adam_fp32", "~"),
+    ("docs/memory.md", r"\(~(\d+) GB of activations without it", "llama_activations_off", "~"),
+    ("docs/memory.md", r"2,048; ~(\d+) GB with\)", "llama_activations_on", "~"),
+    ("docs/memory.md", r"need ~(\d+) GB per GPU there", "llama_peak_8", "~"),
+    ("docs/memory.md", r"runs need ~(\d+) GB, just over 80 GB", "llama_peak_4", "~"),
+    ("docs/memory.md", r"needs ~(\d+) GB of RAM for the 8", "host_train_8", "~"),
+    ("docs/memory.md", r"loads in bf16 \(~(\d+) GB when each loaded float32", "host_train_8_fp32", "~"),
+    ("docs/memory.md", r"need one GPU\*\* \(≤ (\d+) GB\)", "base_ppl_gpu", "<="),
+    ("docs/memory.md", r"Qwen (\d+\.\d) GB, Gemma", "qwen1.5-0.5b_states_fp32_autocast", "~"),
+    ("docs/memory.md", r"Gemma\s+(\d+) GB, LLaMA-3-8B", "gemma-2b_states_fp32_autocast", "~"),
+    ("docs/memory.md", r"LLaMA-3-8B (\d+) GB \(does not fit one GPU\)", "llama-3-8b_states_fp32_autocast", "~"),
+]
+
+
+def quote_problems(quotes, model: dict[str, float]) -> list[str]:
+    bad = []
+    for file, pattern, key, kind in quotes:
+        found = re.findall(pattern, (ROOT / file).read_text(encoding="utf-8"))
+        if len(found) != 1:
+            bad.append(f"{file}: {pattern!r} found {len(found)} times, expected once")
+            continue
+        value, digits = model[key], len(found[0].partition(".")[2])
+        ok = (float(found[0]) == round(value, digits) if kind == "~"
+              else value <= float(found[0]) < value + 10 ** -digits + 1e-9)
+        if not ok:
+            bad.append(f"{file}: quotes {found[0]} for {key}; the model says {value:.2f} ({kind})")
+    return bad
+
+
+def test_the_numbers_the_docs_quote_are_the_models() -> None:
+    """One number per fact: each memory figure in the README, the config comments and docs/memory.md's
+    prose is what mos.training.memory computes (the tables are generated, the prose is checked here)."""
+    model = M.quoted()
+    assert not quote_problems(QUOTES, model), "\n".join(quote_problems(QUOTES, model))
+    assert M.over(M.Grid(gpus=4), 80.0) == [("llama-3-8b", k) for k in ("multidds", "doremi", "dynamixsft")]
+    assert not M.over(M.Grid(gpus=4), 141.0)  # "every run fits 4 x 141 GB (H200)"
+    # the check can fail: a stale quote is reported
+    assert quote_problems([("docs/memory.md", r"need ~(\d+) GB per GPU there", "llama_peak_8", "~")],
+                          {**model, "llama_peak_8": 57.4}) == \
+        ["docs/memory.md: quotes 65 for llama_peak_8; the model says 57.40 (~)"]
 
 
 def test_the_head_gradient_accumulates_in_place_in_six_bytes_per_weight() -> None:
