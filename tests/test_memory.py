@@ -318,6 +318,7 @@ QUOTES = [
     ("README.md", r"MultiDDS ~(\d+) GB on 4", "llama_peak_4", "~"),
     ("README.md", r"~(\d+) GB of host memory for 8 LLaMA-3-8B", "host_train_8", "~"),
     ("README.md", r"\(≤ (\d+) GB of GPU\)", "base_ppl_gpu", "<="),
+    ("README.md", r"LLaMA-3-8B: (\d+) GB of weights, gradients, AdamW state", "llama-3-8b_states_fp32_autocast", "~"),
     ("config/paper.yaml", r"~(\d+) GB of activations without", "llama_activations_off", "~"),
     ("config/paper.yaml", r"without, ~(\d+) GB with", "llama_activations_on", "~"),
     ("config/accelerate/deepspeed_zero2.yaml", r"takes (\d+) GB of bf16 weights", "llama_weights_bf16", "~"),
