@@ -27,8 +27,14 @@ Under DeepSpeed (an accelerate config with `distributed_type: DEEPSPEED`) the en
 optimizer itself at the end of each accumulation window and clips by its own config, so the loop
 tells it the batch layout (micro_batch_size per forward, batch_size / (micro_batch_size x
 processes) accumulation steps, grad_clip) and checkpoints the model and the ZeRO-partitioned
-optimizer through `Accelerator.save_state`. Nothing imports deepspeed unless accelerate launched
-the run with it.
+optimizer through `Accelerator.save_state`. Each process loads the checkpoint in bf16 there (the
+engine casts it to bf16 anyway: `weights_dtype`), half the host memory of a float32 load. Nothing
+imports deepspeed unless accelerate launched the run with it.
+
+The parts a run is built from are functions of their own, which scripts/gpu_check.py calls too:
+`make_accelerator`, `training_objects` (the model, loss, optimizer and schedule made ready) and
+`make_probe`; `Run(spec, out, hooks=[...], strategy=...)` takes observers (mos.training.hooks) and a
+strategy object of the caller's (the overhead benchmarks' replay arm).
 """
 
 from __future__ import annotations
