@@ -27,12 +27,13 @@ run.json `budget`).
    over the rest of the same run (free of the other data a learned mixture draws: a run that
    samples more of long-example datasets trains on more tokens; the token ratio is given too).
 2. Floors. (a) Passes: forward hooks on every model the run uses (the trained model and DoReMi's
-   reference, hooked when the probe loads it: `on_model_loaded`) count the tokens it processes outside training steps, split into forward-only and
-   forward+backward (a forward with gradients on: MultiDDS's and HBO's gradients, DynamixSFT's
-   look-ahead); with a backward costing two forwards, floor = (fwd + 3 fwd_bwd) / (3 x training
-   tokens). Aioli's bursts are training steps, inside the budget: its floor counts only its
-   validation forwards. (b) Time: one update timed in isolation (fastest of several calls) x the
-   number of updates the run made, over steps x one training step (fastest of several).
+   reference, hooked when the probe loads it) count the tokens it processes outside training
+   steps, split into forward-only and forward+backward (a forward with gradients on: MultiDDS's
+   and HBO's gradients, DynamixSFT's look-ahead); with a backward costing two forwards,
+   floor = (fwd + 3 fwd_bwd) / (3 x training tokens). Aioli's bursts are training steps, inside the
+   budget: its floor counts only its validation forwards. (b) Time: one update timed in isolation
+   (fastest of several calls) x the number of updates the run made, over steps x one training step
+   (fastest of several).
 
 Results go to --out (JSON) and a table is printed. One CPU thread (--threads). The machine's load
 average is recorded with the results.
@@ -73,20 +74,23 @@ PUBLISHED = {  # wall-time per step relative to proportional sampling, DynamixSF
     "source": "DynamixSFT (Shin et al. 2026, arXiv 2508.12116) §8, as summarised in FIELD.md §1 (secondary)"}
 
 
-def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], turn: int, work: Path) -> dict[str, Any]:
-    """One repeat: every arm's whole run in turns of `turn` steps, its updates timed and its passes counted."""
+def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], turn: int,
+                   work: Path) -> dict[str, Any]:
+    """One repeat: every arm's whole run in turns of `turn` steps, its updates timed, its passes counted."""
     lock = Lockstep(order, turn)
     timers = {label: UpdateTimer() for label in order}
     counters = {label: PassCounter() for label in order}
     runs = {}
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-        runs[label] = Run(specs[label], work / "runs" / label, hooks=[lock.turns(label), timers[label], counters[label]])
+        runs[label] = Run(specs[label], work / "runs" / label,
+                          hooks=[lock.turns(label), timers[label], counters[label]])
     info = lock.run_all(runs)
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-    return {label: {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label], "tokens": info[label]["tokens"],
-                    "final_weights": info[label]["final_weights"], "update": timers[label].seconds,
+    return {label: {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label],
+                    "tokens": info[label]["tokens"], "final_weights": info[label]["final_weights"],
+                    "update": timers[label].seconds,
                     "update_cpu": timers[label].cpu_seconds, "n_updates": timers[label].n_updates,
                     "passes": counters[label].counts} for label in order}
 

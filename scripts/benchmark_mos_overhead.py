@@ -27,9 +27,10 @@ base-model perplexities of every training example (mos.training.base_ppl, `base_
    `strategy_report.phase_seconds`), and the tokens each arm trained on (a
    learned mixture draws other examples than uniform, so part of any difference is the data, not
    the probe). To separate the two, each MoS arm has a replay twin in the same round: a run whose
-   strategy (`Replay`, handed to the loop as its strategy) returns, at every update, the weights MoS has just computed, with no probe and no
-   scorer; it draws the same examples (checked: same tokens, loss and weights), so MoS / replay is
-   the cost of the updates alone and replay / uniform the cost of the mixture's other data.
+   strategy (`Replay`, handed to the loop) returns, at every update, the weights MoS has just
+   computed, with no probe and no scorer; it draws the same examples (checked: same tokens, loss
+   and weights), so MoS / replay is the cost of the updates alone and replay / uniform the cost
+   of the mixture's other data.
    Target (issue 3): ratio <= 1.05 (the paper: ~1.20).
 2. The floor: one reward computation (probe forwards + reward arithmetic) and one scorer update
    (200 inner Adam steps) timed in isolation, against one real training step; the floor is the
@@ -112,16 +113,17 @@ class Replay(MixingStrategy):
 
     def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
         if set(sizes) != set(self.initial):
-            raise ValueError(f"replay: the twin's datasets {sorted(self.initial)} are not this run's {sorted(sizes)}")
+            raise ValueError(f"replay: the twin's datasets {sorted(self.initial)} are not {sorted(sizes)}")
         return dict(self.initial)
 
     def update(self, step: int, probe: Any) -> Update:
         if step not in self.source:
-            raise RuntimeError(f"replay: the MoS twin has not reached step {step} (it must take its turn first)")
+            raise RuntimeError(f"replay: the MoS twin has not reached step {step} (it takes its turn first)")
         return Update(dict(self.source[step]))
 
 
-def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], every: int, work: Path) -> dict[str, Any]:
+def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], every: int,
+                   work: Path) -> dict[str, Any]:
     """One repeat: every arm trains its whole run, taking turns in `order` (a replay arm, labelled
     `<mos arm>_replay`, right after its MoS twin, whose weights after every update it replays)."""
     lock = Lockstep(order, every)

@@ -172,7 +172,7 @@ def probe_mixtures(cfg: Mapping[str, Any]) -> dict[str, str]:
         key = memory.probe_key(mix["strategy"], params)
         if key is not None and key not in out.values():
             out[label] = key
-    return dict(sorted(out.items(), key=lambda item: item[1] == "doremi"))  # its reference's save and load: last
+    return dict(sorted(out.items(), key=lambda item: item[1] == "doremi"))  # saving its reference: last
 
 
 def build_strategy(cfg: Mapping[str, Any], label: str, tiny: bool):
@@ -290,14 +290,15 @@ def train_part(config, work: Workload, accelerator, states: str, checkpointing: 
     model = build_model(config, dtype, accelerator.device)
     loss_model, optimizer, scheduler = loop.training_objects(model, settings, accelerator)
     loss_model.train()
-    data = synthetic_dataset("train", settings.micro_batch_size, settings.pack_length, config.vocab_size, seed=1)
+    data = synthetic_dataset("train", settings.micro_batch_size, settings.pack_length, config.vocab_size, 1)
     batch = pack(data.ids, data.mask, settings.pack_length, pad_id=0)
     times, losses = [], []
     for _ in range(work.train_steps):
         device.sync()
         began = time.perf_counter()
         result = training_step.train_step(loss_model, [batch], accelerator=accelerator, optimizer=optimizer,
-                                          scheduler=scheduler, n_targets=batch.n_targets, grad_clip=settings.grad_clip)
+                                          scheduler=scheduler, n_targets=batch.n_targets,
+                                          grad_clip=settings.grad_clip)
         device.sync()
         times.append(time.perf_counter() - began)
         losses.append(result.loss)
@@ -311,8 +312,12 @@ def train_part(config, work: Workload, accelerator, states: str, checkpointing: 
 
 def probe_datasets(config, work: Workload) -> tuple[dict[str, TokenizedDataset], dict[str, TokenizedDataset]]:
     names = [f"D{k}" for k in range(work.datasets)]
-    make = lambda d, seed: synthetic_dataset(d, work.probe_examples, work.probe_length, config.vocab_size, seed)  # noqa: E731
-    return ({d: make(d, 10 + k) for k, d in enumerate(names)}, {d: make(d, 20 + k) for k, d in enumerate(names)})
+
+    def make(offset: int) -> dict[str, TokenizedDataset]:
+        return {d: synthetic_dataset(d, work.probe_examples, work.probe_length, config.vocab_size, offset + k)
+                for k, d in enumerate(names)}
+
+    return make(10), make(20)
 
 
 def model_part(config, work: Workload, accelerator) -> tuple[dict[str, Any], Any, Any]:
@@ -322,8 +327,9 @@ def model_part(config, work: Workload, accelerator) -> tuple[dict[str, Any], Any
     device = Device(accelerator.device)
     model = build_model(config, torch.bfloat16, accelerator.device)
     loss_model, _, _ = loop.training_objects(model, work.settings, accelerator)
-    return {"parameters": count_parameters(model), **device.peaks(), "between_parts_gb": device.allocated()}, \
-        model, loss_model
+    numbers = {"parameters": count_parameters(model), **device.peaks(),
+               "between_parts_gb": device.allocated()}
+    return numbers, model, loss_model
 
 
 def base_ppl_part(config, work: Workload, model, csv_path: Path) -> dict[str, Any]:
@@ -339,7 +345,8 @@ def base_ppl_part(config, work: Workload, model, csv_path: Path) -> dict[str, An
     write_csv(csv_path, rows, base_ppl.COLUMNS)
     tokens = work.datasets * work.probe_examples * work.probe_length
     return {"examples": len(rows), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
-            "median_ppl_sequence": round(float(np.median([r["ppl_sequence"] for r in rows])), 1), **device.peaks()}
+            "median_ppl_sequence": round(float(np.median([r["ppl_sequence"] for r in rows])), 1),
+            **device.peaks()}
 
 
 def probe_part(config, work: Workload, accelerator, model, loss_model, cfg: Mapping[str, Any], label: str,
@@ -386,7 +393,8 @@ def generation_part(config, work: Workload, model) -> dict[str, Any]:
     device = Device(next(model.parameters()).device)
     model.eval()
     rng = np.random.default_rng(3)
-    lengths = [work.gen_prompt_length - (k % 4) * (work.gen_prompt_length // 8) for k in range(work.gen_prompts)]
+    step = work.gen_prompt_length // 8
+    lengths = [work.gen_prompt_length - (k % 4) * step for k in range(work.gen_prompts)]
     width = max(lengths)
     ids = torch.zeros((len(lengths), width), dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -398,8 +406,8 @@ def generation_part(config, work: Workload, model) -> dict[str, Any]:
     began = time.perf_counter()
     with torch.no_grad():
         out = model.generate(input_ids=ids.to(device.device), attention_mask=mask.to(device.device),
-                             do_sample=False, max_new_tokens=work.gen_new_tokens, min_new_tokens=work.gen_new_tokens,
-                             pad_token_id=0)
+                             do_sample=False, max_new_tokens=work.gen_new_tokens,
+                             min_new_tokens=work.gen_new_tokens, pad_token_id=0)
     device.sync()
     new = int(out[:, width:].numel())
     return {"prompts": len(lengths), "prompt_tokens": int(mask.sum()), "new_tokens": new,
@@ -429,11 +437,13 @@ def zero2_part(work: Workload, deepspeed: bool = True) -> dict[str, Any]:
         del model
         length = work.settings.pack_length
         spec = {"backbone": "qwen1.5-0.5b", "model": str(tmp_path / "model"),
-                "datasets": {s: str(tmp_path / "tb" / "train" / f"{s}.jsonl") for s in ("Mathematics", "General")},
+                "datasets": {s: str(tmp_path / "tb" / "train" / f"{s}.jsonl")
+                             for s in ("Mathematics", "General")},
                 "mixture": {"name": "uniform", "strategy": "temperature", "params": {"tau": "inf"}},
                 "train": {**mixture_train(paper_config(), "uniform"), "steps": 2,
-                          "batch_size": work.settings.micro_batch_size, "precision": "bf16" if deepspeed else "fp32",
-                          "max_length": length, "pack_length": length, "checkpoint_every": 100, "log_every": 1},
+                          "batch_size": work.settings.micro_batch_size,
+                          "precision": "bf16" if deepspeed else "fp32", "max_length": length,
+                          "pack_length": length, "checkpoint_every": 100, "log_every": 1},
                 "seed": 0}
         (tmp_path / "spec.json").write_text(json.dumps(spec))
         train = ["-m", "mos", "train", "--spec", f"@{tmp_path / 'spec.json'}", "--out", str(tmp_path / "run")]
@@ -443,7 +453,8 @@ def zero2_part(work: Workload, deepspeed: bool = True) -> dict[str, Any]:
                    "--num_machines", "1", "--main_process_port", "29517", *train]
         else:
             cmd = [sys.executable, *train, "--threads", "1"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
         began = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
         seconds = time.perf_counter() - began
@@ -468,7 +479,8 @@ def estimate_s(part: str, n_params: int, work: Workload, cfg: Mapping[str, Any] 
     fwd = lambda tokens: 2 * n_params * tokens / FORWARD_FLOPS  # noqa: E731
     bwd = lambda tokens: 8 * n_params * tokens / TRAIN_FLOPS    # noqa: E731  forward, recompute, backward
     if part.startswith("train/"):
-        per_step = (8 if part.endswith("_on") else 6) * n_params * s.micro_batch_size * s.pack_length / TRAIN_FLOPS
+        flops = 8 if part.endswith("_on") else 6  # per parameter and token; checkpointing recomputes
+        per_step = flops * n_params * s.micro_batch_size * s.pack_length / TRAIN_FLOPS
         return build + work.train_steps * per_step
     if part == "model":
         return build
@@ -486,8 +498,9 @@ def estimate_s(part: str, n_params: int, work: Workload, cfg: Mapping[str, Any] 
     seconds = {"cossim": fwd(probe_tokens), "multiuat": fwd(probe_tokens), "aioli": fwd(probe_tokens),
                "diff": fwd(16 * per), "multidds": bwd(2 * 16 * per), "doremi": 2 * fwd(8 * per)
                + 3 * 2 * n_params / DISK_BYTES_S, "odm": 0.0, "dynamixsft": 2 * fwd(8 * per) + bwd(8 * per),
-               "dynamixsft_fwd": fwd(8 * per), "hbo": 4 * (8 * (bwd(work.probe_length) + 0.05) + fwd(16 * work.probe_length))
-               * work.datasets}[kind]
+               "dynamixsft_fwd": fwd(8 * per),
+               "hbo": work.datasets * 4 * (8 * (bwd(work.probe_length) + 0.05) + fwd(16 * work.probe_length)),
+               }[kind]
     return 1.0 + seconds
 
 
@@ -526,8 +539,8 @@ def check_architecture(name: str, work: Workload, accelerator, report: Report, c
     gpu_gb = Device(accelerator.device).total()
     runs_train = "mos.training.loop.training_objects + mos.training.step.train_step"
     for states in ("fp32_autocast", "bf16"):
-        if states == "bf16" and modes == "auto" and all(
-                parts.get(f"train/fp32_autocast/checkpointing_{c}", {}).get("status") == "ok" for c in ("off", "on")):
+        fp32 = [parts.get(f"train/fp32_autocast/checkpointing_{c}", {}).get("status") for c in ("off", "on")]
+        if states == "bf16" and modes == "auto" and fp32 == ["ok", "ok"]:
             break  # the pipeline's own path fits: no fallback needed
         states_gb = memory.STATES[states] * n_params / GB
         for ckpt in (False, True):
@@ -535,8 +548,8 @@ def check_architecture(name: str, work: Workload, accelerator, report: Report, c
             extra = {"runs": runs_train, "predicted_gb": predicted_gb(key, name, work),
                      "estimate_s": round(estimate_s(key, n_params, work), 1)}
             if gpu_gb is not None and states_gb > 0.97 * gpu_gb:
-                report.skip(parts, key, f"weights, gradients and AdamW state alone are {states_gb:.1f} GB > {gpu_gb:.1f} GB "
-                            "of GPU memory", **extra)
+                report.skip(parts, key, f"weights, gradients and AdamW state alone are {states_gb:.1f} GB > "
+                            f"{gpu_gb:.1f} GB of GPU memory", **extra)
                 continue
             report.measure(parts, key, lambda st=states, c=ckpt: train_part(config, work, accelerator, st, c),
                            needs_s=extra["estimate_s"], **extra)
@@ -548,7 +561,8 @@ def check_architecture(name: str, work: Workload, accelerator, report: Report, c
         return numbers
 
     report.measure(parts, "model", make_model, needs_s=estimate_s("model", n_params, work),
-                   runs="mos.training.loop.training_objects (bf16 weights)", predicted_gb=predicted_gb("model", name, work),
+                   runs="mos.training.loop.training_objects (bf16 weights)",
+                   predicted_gb=predicted_gb("model", name, work),
                    estimate_s=round(estimate_s("model", n_params, work), 1))
     if "model" not in held:
         for key in ("base_ppl", *(f"probe/{label}" for label in probe_mixtures(cfg)), "generation"):
@@ -557,7 +571,8 @@ def check_architecture(name: str, work: Workload, accelerator, report: Report, c
     model, loss_model = held["model"], held["loss_model"]
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         csv_path = Path(tmp) / "base_ppl.csv"
-        extra = {"runs": "mos.training.base_ppl.perplexity_rows", "predicted_gb": predicted_gb("base_ppl", name, work),
+        extra = {"runs": "mos.training.base_ppl.perplexity_rows",
+                 "predicted_gb": predicted_gb("base_ppl", name, work),
                  "estimate_s": round(estimate_s("base_ppl", n_params, work), 1)}
         report.measure(parts, "base_ppl", lambda: base_ppl_part(config, work, model, csv_path),
                        needs_s=extra["estimate_s"], **extra)
@@ -568,26 +583,26 @@ def check_architecture(name: str, work: Workload, accelerator, report: Report, c
             parts["base_ppl"]["probes_use"] = "base perplexities of 1.0 (this part failed)"
         for label, kind in probe_mixtures(cfg).items():
             key = f"probe/{label}"
-            extra = {"runs": f"mos.pipeline.mixtures.build_strategy({label!r}) + mos.training.loop.make_probe + "
-                             f"{cfg['mixtures'][label]['strategy']}.update", "probe": kind,
+            extra = {"runs": f"mos.pipeline.mixtures.build_strategy({label!r}) + mos.training.loop.make_probe"
+                             f" + {cfg['mixtures'][label]['strategy']}.update", "probe": kind,
                      "predicted_gb": predicted_gb(key, name, work, kind),
                      "estimate_s": round(estimate_s(key, n_params, work, cfg), 1)}
             report.measure(parts, key, lambda lb=label, d=Path(tmp) / label: probe_part(
-                config, work, accelerator, model, loss_model, cfg, lb, csv_path, d), needs_s=extra["estimate_s"],
-                **extra)
+                config, work, accelerator, model, loss_model, cfg, lb, csv_path, d),
+                needs_s=extra["estimate_s"], **extra)
             probe_part.last = {}
     extra = {"runs": "model.generate (mos.evaluation TransformersGenerator's call)",
              "estimate_s": round(estimate_s("generation", n_params, work), 1)}
-    report.measure(parts, "generation", lambda: generation_part(config, work, model), needs_s=extra["estimate_s"],
-                   **extra)
+    report.measure(parts, "generation", lambda: generation_part(config, work, model),
+                   needs_s=extra["estimate_s"], **extra)
     held.clear()  # the model goes with this function's frame, before the next architecture is built
 
 
 def meta(args: argparse.Namespace, device: Device, work: Workload) -> dict[str, Any]:
+    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
     info: dict[str, Any] = {"script": "scripts/gpu_check.py", "args": vars(args), "workload": work.as_dict(),
                             "versions": package_versions(), "git_commit": git_commit(ROOT),
-                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                            "host_memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB, 1)}
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_memory_gb": round(host, 1)}
     if device.cuda:
         props = torch.cuda.get_device_properties(0)
         info.update(gpu=props.name, gpu_memory_gb=round(props.total_memory / GB, 1), cuda=torch.version.cuda)
@@ -606,8 +621,8 @@ def estimates(work: Workload, cfg: Mapping[str, Any]) -> str:
              *(f"probe/{label}" for label in probe_mixtures(cfg)), "generation"]
     lines = ["| part | " + " | ".join(ARCHITECTURES) + " |", "|---|" + "---:|" * len(ARCHITECTURES)]
     for part in parts:
-        lines.append(f"| {part} | " + " | ".join(f"{estimate_s(part, sizes[n], work, cfg):.0f}" for n in ARCHITECTURES)
-                     + " |")
+        cells = [f"{estimate_s(part, sizes[n], work, cfg):.0f}" for n in ARCHITECTURES]
+        lines.append(f"| {part} | " + " | ".join(cells) + " |")
     lines.append(f"| zero2 (Qwen1.5-0.5B, with start-up) | {estimate_s('zero2', 0, work):.0f} | | |")
     return "\n".join(lines)
 
@@ -615,7 +630,7 @@ def estimates(work: Workload, cfg: Mapping[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="tiny architectures and workloads (CPU tests)")
-    ap.add_argument("--run", default=",".join(ORDER), help=f"comma-separated, in this order (default {','.join(ORDER)})")
+    ap.add_argument("--run", default=",".join(ORDER), help="architectures and zero2, comma-separated")
     ap.add_argument("--budget-s", type=float, default=390.0, help="start no part expected to end after this")
     ap.add_argument("--modes", choices=["auto", "all"], default="auto",
                     help="training states: auto = bf16 only where fp32_autocast does not fit; all = both")
@@ -634,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
                  f"{', '.join(sorted(p.stem for p in ARCH_DIR.glob('*.json')))}")
     accelerator = loop.make_accelerator(work.settings)
     device = Device(accelerator.device)
-    report = Report(Path(args.out), args.budget_s, device, meta(args, device, work), release=accelerator.free_memory)
+    report = Report(Path(args.out), args.budget_s, device, meta(args, device, work),
+                    release=accelerator.free_memory)
     report.save()
     for name in names:
         if name != "zero2":
@@ -642,8 +658,8 @@ def main(argv: list[str] | None = None) -> int:
         elif not device.cuda:
             report.skip(report.data, "zero2", "needs CUDA (DeepSpeed's engine)")
         else:
-            report.measure(report.data, "zero2", lambda: zero2_part(work), needs_s=estimate_s("zero2", 0, work),
-                           runs="python -m accelerate.commands.launch ... -m mos train (mos.training.loop.Run)")
+            report.measure(report.data, "zero2", lambda: zero2_part(work),
+                           needs_s=estimate_s("zero2", 0, work), runs="accelerate launch ... -m mos train")
     report.save()
     print(f"gpu_check: {report.path} ({report.elapsed():.0f} s)")
     return 0

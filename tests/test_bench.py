@@ -24,7 +24,8 @@ try:
 finally:
     sys.path.remove(str(ROOT / "scripts"))
 
-MOS = {"strategy": "mos", "params": {"reward": "cossim", "update_every": 2, "cossim_examples": 2, "inner_steps": 5}}
+MOS = {"strategy": "mos",
+       "params": {"reward": "cossim", "update_every": 2, "cossim_examples": 2, "inner_steps": 5}}
 
 
 class Steps(RunHooks):
@@ -48,9 +49,10 @@ def test_runs_take_turns_and_hooks_time_and_count_them(tiny_model_dir, testbed_d
     lock = _bench.Lockstep(order, turn=2)
     timers = {label: _bench.UpdateTimer(record={}) for label in order}
     counters = {label: _bench.PassCounter() for label in order}
-    runs = {label: Run(spec(tiny_model_dir, testbed_dir, label, None if label == "uniform" else MOS), tmp_path / label,
-                       hooks=[lock.turns(label), Steps(label, seen), timers[label], counters[label]])
-            for label in order}
+    hooks = {label: [lock.turns(label), Steps(label, seen), timers[label], counters[label]]
+             for label in order}
+    runs = {label: Run(spec(tiny_model_dir, testbed_dir, label, None if label == "uniform" else MOS),
+                       tmp_path / label, hooks=hooks[label]) for label in order}
     info = lock.run_all(runs)
     assert seen == [("uniform", 0), ("uniform", 1), ("mos", 0), ("mos", 1),
                     ("uniform", 2), ("uniform", 3), ("mos", 2), ("mos", 3)]

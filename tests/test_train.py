@@ -176,12 +176,14 @@ def test_deepspeed_ranks_load_bf16_and_train_the_same_model(family, tmp_path):
 
     deepspeed = SimpleNamespace(distributed_type=DistributedType.DEEPSPEED, mixed_precision="bf16")
     assert weights_dtype(deepspeed) == torch.bfloat16
-    assert weights_dtype(SimpleNamespace(distributed_type=DistributedType.DEEPSPEED, mixed_precision="no")) == torch.float32
-    assert weights_dtype(SimpleNamespace(distributed_type=DistributedType.MULTI_GPU, mixed_precision="bf16")) == torch.float32
+    for kind, precision in ((DistributedType.DEEPSPEED, "no"), (DistributedType.MULTI_GPU, "bf16")):
+        accelerator = SimpleNamespace(distributed_type=kind, mixed_precision=precision)
+        assert weights_dtype(accelerator) == torch.float32
     config_cls, model_cls = FAMILIES[family]
     torch.manual_seed(0)
-    model_cls(config_cls(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                         num_key_value_heads=1, head_dim=16)).save_pretrained(tmp_path)  # float32 on disk
+    config = config_cls(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    model_cls(config).save_pretrained(tmp_path)  # float32 on disk
     ids = torch.randint(0, 300, (2, 17))
 
     def engine_cast(model, everything: bool):

@@ -85,12 +85,12 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
                     for name, path in spec["datasets"].items()}
 
-    return perplexity_rows(model, datasets, tokenizer.pad_token_id, device, autocast_dtype, spec.get("pool_size"),
-                           int(spec.get("seed", 0)))
+    return perplexity_rows(model, datasets, tokenizer.pad_token_id, device, autocast_dtype,
+                           spec.get("pool_size"), int(spec.get("seed", 0)))
 
 
-def perplexity_rows(model: torch.nn.Module, datasets: Mapping[str, TokenizedDataset], pad_id: int, device: str,
-                    autocast_dtype: torch.dtype | None, pool_size: int | None = None,
+def perplexity_rows(model: torch.nn.Module, datasets: Mapping[str, TokenizedDataset], pad_id: int,
+                    device: str, autocast_dtype: torch.dtype | None, pool_size: int | None = None,
                     seed: int = 0) -> list[dict[str, Any]]:
     """The CSV rows of θ0's perplexities: both scopes of every pool example from one forward pass of
     `model` (already on `device`, in the weights dtype the runs use) through a probe of

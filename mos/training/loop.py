@@ -144,8 +144,8 @@ def make_probe(model: torch.nn.Module, settings: TrainSettings, accelerator: Acc
     the gradients sharded over the processes (mos.mixing.probe)."""
     from mos.mixing.probe import Probe  # only dynamic strategies need it
 
-    return Probe(model, datasets, pad_id, seed, accelerator.device, settings.pack_length, validation, base_ppl,
-                 autocast=accelerator.autocast, rows_per_forward=settings.micro_batch_size,
+    return Probe(model, datasets, pad_id, seed, accelerator.device, settings.pack_length, validation,
+                 base_ppl, autocast=accelerator.autocast, rows_per_forward=settings.micro_batch_size,
                  grad_batch=settings.micro_batch_size, rank=accelerator.process_index,
                  world_size=accelerator.num_processes, all_sum=all_sum, on_model_loaded=on_model_loaded)
 

@@ -3,7 +3,7 @@ rule, per backbone, from formulas over the real architectures. docs/memory.md ex
 profiles/slurm/config.yaml is sized from it; tests/test_memory.py checks the doc's tables against
 this module.
 
-    python -m mos memory                   # the tables, as docs/memory.md shows them (Markdown), 8 GPUs per run
+    python -m mos memory                   # the tables of docs/memory.md (Markdown), 8 GPUs per run
     python -m mos memory --gpus 4          # training on 4 GPUs per run instead of profiles/slurm's 8
     python -m mos memory --gpu-gb 141      # flag what does not fit on 141 GB GPUs (H200)
 
@@ -115,8 +115,8 @@ class Grid:
 # Bytes per parameter held between steps by each way of training (docs/memory.md "Weights and optimizer").
 STATES = {
     "zero2": None,              # DeepSpeed ZeRO-2 bf16: 2 + 16 / W (the pipeline on several GPUs)
-    "fp32_autocast": 18,        # one process or DDP: fp32 weights, gradients, AdamW m and v, and the bf16
-                                # copies of the weights autocast caches while a step's forward and backward run
+    "fp32_autocast": 18,        # one process or DDP: fp32 weights, gradients, AdamW m and v, and the
+                                # bf16 weight copies autocast caches while a step's forward and backward run
     "bf16": 8,                  # bf16 weights, gradients, m and v (not a recipe: what one GPU holds)
 }
 
@@ -182,12 +182,13 @@ def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) ->
     # with the run's checkpointing
     second = w * P if g.dds_examples > g.micro_batch else 0
     out["multidds"] = (4 * P + w * P + second) / shards + _backward(a, g, g.dds_examples)
-    out["multidds_old"] = (3 * w + 8) * P + old_forward(g.dds_examples) + 14 * g.dds_examples * g.max_length * V
+    out["multidds_old"] = ((3 * w + 8) * P + old_forward(g.dds_examples)
+                           + 14 * g.dds_examples * g.max_length * V)
     out["multidds_old_host"] = 5 * 8 * P
     # the field's methods (baselines/): every rank runs the whole probe (no sharding)
     out["doremi"] = _forward(a, g, g.doremi_examples) + 10 * chunk  # its reference model: RESIDENT
-    out["odm"] = 0.0                                                          # the training batches' own losses
-    out["dynamixsft"] = w * P + _backward(a, g, g.dynamixsft_examples)        # the copy + the gradient: one model
+    out["odm"] = 0.0                                                    # the training batches' own losses
+    out["dynamixsft"] = w * P + _backward(a, g, g.dynamixsft_examples)  # the copies + the gradient: one model
     out["dynamixsft_fwd"] = _forward(a, g, g.dynamixsft_examples) + 10 * chunk
     out["hbo"] = max(w * P + _backward(a, g, 1), _forward(a, g, g.hbo_ppl_examples) + 10 * chunk)
     out["aioli"] = _forward(a, g, g.aioli_examples) + 10 * chunk
@@ -199,7 +200,8 @@ def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) ->
 RESIDENT = {"doremi": 1}
 # The probe of each strategy of the registry (mos.mixing.registry); None: static, no probe.
 PROBE_OF: dict[str, Any] = {
-    "temperature": None, "fixed": None, "doremi_two_stage": None, "multidds": "multidds", "multiuat": "multiuat",
+    "temperature": None, "fixed": None, "doremi_two_stage": None,
+    "multidds": "multidds", "multiuat": "multiuat",
     "mos": lambda p: p.get("reward", "cossim"), "mospec": lambda p: p.get("reward", "cossim"),
     "doremi": "doremi", "odm": "odm", "aioli": "aioli", "hbo": "hbo",
     "dynamixsft": lambda p: "dynamixsft_fwd" if p.get("reward") == "probe_drop" else "dynamixsft",
@@ -249,8 +251,8 @@ def host(a: Architecture, g: Grid, weights_bytes: int = 2) -> dict[str, float]:
             "base_ppl": _gb(weights_bytes * a.parameters) + g.host_overhead_gb}
 
 
-RUN_ROWS = ["static", "cossim", "diff", "multiuat", "multidds", "doremi", "odm", "dynamixsft", "dynamixsft_fwd",
-            "aioli", "hbo"]
+RUN_ROWS = ["static", "cossim", "diff", "multiuat", "multidds", "doremi", "odm", "dynamixsft",
+            "dynamixsft_fwd", "aioli", "hbo"]
 
 
 def largest_run(a: Architecture, g: Grid) -> tuple[str, float]:
@@ -326,7 +328,8 @@ def quoted(g: Grid | None = None) -> dict[str, float]:
         "host_train_8": max(host(a, g)["train"] for a in archs),
         "host_train_8_fp32": max(host(a, g)["train_fp32_load"] for a in archs),
         "base_ppl_gpu": max(base_ppl(a, g)["total"] for a in archs),
-        **{f"{k}_states_fp32_autocast": _gb(states_bytes(a, g, "fp32_autocast")) for k, a in ARCHITECTURES.items()},
+        **{f"{k}_states_fp32_autocast": _gb(states_bytes(a, g, "fp32_autocast"))
+           for k, a in ARCHITECTURES.items()},
         "llama_states_bf16": _gb(states_bytes(llama, g, "bf16")),
     }
 
@@ -339,7 +342,8 @@ def over(g: Grid, gpu_gb: float) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gpus", type=int, default=Grid.gpus, help="GPUs per training run (profiles/slurm: train gpu)")
+    ap.add_argument("--gpus", type=int, default=Grid.gpus,
+                    help="GPUs per training run (profiles/slurm: train gpu)")
     ap.add_argument("--gpu-gb", type=float, default=80.0, help="GPU memory, to flag what does not fit")
     ap.add_argument("--budget", type=int, default=LOGIT_BUDGET, help="logits per output-layer chunk")
     args = ap.parse_args(argv)
