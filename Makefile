@@ -11,9 +11,10 @@
 #     make snapshot   # publish a finished results/default as the committed snapshots/default
 #                     # (EXP=headroom: results/headroom as snapshots/headroom)
 #     make lint       # ruff
-#     make gpu-check  # on a machine with one CUDA GPU: scripts/gpu_check.py -> results/benchmarks/gpu_check.json
+#     make gpu-check  # on a machine with one CUDA GPU: scripts/gpu_check.py -> $(OUT), by default
+#                     # results/benchmarks/gpu_check.json (`make gpu-check OUT=/tmp/gpu_check.json`)
 #     make gpu-wheels # here, with the package index: DeepSpeed's sdist and its small dependencies for the
-#                     # GPU machine, in .gpu-wheels/ (~3 MB; `make gpu-check` installs them when present)
+#                     # GPU machine, in .gpu-wheels/ (~14 MB; `make gpu-check` installs them into .deepspeed/)
 #
 # `make install` is skipped while pyproject.toml is unchanged (stamp file .venv/.installed).
 # torch is installed before the package, or pip would resolve a multi-GB CUDA build; pick another
@@ -29,6 +30,10 @@ SLURM_STAMP := $(VENV)/.installed-slurm
 
 GPU_PYTHON ?= python3
 GPU_WHEELS := .gpu-wheels
+OUT ?= results/benchmarks/gpu_check.json
+# what `make gpu-wheels` downloads, installed by name so that pip picks each wheel for this Python
+DS_PACKAGES := deepspeed hjson einops py-cpuinfo msgpack ninja pydantic pydantic-core annotated-types \
+	typing-extensions typing-inspection
 
 EXP ?= default
 
@@ -68,8 +73,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # The GPU machine has its own torch/transformers/accelerate; nothing here installs them. DeepSpeed's
-# sdist installs without compiling (DS_BUILD_OPS=0); without it the check records its ZeRO-2 step as
-# skipped. msgpack, ninja and pydantic-core are compiled: one wheel per Python version.
+# sdist installs without compiling (DS_BUILD_OPS=0) into .deepspeed/, beside the machine's packages and
+# without the index; without it the check records its ZeRO-2 part as failed. msgpack, ninja and
+# pydantic-core are compiled: one wheel per Python version.
 gpu-wheels:
 	$(VENV)/bin/pip download --no-deps --no-binary :all: deepspeed -d $(GPU_WHEELS)
 	$(VENV)/bin/pip download --no-deps hjson einops py-cpuinfo -d $(GPU_WHEELS)
@@ -77,6 +83,7 @@ gpu-wheels:
 	    --python-version $$v msgpack ninja pydantic -d $(GPU_WHEELS); done
 
 gpu-check:
-	if [ -d $(GPU_WHEELS) ]; then DS_BUILD_OPS=0 $(GPU_PYTHON) -m pip install --no-index --no-build-isolation \
-	    --find-links $(GPU_WHEELS) deepspeed || echo "gpu-check: DeepSpeed did not install; ZeRO-2 is skipped"; fi
-	$(OFFLINE) $(GPU_PYTHON) scripts/gpu_check.py
+	if [ -d $(GPU_WHEELS) ]; then DS_BUILD_OPS=0 $(GPU_PYTHON) -m pip install -q --no-index --no-deps \
+	    --no-build-isolation --find-links $(GPU_WHEELS) --target .deepspeed $(DS_PACKAGES) \
+	    || echo "gpu-check: DeepSpeed did not install; the ZeRO-2 part will say why"; fi
+	$(OFFLINE) PYTHONPATH=$(CURDIR)/.deepspeed:$(CURDIR) $(GPU_PYTHON) scripts/gpu_check.py --out $(OUT)

@@ -7,7 +7,7 @@ itself, 2.39x for HBO, 4.8x for MultiUAT, 8.6x for MultiDDS (FIELD.md §1, ⚠ a
     python scripts/benchmark_field_overhead.py --work /tmp/field_bench --repeats 2   # keep/reuse the build
 
 The successor of scripts/benchmark_mos_overhead.py (which stays: MoS alone, with replay controls and
-the growth with N datasets); the build is that script's (`prepare`): the generated testbed,
+the growth with N datasets); the build is the same (scripts/_bench.py `prepare`): the generated testbed,
 tokenizer, tiny-llama pretrained as the workflow does, the tokenization cache and θ0's perplexity of
 every training example. Arms: uniform (the reference), and every dynamic mixture of
 config/config.yaml with its settings there, i.e. as the default grid would train it: multidds,
@@ -20,8 +20,8 @@ static mixture (no overhead of its own; the cost of its proxy and reference runs
 run.json `budget`).
 
 1. Side by side: per repeat, all arms' real runs (mos.training.loop.Run, unchanged, the config's `train`:
-   600 steps of batch 16) take turns `--turn` steps at a time (scripts/benchmark_mos_overhead.py's
-   Lockstep), so that load from other processes falls on all arms alike. Reported: the loop's
+   600 steps of batch 16) take turns `--turn` steps at a time (scripts/_bench.py's Lockstep, through
+   the loop's hooks), so that load from other processes falls on all arms alike. Reported: the loop's
    wall-time ratio to uniform's (every step, update, log, checkpoint; not setup or the final model
    write; uniform runs twice, first and last in the turn order, and the reference is the mean of
    the two, whose ratio to each other shows the noise of the measurement), the same in CPU seconds,
@@ -29,12 +29,13 @@ run.json `budget`).
    over the rest of the same run (free of the other data a learned mixture draws: a run that
    samples more of long-example datasets trains on more tokens; the token ratio is given too).
 2. Floors. (a) Passes: forward hooks on every model the run uses (the trained model and DoReMi's
-   reference) count the tokens it processes outside training steps, split into forward-only and
-   forward+backward (a forward with gradients on: MultiDDS's and HBO's gradients, DynamixSFT's
-   look-ahead); with a backward costing two forwards, floor = (fwd + 3 fwd_bwd) / (3 x training
-   tokens). Aioli's bursts are training steps, inside the budget: its floor counts only its
-   validation forwards. (b) Time: one update timed in isolation (fastest of several calls) x the
-   number of updates the run made, over steps x one training step (fastest of several).
+   reference, hooked when the probe loads it) count the tokens it processes outside training
+   steps, split into forward-only and forward+backward (a forward with gradients on: MultiDDS's
+   and HBO's gradients, DynamixSFT's look-ahead); with a backward costing two forwards,
+   floor = (fwd + 3 fwd_bwd) / (3 x training tokens). Aioli's bursts are training steps, inside the
+   budget: its floor counts only its validation forwards. (b) Time: one update timed in isolation
+   (fastest of several calls) x the number of updates the run made, over steps x one training step
+   (fastest of several).
 
 Results go to --out (JSON) and a table is printed. One CPU thread (--threads). The machine's load
 average is recorded with the results.
@@ -50,19 +51,16 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from benchmark_mos_overhead import Lockstep, best_time, job_spec, log, prepare  # noqa: E402
+from _bench import Lockstep, PassCounter, UpdateTimer, best_time, job_spec, log, prepare  # noqa: E402
 
 from mos.common.io import write_json  # noqa: E402
 from mos.mixing import registry  # noqa: E402
@@ -79,93 +77,25 @@ PUBLISHED = {  # wall-time per step relative to proportional sampling, DynamixSF
     "source": "DynamixSFT (Shin et al. 2026, arXiv 2508.12116) §8, as summarised in FIELD.md §1 (secondary)"}
 
 
-class PassCounter:
-    """Tokens through the decoders of a run's models: training vs the strategy's updates, and for
-    the latter forward-only vs forward-with-gradients (followed by a backward)."""
-
-    def __init__(self) -> None:
-        self.counts = {"train": 0, "update_fwd": 0, "update_fwd_bwd": 0}
-        self.in_update = False
-        self._hooked: set[int] = set()
-
-    def hook(self, model: torch.nn.Module) -> None:
-        decoder = model.get_decoder()
-        if id(decoder) in self._hooked:
-            return
-        self._hooked.add(id(decoder))
-
-        def count(module: Any, args: Any, kwargs: Mapping[str, Any]) -> None:
-            ids = kwargs.get("input_ids", args[0] if args else None)
-            n = int(ids.numel()) if ids is not None else 0
-            if not self.in_update:
-                self.counts["train"] += n
-            else:
-                self.counts["update_fwd_bwd" if torch.is_grad_enabled() else "update_fwd"] += n
-
-        decoder.register_forward_pre_hook(count, with_kwargs=True)
-
-
-def instrument(run: Run, label: str, lock: Lockstep, turn: int) -> dict[str, Any]:
-    """Hook a run into the lockstep (turns end at step multiples of `turn`), time its updates in
-    place and count its passes. Instance attributes shadow the methods of this run only."""
-    spent: dict[str, Any] = {"update": 0.0, "update_cpu": 0.0, "n_updates": 0}
-    counter = PassCounter()
-    counter.hook(run.hf_model)
-    lock.join(run, label, turn)
-    if run.strategy.is_dynamic:
-        update = run._update_strategy
-        run_model = run.probe.run_model
-
-        def timed_update() -> None:
-            t, c = time.perf_counter(), time.thread_time()
-            counter.in_update = True
-            try:
-                update()
-            finally:
-                counter.in_update = False
-                spent["update"] += time.perf_counter() - t
-                spent["update_cpu"] += time.thread_time() - c
-                spent["n_updates"] += 1
-
-        def hooked_run_model(folder: Any) -> torch.nn.Module:
-            model = run_model(folder)
-            counter.hook(model)
-            return model
-
-        run._update_strategy = timed_update
-        run.probe.run_model = hooked_run_model
-    spent["passes"] = counter.counts
-    return spent
-
-
-def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], turn: int, work: Path) -> dict[str, Any]:
-    lock = Lockstep(order)
-    runs, spent, info, errors = {}, {}, {}, {}
+def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], turn: int,
+                   work: Path) -> dict[str, Any]:
+    """One repeat: every arm's whole run in turns of `turn` steps, its updates timed, its passes counted."""
+    lock = Lockstep(order, turn)
+    timers = {label: UpdateTimer() for label in order}
+    counters = {label: PassCounter() for label in order}
+    runs = {}
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-        runs[label] = Run(specs[label], work / "runs" / label)
-        spent[label] = instrument(runs[label], label, lock, turn)
-
-    def target(label: str) -> None:
-        try:
-            info[label] = runs[label].run()
-        except BaseException as e:  # never leave the other arms waiting for this one's turn
-            errors[label] = e
-            lock.stop(label)
-            lock.hand_over(label, finished=True)
-
-    threads = [threading.Thread(target=target, args=(label,), name=label) for label in order]
-    with contextlib.redirect_stderr(io.StringIO()):
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if errors:
-        raise RuntimeError(f"benchmark run failed: {errors}") from next(iter(errors.values()))
+        runs[label] = Run(specs[label], work / "runs" / label,
+                          hooks=[lock.turns(label), timers[label], counters[label]])
+    info = lock.run_all(runs)
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-    return {label: {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label], "tokens": info[label]["tokens"],
-                    "final_weights": info[label]["final_weights"], **spent[label]} for label in order}
+    return {label: {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label],
+                    "tokens": info[label]["tokens"], "final_weights": info[label]["final_weights"],
+                    "update": timers[label].seconds,
+                    "update_cpu": timers[label].cpu_seconds, "n_updates": timers[label].n_updates,
+                    "passes": counters[label].counts} for label in order}
 
 
 def isolated(specs: Mapping[str, Mapping[str, Any]], work: Path, repeats: int) -> dict[str, Any]:
@@ -177,14 +107,14 @@ def isolated(specs: Mapping[str, Mapping[str, Any]], work: Path, repeats: int) -
     for label in ARMS:
         run = Run(specs[label], work / "isolated" / label)
         run.model.eval()
-        run.step = run.strategy.first_update or run.strategy.update_every
+        run.step = run.strategy.first_update or run.strategy.update_every  # the update's step, no training
         if run.strategy.first_update == 0:  # a baseline measurement first (DynamixSFT forward-only, Aioli)
-            run._update_strategy()
+            run.update_strategy()
         snapshot = copy.deepcopy(run.strategy.state_dict())
 
         def one(run: Run = run, snapshot: Any = snapshot) -> None:
             run.strategy.load_state_dict(copy.deepcopy(snapshot))  # the same update every call
-            run._update_strategy()
+            run.update_strategy()
 
         out[label] = round(1e3 * best_time(one, repeats=max(3, repeats), warmup=1), 3)
         del run

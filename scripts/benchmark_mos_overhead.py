@@ -22,12 +22,15 @@ base-model perplexities of every training example (mos.training.base_ppl, `base_
    the code's 16:64 proportion to COSSIM: 2 per dataset (diff_examples=2). Reported: the median
    over repeats of the wall-time ratio MoS/uniform of the training loop (every step, update, log
    and checkpoint; not the setup or the final model write), the same in CPU seconds, the time the
-   updates took inside each MoS run (timed in place), and the tokens each arm trained on (a
+   updates took inside each MoS run (timed in place by the loop's hooks, scripts/_bench.py; the
+   rewards and the scorer's share as the strategy times them itself, run.json
+   `strategy_report.phase_seconds`), and the tokens each arm trained on (a
    learned mixture draws other examples than uniform, so part of any difference is the data, not
    the probe). To separate the two, each MoS arm has a replay twin in the same round: a run whose
-   strategy returns, at every update, the weights MoS has just computed, with no probe and no
-   scorer; it draws the same examples (checked: same tokens, loss and weights), so MoS / replay is
-   the cost of the updates alone and replay / uniform the cost of the mixture's other data.
+   strategy (`Replay`, handed to the loop) returns, at every update, the weights MoS has just
+   computed, with no probe and no scorer; it draws the same examples (checked: same tokens, loss
+   and weights), so MoS / replay is the cost of the updates alone and replay / uniform the cost
+   of the mixture's other data.
    Target (issue 3): ratio <= 1.05 (the paper: ~1.20).
 2. The floor: one reward computation (probe forwards + reward arithmetic) and one scorer update
    (200 inner Adam steps) timed in isolation, against one real training step; the floor is the
@@ -56,9 +59,8 @@ import platform
 import shutil
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,28 +68,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _bench import Lockstep, UpdateTimer, best_time, job_spec, log, prepare  # noqa: E402
 
 from mos.common.io import write_csv, write_json  # noqa: E402
-from mos.data.testbed.build import TestbedConfig, build  # noqa: E402
-from mos.data.tokenized import TokenizedDataset, load_dataset_file, load_tokenized, save_tokenized  # noqa: E402
-from mos.data.tokenizer import (  # noqa: E402
-    load_tokenizer,  # noqa: E402
-    train_tokenizer,
-    training_texts,
-)
+from mos.data.tokenized import TokenizedDataset, load_tokenized  # noqa: E402
+from mos.data.tokenizer import load_tokenizer  # noqa: E402
 from mos.mixing import registry  # noqa: E402
 from mos.mixing import rewards as R  # noqa: E402
 from mos.mixing.probe import Probe  # noqa: E402
 from mos.mixing.scorer import ScorerPolicy  # noqa: E402
-from mos.mixing.strategy import Update  # noqa: E402
+from mos.mixing.strategy import MixingStrategy, Update, Weights  # noqa: E402
 from mos.models.backbones import load_model  # noqa: E402
 from mos.pipeline.config import load_config  # noqa: E402
 from mos.pipeline.grid import mixture_train  # noqa: E402
-from mos.pipeline.specs import pretrain_spec, strategy_params  # noqa: E402
+from mos.pipeline.specs import strategy_params  # noqa: E402
 from mos.training.base_ppl import COLUMNS as BASE_PPL_COLUMNS  # noqa: E402
-from mos.training.base_ppl import base_perplexities  # noqa: E402
 from mos.training.loop import Run  # noqa: E402
-from mos.training.pretrain import pretrain  # noqa: E402
 
 REPLAY = "_replay"
 PAPER = {"probe_examples_per_dataset": 64, "datasets": 4, "update_every": 100, "batch_size": 64,
@@ -95,54 +91,7 @@ PAPER = {"probe_examples_per_dataset": 64, "datasets": 4, "update_every": 100, "
 TARGET_RATIO = 1.05
 
 
-# ---------------------------------------------------------------- building what the runs need
-def log(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def prepare(work: Path, cfg: Mapping[str, Any], backbone: str, threads: int) -> dict[str, Any]:
-    """Testbed, tokenizer, pretrained backbone, tokenization cache and base perplexities in `work`
-    (each step skipped when its output is already there). Returns the paths and build times."""
-    seconds: dict[str, float] = {}
-    testbed = work / "testbed"
-    if not (testbed / "manifest.json").exists():
-        t = time.perf_counter()
-        build(TestbedConfig(seed=cfg["testbed"]["seed"], scale=cfg["testbed"]["scale"]), testbed)
-        seconds["testbed"] = time.perf_counter() - t
-    tok_dir = work / "tokenizer"
-    if not (tok_dir / "tokenizer.json").exists():
-        t = time.perf_counter()
-        train_tokenizer(training_texts(testbed), cfg["tokenizer"]["vocab_size"]).save_pretrained(tok_dir)
-        seconds["tokenizer"] = time.perf_counter() - t
-    out = work / "backbones" / backbone
-    model = out / "model"
-    if not (model / "config.json").exists():
-        t = time.perf_counter()
-        spec = {**pretrain_spec(cfg, backbone, cfg["pretrain"]["seeds"][0]), "tokenizer": str(tok_dir), "corpus": str(testbed / "corpus.jsonl"),
-                "dialogues": str(testbed / "dialogues.jsonl")}
-        pretrain(spec, out, threads)
-        seconds["pretrain"] = time.perf_counter() - t
-    files = {name: str(testbed / "train" / f"{name}.jsonl") for name in cfg["datasets"]}
-    max_length = int(cfg["train"]["max_length"])
-    tokenized = work / "tokenized" / f"{backbone}.npz"
-    if not tokenized.exists():
-        t = time.perf_counter()
-        tok = load_tokenizer(str(model))
-        data = {n: load_dataset_file(n, p, tok, "response", max_length) for n, p in files.items()}
-        save_tokenized(tokenized, data, {"model": str(model), "max_length": max_length, "datasets": files})
-        seconds["tokenize"] = time.perf_counter() - t
-    base_ppl = work / "base_ppl" / f"{backbone}.csv"
-    if not base_ppl.exists():
-        t = time.perf_counter()
-        rows = base_perplexities({"model": str(model), "datasets": files, "tokenized": str(tokenized),
-                                  "max_length": max_length, "pool_size": cfg["base_ppl"].get("pool_size"),
-                                  "seed": cfg["base_ppl"].get("seed", 0)})
-        write_csv(base_ppl, rows, BASE_PPL_COLUMNS)
-        seconds["base_ppl"] = time.perf_counter() - t
-    return {"model": model, "files": files, "tokenized": tokenized, "base_ppl": base_ppl,
-            "build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
-
-
+# ---------------------------------------------------------------- 1. MoS vs uniform, real runs
 def arms(cfg: Mapping[str, Any], cossim_examples: int, diff_examples: int) -> dict[str, tuple[str, dict[str, Any]]]:
     """Mixture label -> (strategy, parameters): uniform and the config's MoS rows, probe sizes scaled."""
     return {"uniform": ("temperature", {"tau": "inf"}),
@@ -150,197 +99,59 @@ def arms(cfg: Mapping[str, Any], cossim_examples: int, diff_examples: int) -> di
             "mos_diff": ("mos", {**strategy_params(cfg, "mos_diff"), "diff_examples": diff_examples})}
 
 
-def job_spec(built: Mapping[str, Any], backbone: str, label: str, strategy: str, params: Mapping[str, Any],
-             train: Mapping[str, Any]) -> dict[str, Any]:
-    return {"backbone": backbone, "model": str(built["model"]), "datasets": built["files"],
-            "mixture": {"name": label, "strategy": strategy, "params": dict(params)}, "train": dict(train),
-            "tokenized": str(built["tokenized"]), "base_ppl": str(built["base_ppl"]), "seed": 0}
+class Replay(MixingStrategy):
+    """The control arm of a MoS run: a dynamic strategy with no probe work and no scorer that starts
+    from its MoS twin's initial weights and, at every update, returns the weights the twin has just
+    computed at the same step (the twin takes its turn first). Same weights and the same sampler seed
+    draw the same examples, so the two runs train on identical batches and differ only by the work MoS
+    does at its updates. Given to the loop as `Run(spec, out, strategy=Replay(...))`."""
 
+    name = "replay"
 
-def best_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    """Seconds of the fastest of `repeats` calls: isolated timings take the least disturbed call,
-    since other processes share the cores (the run-level ratios use interleaved medians instead)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    def __init__(self, source: Mapping[int, Mapping[str, float]], every: int, initial: Mapping[str, float]):
+        self.source, self.update_every, self.initial = source, int(every), dict(initial)
 
-
-# ---------------------------------------------------------------- 1. MoS vs uniform, real runs
-class Lockstep:
-    """Takes turns between several real training runs, one thread each: a run trains until its
-    next scorer-update boundary (every `every` steps, the update included), then hands over to the
-    next. Only the thread holding the turn works, so the runs never compete for the CPU, and
-    slow-downs caused by other processes on a shared machine fall on all arms alike instead of on
-    whichever whole run they happen to overlap. Each arm's time is the sum of its turns, in wall
-    seconds and in CPU seconds of its thread (one torch thread computes inline)."""
-
-    def __init__(self, labels: list[str]):
-        self.order, self.turn, self.done = list(labels), 0, set()
-        self.cond = threading.Condition()
-        self.wall = dict.fromkeys(labels, 0.0)
-        self.cpu = dict.fromkeys(labels, 0.0)
-        self.turns = dict.fromkeys(labels, 0)
-        self._start: dict[str, tuple[float, float]] = {}
-
-    def acquire(self, label: str) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.order[self.turn] == label)
-        self._start[label] = (time.perf_counter(), time.thread_time())
-
-    def stop(self, label: str) -> None:
-        if label in self._start:
-            wall, cpu = self._start.pop(label)
-            self.wall[label] += time.perf_counter() - wall
-            self.cpu[label] += time.thread_time() - cpu
-            self.turns[label] += 1
-
-    def hand_over(self, label: str, finished: bool = False) -> None:
-        with self.cond:
-            if finished:
-                self.done.add(label)
-            if self.order[self.turn] == label:
-                for k in range(1, len(self.order) + 1):
-                    nxt = (self.turn + k) % len(self.order)
-                    if self.order[nxt] not in self.done:
-                        self.turn = nxt
-                        break
-            self.cond.notify_all()
-
-    def join(self, run: Run, label: str, turn: int) -> None:
-        """Make `run` take turns: its turn ends at step multiples of `turn` (after the update there),
-        and its last turn covers writing the model. Instance attributes shadow the methods of this
-        run only; the loop itself (Run.run) is unchanged."""
-        train_step, finish = run.train_step, run.finish
-
-        def step() -> float:
-            if run.step % turn == 0:
-                if run.step > 0:
-                    self.stop(label)
-                    self.hand_over(label)
-                self.acquire(label)
-            return train_step()
-
-        def finished(*a: Any, **kw: Any) -> Any:
-            self.stop(label)
-            try:
-                return finish(*a, **kw)  # writing the model is not timed but still holds the turn
-            finally:
-                self.hand_over(label, finished=True)
-
-        run.train_step, run.finish = step, finished
-
-
-class Replay:
-    """The control arm of a MoS run: a dynamic strategy with no probe and no scorer that, at every
-    update, returns the weights its MoS twin has just computed at the same step (the twin takes
-    its turn first). Same weights and the same sampler seed draw the same examples, so the two
-    runs train on identical batches and differ only by the work MoS does at its updates."""
-
-    is_dynamic = True
-    needs_base_ppl = False
-    needs_train_losses = False
-
-    def __init__(self, source: Mapping[int, Mapping[str, float]], every: int):
-        self.source, self.update_every = source, every
-
-    @property
-    def first_update(self) -> int:
-        return self.update_every
-
-    def dependencies(self) -> dict[str, str]:
-        return {}
-
-    def report(self, step: int) -> dict[str, Any]:
-        return {}
+    def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
+        if set(sizes) != set(self.initial):
+            raise ValueError(f"replay: the twin's datasets {sorted(self.initial)} are not {sorted(sizes)}")
+        return dict(self.initial)
 
     def update(self, step: int, probe: Any) -> Update:
         if step not in self.source:
-            raise RuntimeError(f"replay: the MoS twin has not reached step {step} (it must take its turn first)")
+            raise RuntimeError(f"replay: the MoS twin has not reached step {step} (it takes its turn first)")
         return Update(dict(self.source[step]))
 
-    def state_dict(self) -> dict[str, Any]:
-        return {}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        pass
-
-
-def instrument(run: Run, label: str, lock: Lockstep, every: int,
-               record: dict[int, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Hook a run into the lockstep (turns end at step multiples of `every`) and time its MoS
-    updates, rewards and scorer steps in place; `record` collects the weights after every update
-    (for the replay twin). Instance attributes shadow the methods of this run only; the loop
-    itself (Run.run) is unchanged."""
-    spent: dict[str, Any] = {"update": 0.0, "update_cpu": 0.0, "reward": 0.0, "scorer": 0.0, "n_updates": 0}
-    lock.join(run, label, every)
-
-    def timed(owner: Any, name: str, key: str) -> None:
-        inner = getattr(owner, name)
-
-        def call(*a: Any, **kw: Any) -> Any:
-            t, c = time.perf_counter(), time.thread_time()
-            try:
-                return inner(*a, **kw)
-            finally:
-                spent[key] += time.perf_counter() - t
-                if key == "update":
-                    spent["update_cpu"] += time.thread_time() - c
-                    spent["n_updates"] += 1
-                    if record is not None:
-                        record[run.step] = dict(run.weights)
-
-        setattr(owner, name, call)
-
-    if run.strategy.is_dynamic:
-        timed(run, "_update_strategy", "update")
-    if hasattr(run.strategy, "rewards"):
-        timed(run.strategy, "rewards", "reward")
-        timed(run.strategy._policy, "update", "scorer")
-    return spent
-
-
-def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], every: int, work: Path) -> dict[str, Any]:
+def lockstep_round(specs: Mapping[str, Mapping[str, Any]], order: list[str], every: int,
+                   work: Path) -> dict[str, Any]:
     """One repeat: every arm trains its whole run, taking turns in `order` (a replay arm, labelled
-    `<mos arm>_replay`, right after its MoS twin)."""
-    lock = Lockstep(order)
-    runs, spent, info, errors = {}, {}, {}, {}
+    `<mos arm>_replay`, right after its MoS twin, whose weights after every update it replays)."""
+    lock = Lockstep(order, every)
     records: dict[str, dict[int, dict[str, float]]] = {}
+    timers: dict[str, UpdateTimer] = {}
+    runs: dict[str, Run] = {}
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-        runs[label] = Run(specs[label], work / "runs" / label)
+        strategy = None
         if label.endswith(REPLAY):
-            runs[label].strategy = Replay(records.setdefault(label.removesuffix(REPLAY), {}), every)
-            runs[label].next_update = every  # built as a static run: give it the update schedule
-        spent[label] = instrument(runs[label], label, lock, every,
-                                  records.setdefault(label, {}) if runs[label].strategy.is_dynamic else None)
-
-    def target(label: str) -> None:
-        try:
-            info[label] = runs[label].run()
-        except BaseException as e:  # never leave the other arms waiting for this one's turn
-            errors[label] = e
-            lock.stop(label)
-            lock.hand_over(label, finished=True)
-
-    threads = [threading.Thread(target=target, args=(label,), name=label) for label in order]
-    with contextlib.redirect_stderr(io.StringIO()):  # the runs' progress bars
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if errors:
-        raise RuntimeError(f"benchmark run failed: {errors}") from next(iter(errors.values()))
+            twin = label.removesuffix(REPLAY)
+            strategy = Replay(records[twin], every, initial=runs[twin].weights)
+        timers[label] = UpdateTimer(records.setdefault(label, {}))
+        runs[label] = Run(specs[label], work / "runs" / label, hooks=[lock.turns(label), timers[label]],
+                          strategy=strategy)
+    info = lock.run_all(runs)
     for label in order:
         shutil.rmtree(work / "runs" / label, ignore_errors=True)
-    return {label: {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label], "turns": lock.turns[label],
-                    "tokens": info[label]["tokens"], "final_weights": info[label]["final_weights"],
-                    "final_loss": info[label]["final_loss"], **spent[label]}
-            for label in order}
+    out = {}
+    for label in order:
+        phases = info[label]["strategy_report"].get("phase_seconds", {})  # the MoS runs time their own phases
+        out[label] = {"loop_seconds": lock.wall[label], "loop_cpu_seconds": lock.cpu[label],
+                      "turns": lock.turns_taken[label], "tokens": info[label]["tokens"],
+                      "final_weights": info[label]["final_weights"], "final_loss": info[label]["final_loss"],
+                      "update": timers[label].seconds, "update_cpu": timers[label].cpu_seconds,
+                      "n_updates": timers[label].n_updates, "reward": phases.get("rewards", 0.0),
+                      "scorer": phases.get("scorer", 0.0)}
+    return out
 
 
 def compare_runs(built: Mapping[str, Any], backbone: str, mixes: Mapping[str, Any], train: Mapping[str, Any],
@@ -348,7 +159,7 @@ def compare_runs(built: Mapping[str, Any], backbone: str, mixes: Mapping[str, An
     blocks = [[label] if label == "uniform" else [label, label + REPLAY] for label in mixes]
     labels = [label for block in blocks for label in block]
     specs = {label: job_spec(built, backbone, label, *mixes[label], train) for label in mixes}
-    for label in mixes:  # the replay arm starts as uniform (MoS's prior here) and gets its strategy later
+    for label in mixes:  # the replay arm's spec names no strategy of its own: Replay is passed to the loop
         if label != "uniform":
             specs[label + REPLAY] = job_spec(built, backbone, label + REPLAY, *mixes["uniform"], train)
     warm = job_spec(built, backbone, "warmup", "temperature", {"tau": "inf"}, {**train, "steps": every})

@@ -1,57 +1,52 @@
-"""One prepared GPU check (issue 11 part 4): the paper's three architectures on one GPU, one JSON report.
+"""One prepared GPU check (issue 21 part 2): what the pipeline runs, measured on one GPU, in one JSON report.
 
-    python scripts/gpu_check.py                                  # on one H200: ~5-7 minutes
-    python scripts/gpu_check.py --device cpu --tiny --out /tmp/gpu_check.json   # tiny, CPU (the test)
-    make gpu-check                                               # the first line, after installing
-                                                                 # DeepSpeed from .gpu-wheels/ if present
+    python scripts/gpu_check.py --out $OUT/gpu_check.json        # one H100/H200: ~6 min (an estimate)
+    python scripts/gpu_check.py --tiny --out /tmp/gpu_check.json  # tiny architectures, any machine (the test)
+    python scripts/gpu_check.py --estimate                        # the expected seconds per part, no run
+    make gpu-check OUT=path/gpu_check.json                        # DeepSpeed from .gpu-wheels/ first
 
 Qwen1.5-0.5B, Gemma-2B and LLaMA-3-8B are built from their public configs (config/architectures/
-*.json: the hub's config.json of each) with random weights (no hub access is needed), and for each
-the check measures peak GPU memory and speed of what the pipeline does with a backbone, through the
-project's own code:
+*.json, the hub's config.json of each) with random weights, so no hub access is needed. Everything
+else is the pipeline's own code, built the way the `train` rule builds it from config/paper.yaml (its
+`train` section and its mixtures), and every part of the report names the functions it ran:
 
-- `train`: one optimizer step at the paper's micro-batch, 8 examples of 2,048 tokens packed by
-  `mos.data.batching.pack`, the loss of `mos.training.loop.CausalLMLoss` divided by the target count,
-  `make_optimizer`'s AdamW, clipping at 1.0, with gradient checkpointing off and on. First as a
-  single-GPU `python -m mos train` runs it (`fp32_autocast`: float32 weights under bf16 autocast,
-  16 bytes per parameter of weights, gradients and AdamW state); where that does not fit,
-  `bf16_weights` (bf16 weights, gradients and AdamW state, 8 bytes per parameter; not a recipe
-  the pipeline runs, only what one GPU can hold), clearly labelled. One warm-up step, then the
-  median of the timed steps: tokens/s, peak allocated and reserved memory, and the memory that
-  stays between steps (weights and optimizer state).
-- `base_ppl`: θ0's perplexities as `mos.training.base_ppl` computes them (bf16 weights,
-  `Probe.token_stats` over both scopes with the entropy) on 64 ShareGPT-length examples (~1.3K
-  tokens) of each of two datasets.
-- `probes`: each dynamic strategy's `rewards(probe)` on bf16 weights, as the training loop's
-  strategy update calls it: MoS COSSIM (64 examples per dataset), MoS DIFF (64, the paper's number,
-  against the base perplexities above), MultiDDS (16 + 16 per gradient, the code's) and MultiUAT
-  (64 validation examples per dataset).
-- `generation`: batched greedy generation as `mos.evaluation.generation.TransformersGenerator` runs
-  it (left-padded prompts, `model.generate`), 80 prompts (MT-Bench's batch) of 256 tokens, 128 new
-  tokens each (the end token disabled, so every row generates them all).
-- `zero2` (Qwen1.5-0.5B only, when `deepspeed` imports and CUDA is there): two steps of the real
-  training loop, `accelerate launch --config_file config/accelerate/deepspeed_zero2.yaml
-  --num_processes 1 -m mos train`, on a generated testbed with the tiny tokenizer.
+- `train/<states>/checkpointing_<on|off>`: `mos.training.loop.training_objects` (gradient
+  checkpointing as the settings say, CausalLMLoss, make_optimizer's AdamW, the schedule, through
+  `accelerate.prepare` with the run's `make_accelerator`) and `mos.training.step.train_step`, the one
+  optimizer step the loop takes, on one micro-batch of 8 x 2,048 tokens packed by
+  `mos.data.batching.pack` (one micro-batch per GPU and step: the 8-GPU layout of batch 64).
+  `fp32_autocast` is a one-GPU `python -m mos train` (float32 weights under bf16 autocast, 16 bytes per
+  parameter); where that cannot fit, `bf16` (bf16 weights and AdamW state, 8 bytes per parameter: what
+  one GPU can hold, not a recipe), labelled as such. A warm-up step, then the median of the timed ones.
+- `base_ppl`: `mos.training.base_ppl.perplexity_rows`, bf16 weights as config/paper.yaml's
+  `base_ppl.weights` says, on 64 ShareGPT-length (1,300-token) examples of each of two datasets.
+- `probe/<mixture>`: one update of every dynamic strategy of config/paper.yaml with its own probe
+  (one mixture per probe kind: `mos.training.memory.probe_key`), the strategy built by
+  `mos.pipeline.mixtures.build_strategy` (the registry, the config's parameters), its probe by
+  `mos.training.loop.make_probe` (rows_per_forward and grad_batch = the micro-batch, the run's
+  autocast) on a bf16 model made ready by `training_objects` (checkpointing on, as the paper config
+  says), as each ZeRO-2 rank holds it; DoReMi's reference model is saved and loaded by the probe's
+  own `run_model`.
+- `generation`: batched greedy generation, left-padded, as mos.evaluation's TransformersGenerator
+  runs `model.generate`: 80 prompts (MT-Bench's batch) of 256 tokens, 128 new tokens each.
+- `zero2` (when `deepspeed` imports and CUDA is there): two steps of the real training loop,
+  `python -m accelerate.commands.launch --config_file config/accelerate/deepspeed_zero2.yaml -m mos
+  train`, on a randomly initialised Qwen1.5-0.5B and a generated testbed.
 
-A measurement that runs out of memory is recorded as `{"status": "oom", ...}` and the check goes on;
-one that would not fit the host's memory, or the time budget (`--budget-s`, default 420 s), is
-recorded as skipped with the reason. Each architecture is compared with the memory model
-(`mos.training.memory`, docs/memory.md) when the checkout has it, and with the exact parameter
-arithmetic (weights, gradients, optimizer state) always. The report is rewritten after every
-measurement, so a killed check keeps what it measured.
-
-`--tiny` shrinks every architecture (2 layers, width 64, vocabulary 4,096) and every workload, so
-that `tests/test_gpu_check.py` runs all the CPU-capable parts on a CPU in seconds; CI never needs a
-GPU. The GPU node this was prepared for: one H200, torch 2.11 (CUDA 13), transformers 5.17,
-accelerate, no hub access; DeepSpeed only from an sdist carried in `.gpu-wheels/` (`make gpu-wheels`).
+Each part records its status (ok, oom, error or skipped with the reason), its seconds, the peak GPU
+memory allocated and reserved, and the memory model's prediction for it (`mos.training.memory`, the
+worst case of every example at 2,048 tokens, tensors only: no CUDA context). A part that would not
+fit the GPU's memory by the exact parameter arithmetic, or the time budget (`--budget-s`), is skipped
+with the reason; the report is rewritten after every part, so a killed check keeps what it measured.
+`--tiny` shrinks every architecture (2 layers, width 64, vocabulary 4,096) and every workload, so that
+tests/test_gpu_check.py runs every part but zero2 on a CPU in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import gc
-import inspect
 import json
 import math
 import os
@@ -60,41 +55,79 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as `python scripts/gpu_check.py` from a checkout without `pip install -e .`
+if str(ROOT) not in sys.path:  # `python scripts/gpu_check.py` from a checkout that is not pip-installed
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from mos.common.io import write_csv  # noqa: E402
+from mos.common.provenance import git_commit, package_versions  # noqa: E402
+from mos.data.batching import pack  # noqa: E402
+from mos.data.tokenized import TokenizedDataset  # noqa: E402
+from mos.mixing import registry  # noqa: E402
+from mos.models.backbones import count_parameters  # noqa: E402
+from mos.pipeline import mixtures  # noqa: E402
+from mos.pipeline.grid import mixture_train  # noqa: E402
+from mos.training import base_ppl, loop, memory  # noqa: E402
+from mos.training import step as training_step  # noqa: E402
+from mos.training.settings import TrainSettings  # noqa: E402
 
 ARCHITECTURES = ("qwen1.5-0.5b", "gemma-2b", "llama-3-8b")
+ORDER = ("qwen1.5-0.5b", "zero2", "gemma-2b", "llama-3-8b")  # zero2 early: it needs little and says much
 ARCH_DIR = ROOT / "config" / "architectures"
+PAPER = ROOT / "config" / "paper.yaml"
 GB = 1e9
 TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
         "head_dim": 16, "vocab_size": 4096}
+# --tiny: strategy parameters that set probe sizes, shrunk (only those a strategy has are applied)
+TINY_PARAMS = {"cossim_examples": 8, "diff_examples": 4, "validation_examples": 4, "grad_examples": 4,
+               "examples": 2, "levels": 2, "grad_examples_per_level": 1, "ppl_examples_per_level": 2,
+               "lp_steps": 1}
+# expected speeds on one H100 for --estimate and the time budget (estimates, not measurements)
+TRAIN_FLOPS, FORWARD_FLOPS, HBM_BYTES_S, DISK_BYTES_S = 3.0e14, 3.5e14, 2.5e12, 1.0e9
 
 
-# ---------------------------------------------------------------- workloads
+# ---------------------------------------------------------------- what is measured
 
 
+@dataclasses.dataclass
 class Workload:
-    """Sizes of everything measured: the paper's (default) or tiny ones (`--tiny`, CPU tests)."""
+    """Sizes of everything measured: the paper's (default) or tiny ones (`--tiny`)."""
 
-    def __init__(self, tiny: bool):
-        self.micro_batch, self.train_length = (8, 64) if tiny else (8, 2048)
-        self.train_steps = 2 if tiny else 3                 # the first is a warm-up
-        self.probe_examples, self.probe_length = (8, 48) if tiny else (64, 1300)
-        self.probe_pack = 128 if tiny else 2048
-        self.datasets = 2
-        self.dds_examples = 4 if tiny else 16
-        self.gen_prompts, self.gen_prompt_length, self.gen_new_tokens = (4, 16, 8) if tiny else (80, 256, 128)
+    tiny: bool
+    settings: TrainSettings             # config/paper.yaml's `train` (shrunk when tiny)
+    train_steps: int                    # the first is a warm-up
+    datasets: int                       # skill datasets of the probes
+    probe_examples: int                 # examples per dataset (train and validation)
+    probe_length: int                   # tokens per probe example
+    gen_prompts: int
+    gen_prompt_length: int
+    gen_new_tokens: int
+
+    @classmethod
+    def make(cls, cfg: Mapping[str, Any], tiny: bool) -> Workload:
+        train = dict(mixture_train(cfg, "uniform"))
+        if tiny:
+            train.update(max_length=64, pack_length=64)
+        settings = TrainSettings.from_spec(train)
+        if tiny:
+            return cls(True, settings, 2, 2, 8, 48, 4, 16, 8)
+        return cls(False, settings, 3, 2, 64, 1300, 80, 256, 128)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {**{k: v for k, v in vars(self).items() if k != "settings"}, "train": vars(self.settings)}
+
+
+def paper_config() -> dict[str, Any]:
+    """config/paper.yaml as YAML (the GPU machine may lack jsonschema, which full validation needs)."""
+    return yaml.safe_load(PAPER.read_text(encoding="utf-8"))
 
 
 def arch_config(name: str, tiny: bool):
@@ -112,29 +145,45 @@ def arch_config(name: str, tiny: bool):
     return AutoConfig.for_model(**{k: v for k, v in data.items() if k != "architectures"})
 
 
-def build_model(config, dtype: torch.dtype, device: str, seed: int = 0):
+def build_model(config, dtype: torch.dtype, device: torch.device | str, seed: int = 0):
     """A randomly initialised model of the architecture, created directly on the device."""
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    return model
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
-def unique_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-
-
-def synthetic_dataset(name: str, n: int, length: int, vocab: int, seed: int):
-    """`n` examples of `length` random tokens, the second half of each the "response" (a
-    TokenizedDataset as `mos.data.tokenized` makes them; the tokens' values do not change speed or memory)."""
-    from mos.data.tokenized import TokenizedDataset
-
+def synthetic_dataset(name: str, n: int, length: int, vocab: int, seed: int) -> TokenizedDataset:
+    """`n` examples of `length` random tokens, the second half of each the response (the tokens' values
+    change neither speed nor memory)."""
     rng = np.random.default_rng(seed)
     ids = [rng.integers(8, vocab, size=length, dtype=np.int64) for _ in range(n)]
     response = [np.arange(length) >= length // 2 for _ in range(n)]
     return TokenizedDataset(name, ids, [np.arange(length) > 0 for _ in range(n)], response)
+
+
+def probe_mixtures(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """{mixture: probe kind}: the first dynamic mixture of config/paper.yaml of every kind of probe, in
+    the config's order but DoReMi's last (the slowest: its reference model is saved and loaded)."""
+    out: dict[str, str] = {}
+    for label, mix in cfg["mixtures"].items():
+        params = {k: v for k, v in mix.items() if k not in mixtures.MIXTURE_KEYS}
+        key = memory.probe_key(mix["strategy"], params)
+        if key is not None and key not in out.values():
+            out[label] = key
+    return dict(sorted(out.items(), key=lambda item: item[1] == "doremi"))  # saving its reference: last
+
+
+def build_strategy(cfg: Mapping[str, Any], label: str, tiny: bool):
+    """The mixture's strategy as the train rule builds it (the registry, the config's parameters);
+    when tiny, the same strategy rebuilt with smaller probe sizes."""
+    strategy = mixtures.build_strategy(cfg, label)
+    if not tiny:
+        return strategy
+    params = {name: getattr(strategy, name) for name in registry.parameters(type(strategy))}
+    params.update({k: v for k, v in TINY_PARAMS.items() if k in params})
+    return registry.build(cfg["mixtures"][label]["strategy"], params, where=f"mixtures.{label} (tiny)")
 
 
 # ---------------------------------------------------------------- measuring
@@ -143,22 +192,22 @@ def synthetic_dataset(name: str, n: int, length: int, vocab: int, seed: int):
 class Device:
     """Memory statistics and synchronisation of the device (CUDA, or the CPU without them)."""
 
-    def __init__(self, name: str):
-        self.name = name
-        self.cuda = name.startswith("cuda")
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.cuda = device.type == "cuda"
 
     def sync(self) -> None:
         if self.cuda:
             torch.cuda.synchronize()
 
     def reset(self) -> None:
-        if self.cuda:  # frees what the last measurement left, so the next one's peak is its own
-            gc.collect()
+        gc.collect()
+        if self.cuda:  # frees what the last part left, so the next one's peak is its own
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
 
     def allocated(self) -> float | None:
-        return torch.cuda.memory_allocated() / GB if self.cuda else None
+        return round(torch.cuda.memory_allocated() / GB, 3) if self.cuda else None
 
     def peaks(self) -> dict[str, float | None]:
         if not self.cuda:
@@ -175,10 +224,11 @@ def is_oom(error: BaseException) -> bool:
 
 
 class Report:
-    """The JSON report, rewritten after every measurement; the time budget decides what still runs."""
+    """The JSON report, rewritten after every part; the time budget decides what still runs."""
 
-    def __init__(self, path: Path, budget_s: float, device: Device, meta: dict[str, Any]):
-        self.path, self.budget_s, self.device = path, budget_s, device
+    def __init__(self, path: Path, budget_s: float, device: Device, meta: dict[str, Any],
+                 release: Callable[[], None] | None = None):
+        self.path, self.budget_s, self.device, self.release = path, budget_s, device, release
         self.start = time.perf_counter()
         self.data: dict[str, Any] = {"meta": meta, "architectures": {}}
 
@@ -192,293 +242,181 @@ class Report:
         tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
 
-    def measure(self, where: dict[str, Any], key: str, fn: Callable[[], dict[str, Any]],
-                needs_s: float = 0.0) -> dict[str, Any]:
-        """Run `fn` (which returns its numbers) and store its result, or why it failed, at where[key]."""
+    def skip(self, where: dict[str, Any], key: str, reason: str, **extra: Any) -> None:
+        where[key] = {"status": "skipped", "reason": reason, **extra}
+        self.save()
+        print(f"[{self.elapsed():6.1f} s] {key}: skipped ({reason})", flush=True)
+
+    def measure(self, where: dict[str, Any], key: str, fn: Callable[[], dict[str, Any]], needs_s: float = 0.0,
+                **extra: Any) -> dict[str, Any]:
+        """Run `fn` (which returns its numbers) and store its result, or why it failed, at where[key],
+        with `extra` (what it runs, the memory model's prediction, the estimate)."""
         if self.elapsed() + needs_s > self.budget_s:
-            result: dict[str, Any] = {"status": "skipped", "reason": f"time budget ({self.budget_s:.0f} s) spent"}
-        else:
-            self.device.reset()
-            began = time.perf_counter()
-            try:
-                result = {"status": "ok", **fn()}
-            except Exception as e:  # noqa: BLE001 - every failure is a result of the check
-                result = {"status": "oom" if is_oom(e) else "error", "error": f"{type(e).__name__}: {str(e)[:400]}",
-                          **self.device.peaks()}
-            result["seconds"] = round(time.perf_counter() - began, 2)
+            self.skip(where, key, f"time budget ({self.budget_s:.0f} s) spent", **extra)
+            return where[key]
+        self.device.reset()
+        began = time.perf_counter()
+        try:
+            result = {"status": "ok", **extra, **fn()}
+        except Exception as e:  # noqa: BLE001 - every failure is a result of the check
+            result = {"status": "oom" if is_oom(e) else "error", **extra,
+                      "error": f"{type(e).__name__}: {str(e)[:400]}", **self.device.peaks()}
+        result["seconds"] = round(time.perf_counter() - began, 2)
         where[key] = result
+        if self.release is not None:
+            self.release()
         self.device.reset()
         self.save()
         print(f"[{self.elapsed():6.1f} s] {key}: {summary_line(result)}", flush=True)
         return result
 
 
-def summary_line(result: dict[str, Any]) -> str:
+def summary_line(result: Mapping[str, Any]) -> str:
     parts = [result["status"]]
-    for key in ("tokens_per_s", "peak_allocated_gb", "reason", "error"):
+    for key in ("tokens_per_s", "peak_allocated_gb", "predicted_gb", "error"):
         if result.get(key) is not None:
             parts.append(f"{key}={result[key]}")
     return " ".join(str(p) for p in parts)
 
 
-# ---------------------------------------------------------------- the measurements
+# ---------------------------------------------------------------- the parts
 
 
-def enable_checkpointing(model) -> None:
-    """Gradient checkpointing of every decoder layer as the training loop switches it on
-    (`mos.models.backbones.enable_checkpointing` where the checkout has it)."""
-    try:
-        from mos.models.backbones import enable_checkpointing as project_switch
-    except ImportError:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    else:
-        project_switch(model)
-
-
-def train_step(config, work: Workload, device: Device, mode: str, checkpointing: bool) -> dict[str, Any]:
-    """Steps of the training loop's computation on one micro-batch; see the module docstring."""
-    from mos.data.batching import pack
-    from mos.training.loop import CausalLMLoss, TrainSettings, make_optimizer
-
-    dtype = torch.float32 if mode == "fp32_autocast" else torch.bfloat16
-    model = build_model(config, dtype, device.name)
-    if checkpointing:
-        enable_checkpointing(model)
-    model.train()
-    settings = TrainSettings(steps=100, batch_size=work.micro_batch, micro_batch_size=work.micro_batch, lr=1e-5,
-                             weight_decay=0.1, grad_clip=1.0)
-    optimizer = make_optimizer(model, settings)
-    loss_fn = CausalLMLoss(model)
-    data = synthetic_dataset("train", work.micro_batch, work.train_length, config.vocab_size, seed=1)
-    batch = pack(data.ids, data.mask, work.train_length, pad_id=0)
-    ids, positions, labels = (t.to(device.name) for t in (batch.input_ids, batch.position_ids, batch.labels))
-    autocast = (torch.autocast(device.name.split(":")[0], dtype=torch.bfloat16) if mode == "fp32_autocast" and device.cuda
-                else contextlib.nullcontext())
+def train_part(config, work: Workload, accelerator, states: str, checkpointing: bool) -> dict[str, Any]:
+    """Steps of the pipeline's training step (see the module docstring) on one packed micro-batch."""
+    settings = dataclasses.replace(work.settings, gradient_checkpointing=checkpointing)
+    device = Device(accelerator.device)
+    dtype = torch.float32 if states == "fp32_autocast" else torch.bfloat16
+    model = build_model(config, dtype, accelerator.device)
+    loss_model, optimizer, scheduler = loop.training_objects(model, settings, accelerator)
+    loss_model.train()
+    data = synthetic_dataset("train", settings.micro_batch_size, settings.pack_length, config.vocab_size, 1)
+    batch = pack(data.ids, data.mask, settings.pack_length, pad_id=0)
     times, losses = [], []
     for _ in range(work.train_steps):
         device.sync()
         began = time.perf_counter()
-        with autocast:
-            loss = loss_fn(ids, positions, labels) / batch.n_targets
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        result = training_step.train_step(loss_model, [batch], accelerator=accelerator, optimizer=optimizer,
+                                          scheduler=scheduler, n_targets=batch.n_targets,
+                                          grad_clip=settings.grad_clip)
         device.sync()
         times.append(time.perf_counter() - began)
-        losses.append(loss.item())
-    step = statistics.median(times[1:]) if len(times) > 1 else times[0]
-    static = device.allocated()
-    out = {"mode": mode, "gradient_checkpointing": checkpointing, "tokens": batch.n_tokens,
-           "rows": int(ids.shape[0]), "step_s": round(step, 4), "tokens_per_s": round(batch.n_tokens / step, 1),
-           "loss": [round(x, 4) for x in losses], **device.peaks(),
-           "between_steps_gb": None if static is None else round(static, 3)}
+        losses.append(result.loss)
     if not all(math.isfinite(x) for x in losses):
         raise FloatingPointError(f"non-finite loss {losses}")
-    del model, optimizer, loss_fn, loss
-    return out
+    step = statistics.median(times[1:]) if len(times) > 1 else times[0]
+    return {"tokens": batch.n_tokens, "rows": int(batch.input_ids.shape[0]), "step_s": round(step, 4),
+            "tokens_per_s": round(batch.n_tokens / step, 1), "loss": [round(x, 4) for x in losses],
+            **device.peaks(), "between_steps_gb": device.allocated()}
 
 
-def bytes_per_parameter(mode: str) -> int:
-    """Weights + gradients + AdamW's two moments, per parameter, in each training mode."""
-    return {"fp32_autocast": 4 + 4 + 8, "bf16_weights": 2 + 2 + 4}[mode]
-
-
-def probe_setup(config, work: Workload, device: Device, base_csv: Path | None):
-    """A bf16 model in eval mode and a Probe over `work.datasets` synthetic datasets (train and validation)."""
-    from mos.mixing.probe import Probe
-
-    model = build_model(config, torch.bfloat16, device.name).eval()
+def probe_datasets(config, work: Workload) -> tuple[dict[str, TokenizedDataset], dict[str, TokenizedDataset]]:
     names = [f"D{k}" for k in range(work.datasets)]
-    n = max(work.probe_examples, work.dds_examples)
-    train = {d: synthetic_dataset(d, n, work.probe_length, config.vocab_size, seed=10 + k) for k, d in enumerate(names)}
-    val = {d: synthetic_dataset(d, n, work.probe_length, config.vocab_size, seed=20 + k) for k, d in enumerate(names)}
-    probe = Probe(model, train, pad_id=0, seed=0, device=device.name, pack_length=work.probe_pack, validation=val,
-                  base_ppl=str(base_csv) if base_csv else None)
-    return model, probe
+
+    def make(offset: int) -> dict[str, TokenizedDataset]:
+        return {d: synthetic_dataset(d, work.probe_examples, work.probe_length, config.vocab_size, offset + k)
+                for k, d in enumerate(names)}
+
+    return make(10), make(20)
 
 
-def base_perplexities(probe, work: Workload, device: Device, csv_path: Path) -> dict[str, Any]:
-    """θ0's perplexities of the probe pool as `mos.training.base_ppl` computes them; writes its CSV."""
-    from mos.common.io import write_csv
-    from mos.training.base_ppl import COLUMNS
+def model_part(config, work: Workload, accelerator) -> tuple[dict[str, Any], Any, Any]:
+    """The bf16 model every part but training uses (base_ppl.weights: bfloat16; each ZeRO-2 rank holds
+    its weights in bf16), made ready by the pipeline's `training_objects` (checkpointing on, as the paper
+    config says); (numbers, model, loss model)."""
+    device = Device(accelerator.device)
+    model = build_model(config, torch.bfloat16, accelerator.device)
+    loss_model, _, _ = loop.training_objects(model, work.settings, accelerator)
+    numbers = {"parameters": count_parameters(model), **device.peaks(),
+               "between_parts_gb": device.allocated()}
+    return numbers, model, loss_model
 
+
+def base_ppl_part(config, work: Workload, model, csv_path: Path) -> dict[str, Any]:
+    """θ0's perplexities through the pipeline's function; writes their CSV for DIFF and HBO."""
+    device = Device(next(model.parameters()).device)
+    train, _ = probe_datasets(config, work)
+    model.eval()
     device.sync()
-    began, rows, tokens = time.perf_counter(), [], 0
-    for name in probe.names:
-        idx = list(range(work.probe_examples))
-        seq = probe.token_stats(name, idx, "sequence")
-        resp = probe.token_stats(name, idx, "response")
-        tokens += work.probe_examples * work.probe_length
-        for k, i in enumerate(idx):
-            rows.append({"dataset": name, "index": i,
-                         "ppl_sequence": float(torch.exp(seq["nll"][k] / max(1, int(seq["count"][k])))),
-                         "ppl_response": float(torch.exp(resp["nll"][k] / max(1, int(resp["count"][k])))),
-                         "n_sequence": int(seq["count"][k]), "n_response": int(resp["count"][k])})
+    began = time.perf_counter()
+    rows = base_ppl.perplexity_rows(model, train, 0, device.device.type, None)
     device.sync()
     seconds = time.perf_counter() - began
-    write_csv(csv_path, rows, COLUMNS)
-    return {"examples": len(rows), "tokens": tokens, "passes": 2, "tokens_per_s": round(2 * tokens / seconds, 1),
+    write_csv(csv_path, rows, base_ppl.COLUMNS)
+    tokens = work.datasets * work.probe_examples * work.probe_length
+    return {"examples": len(rows), "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
             "median_ppl_sequence": round(float(np.median([r["ppl_sequence"] for r in rows])), 1),
             **device.peaks()}
 
 
-def write_unit_base_ppl(csv_path: Path, names: list[str], n: int) -> None:
-    """Base perplexities of 1.0 (DIFF is then still measured when θ0's pass itself failed)."""
-    from mos.common.io import write_csv
-    from mos.training.base_ppl import COLUMNS
-
-    write_csv(csv_path, [{"dataset": d, "index": i, "ppl_sequence": 1.0, "ppl_response": 1.0, "n_sequence": 1,
-                          "n_response": 1} for d in names for i in range(n)], COLUMNS)
-
-
-def strategies(work: Workload) -> dict[str, Any]:
-    """The dynamic strategies whose rewards are measured, with the workload's batch sizes."""
-    from baselines.mixture_of_skills import MixtureOfSkills
-    from baselines.multidds import MultiDDS
-    from baselines.multiuat import MultiUAT
-
-    return {
-        "cossim": MixtureOfSkills(reward="cossim", cossim_examples=work.probe_examples),
-        "diff": MixtureOfSkills(reward="diff", diff_examples=work.probe_examples),
-        "multiuat": MultiUAT(validation_examples=work.probe_examples),
-        "multidds": MultiDDS(grad_examples=work.dds_examples, validation_examples=work.dds_examples),
-    }
-
-
-def reward(strategy, probe, device: Device, tokens: int) -> dict[str, Any]:
+def probe_part(config, work: Workload, accelerator, model, loss_model, cfg: Mapping[str, Any], label: str,
+               csv_path: Path, tmp: Path) -> dict[str, Any]:
+    """One update of the mixture's strategy on the pipeline's probe over the bf16 model (see the module
+    docstring); the probe and the strategy are kept in `probe_part.last` for the tests."""
+    device = Device(accelerator.device)
+    strategy = build_strategy(cfg, label, work.tiny)
+    train, validation = probe_datasets(config, work)
+    probe = loop.make_probe(model, work.settings, accelerator, train, 0, seed=0, validation=validation,
+                            base_ppl=str(csv_path))
+    probe.learning_rate = work.settings.lr
+    if strategy.needs_train_losses:  # the loop's record of the batches drawn since the last update
+        probe.set_train_losses({n: {"loss_sum": 2.0 * work.probe_length, "tokens": float(work.probe_length),
+                                    "examples": 1.0} for n in train})
+    runs = {}
+    for role in strategy.dependencies():  # DoReMi's reference: a finished run's folder, read by run_model
+        runs[role] = tmp / role
+        model.save_pretrained(runs[role] / "model", safe_serialization=True)
+    if runs:
+        strategy.bind_runs({r: str(f) for r, f in runs.items()})
+    strategy.initial_weights({n: len(d) for n, d in train.items()}, seed=0)
+    probe_part.last = {"probe": probe, "strategy": strategy, "model": model}
+    loss_model.eval()  # as Run.update_strategy
     device.sync()
     began = time.perf_counter()
-    values = strategy.rewards(probe)
+    update = strategy.update(strategy.first_update or strategy.update_every, probe)
     device.sync()
     seconds = time.perf_counter() - began
-    if not all(math.isfinite(v) for v in values.values()):
-        raise FloatingPointError(f"non-finite rewards {values}")
-    return {"rewards": {k: round(v, 6) for k, v in values.items()}, "tokens": tokens,
-            "tokens_per_s": round(tokens / seconds, 1), **device.peaks()}
+    weights = list(update.weights.values())
+    if not all(math.isfinite(w) for w in weights) or not math.isclose(sum(weights), 1.0, rel_tol=1e-6):
+        raise FloatingPointError(f"bad weights {update.weights}")
+    out = {"strategy": strategy.name, "update_s": round(seconds, 3), **device.peaks()}
+    if update.reward:
+        out["reward"] = {k: round(float(v), 6) for k, v in update.reward.items()}
+    return out
 
 
-def multidds_host_gb(n_params: int, work: Workload) -> float:
-    """Host memory today's MultiDDS would take: N validation gradients and one training gradient
-    as float64 copies (only while `Probe.gradient` still concatenates them; issue 11 part 1)."""
-    from mos.mixing.probe import Probe
-
-    flat = "torch.cat(" in inspect.getsource(Probe.gradient)
-    return (work.datasets + 1) * 8 * n_params / GB if flat else 0.0
+probe_part.last = {}
 
 
-def host_memory_gb() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
-
-
-def generation(model, work: Workload, device: Device) -> dict[str, Any]:
+def generation_part(config, work: Workload, model) -> dict[str, Any]:
     """Batched greedy generation with left padding, as TransformersGenerator.complete runs it."""
+    device = Device(next(model.parameters()).device)
+    model.eval()
     rng = np.random.default_rng(3)
-    vocab = model.config.vocab_size
-    lengths = [work.gen_prompt_length - (k % 4) * (work.gen_prompt_length // 8) for k in range(work.gen_prompts)]
+    step = work.gen_prompt_length // 8
+    lengths = [work.gen_prompt_length - (k % 4) * step for k in range(work.gen_prompts)]
     width = max(lengths)
     ids = torch.zeros((len(lengths), width), dtype=torch.long)
     mask = torch.zeros_like(ids)
     for row, n in enumerate(lengths):
-        ids[row, width - n:] = torch.from_numpy(rng.integers(8, vocab, size=n))
+        ids[row, width - n:] = torch.from_numpy(rng.integers(8, config.vocab_size, size=n))
         mask[row, width - n:] = 1
-    model.generation_config.eos_token_id = None
+    model.generation_config.eos_token_id = None  # every row generates all its tokens
     device.sync()
     began = time.perf_counter()
     with torch.no_grad():
-        out = model.generate(input_ids=ids.to(device.name), attention_mask=mask.to(device.name), do_sample=False,
-                             max_new_tokens=work.gen_new_tokens, min_new_tokens=work.gen_new_tokens, pad_token_id=0)
+        out = model.generate(input_ids=ids.to(device.device), attention_mask=mask.to(device.device),
+                             do_sample=False, max_new_tokens=work.gen_new_tokens,
+                             min_new_tokens=work.gen_new_tokens, pad_token_id=0)
     device.sync()
-    seconds = time.perf_counter() - began
     new = int(out[:, width:].numel())
     return {"prompts": len(lengths), "prompt_tokens": int(mask.sum()), "new_tokens": new,
-            "tokens_per_s": round(new / seconds, 1), **device.peaks()}
+            "tokens_per_s": round(new / (time.perf_counter() - began), 1), **device.peaks()}
 
 
-def memory_model(name: str, n_params: int, work: Workload) -> dict[str, Any]:
-    """Predictions to set beside the measurements: the parameter arithmetic of each training mode
-    (exact) and, when the checkout has it, the memory model of docs/memory.md."""
-    out: dict[str, Any] = {"parameters": n_params,
-                           "states_gb": {m: round(bytes_per_parameter(m) * n_params / GB, 2)
-                                         for m in ("fp32_autocast", "bf16_weights")}}
-    try:
-        from mos.training import memory
-    except ImportError:
-        out["docs_memory"] = ("TODO(lead): mos.training.memory (docs/memory.md) is not in this checkout; "
-                              "compare the measurements with it once it is")
-        return out
-    try:
-        arch = memory.ARCHITECTURES[name]
-        grid = memory.Grid(gpus=1, micro_batch=work.micro_batch, max_length=work.train_length)
-        out["docs_memory"] = {
-            "model": "DeepSpeed ZeRO-2 bf16 on 1 GPU (18 bytes per parameter + activations)",
-            "parameters": arch.parameters,
-            "training_checkpointing_on": memory.training(arch, grid, True),
-            "training_checkpointing_off": memory.training(arch, grid, False),
-            "probes": memory.probes(arch, grid),
-            "base_ppl": memory.base_ppl(arch, grid),
-        }
-    except Exception as e:  # noqa: BLE001 - the model's interface may have moved; say so, keep the report
-        out["docs_memory"] = f"could not evaluate mos.training.memory: {type(e).__name__}: {e}"
-    return out
-
-
-def check_architecture(name: str, work: Workload, device: Device, report: Report, tiny: bool,
-                       modes: str = "auto") -> None:
-    from transformers import AutoModelForCausalLM
-
-    config = arch_config(name, tiny)
-    arch: dict[str, Any] = {"config": str((ARCH_DIR / f"{name}.json").relative_to(ROOT)),
-                            "model_type": config.model_type, "vocab_size": config.vocab_size}
-    report.data["architectures"][name] = arch
-    with torch.device("meta"):
-        n_params = unique_parameters(AutoModelForCausalLM.from_config(config))
-    arch["parameters"] = n_params
-    arch["memory_model"] = memory_model(name, n_params, work)
-    gpu_gb = device.total()
-
-    train = arch.setdefault("train", {})
-    for mode in ("fp32_autocast", "bf16_weights"):
-        states = bytes_per_parameter(mode) * n_params / GB
-        if mode == "bf16_weights" and modes == "auto" and all(
-                train.get(f"fp32_autocast/{c}", {}).get("status") == "ok" for c in ("checkpointing_off", "checkpointing_on")):
-            break  # the pipeline's own path fits: no fallback needed
-        for ckpt in (False, True):
-            key = f"{mode}/checkpointing_{'on' if ckpt else 'off'}"
-            if gpu_gb is not None and states > 0.97 * gpu_gb:
-                train[key] = {"status": "skipped", "reason": f"weights, gradients and AdamW state alone are "
-                              f"{states:.1f} GB > {gpu_gb:.1f} GB of GPU memory"}
-                report.save()
-                continue
-            report.measure(train, key, lambda m=mode, c=ckpt: train_step(config, work, device, m, c), needs_s=15)
-
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
-        base_csv = Path(tmp) / "base_ppl.csv"
-        model, probe = probe_setup(config, work, device, base_csv)
-        report.measure(arch, "base_ppl", lambda: base_perplexities(probe, work, device, base_csv), needs_s=10)
-        if arch["base_ppl"]["status"] != "ok":
-            write_unit_base_ppl(base_csv, probe.names, max(work.probe_examples, work.dds_examples))
-            arch["base_ppl"]["diff_uses"] = "base perplexities of 1.0 (this pass failed)"
-        probes = arch.setdefault("probes", {})
-        for label, strategy in strategies(work).items():
-            per_dataset = work.dds_examples * 2 if label == "multidds" else work.probe_examples
-            tokens = work.datasets * per_dataset * work.probe_length
-            if label == "multidds":
-                need = multidds_host_gb(n_params, work)
-                if need > 0.6 * host_memory_gb():
-                    probes[label] = {"status": "skipped", "reason": f"today's Probe.gradient would hold {need:.0f} GB "
-                                     f"of float64 gradients in host memory ({host_memory_gb():.0f} GB here)"}
-                    report.save()
-                    continue
-            report.measure(probes, label, lambda s=strategy, t=tokens: reward(s, probe, device, t), needs_s=10)
-        report.measure(arch, "generation", lambda: generation(model, work, device), needs_s=10)
-        model = probe = None  # freed before the next architecture is built
-    device.reset()
-
-
-def zero2_step(work: Workload, tiny: bool = False, deepspeed: bool = True) -> dict[str, Any]:
+def zero2_part(work: Workload, deepspeed: bool = True) -> dict[str, Any]:
     """Two steps of the real training loop under accelerate + DeepSpeed ZeRO-2, one process, on a
-    randomly initialised Qwen1.5-0.5B with the tiny tokenizer and a generated testbed.
+    randomly initialised Qwen1.5-0.5B with a tiny tokenizer and a generated testbed.
     `deepspeed=False` runs the same job as a plain `python -m mos train` (the CPU test of this path)."""
     if deepspeed:
         import deepspeed as _ds  # noqa: F401 - fails here, with its reason, when DeepSpeed is not installed
@@ -490,29 +428,33 @@ def zero2_step(work: Workload, tiny: bool = False, deepspeed: bool = True) -> di
         build(TestbedConfig(seed=0, scale=0.01, corpus_docs=400, mc_math=20, mc_general=20, mc_nlp_per_task=3,
                             chat_per_category=2, word_problems=10), tmp_path / "tb")
         tok = train_tokenizer(training_texts(tmp_path / "tb"), 512)
-        config = arch_config("qwen1.5-0.5b", tiny=tiny)
+        config = arch_config("qwen1.5-0.5b", tiny=work.tiny)
         config.update({"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
                        "pad_token_id": tok.pad_token_id})
         model = build_model(config, torch.float32, "cpu")
         model.save_pretrained(tmp_path / "model")
         tok.save_pretrained(tmp_path / "model")
         del model
-        length = 256 if tiny else 2048
+        length = work.settings.pack_length
         spec = {"backbone": "qwen1.5-0.5b", "model": str(tmp_path / "model"),
-                "datasets": {s: str(tmp_path / "tb" / "train" / f"{s}.jsonl") for s in ("Mathematics", "General")},
+                "datasets": {s: str(tmp_path / "tb" / "train" / f"{s}.jsonl")
+                             for s in ("Mathematics", "General")},
                 "mixture": {"name": "uniform", "strategy": "temperature", "params": {"tau": "inf"}},
-                "train": {"steps": 2, "batch_size": work.micro_batch, "micro_batch_size": work.micro_batch,
-                          "lr": 1e-5, "precision": "bf16" if deepspeed else "fp32", "max_length": length,
+                "train": {**mixture_train(paper_config(), "uniform"), "steps": 2,
+                          "batch_size": work.settings.micro_batch_size,
+                          "precision": "bf16" if deepspeed else "fp32", "max_length": length,
                           "pack_length": length, "checkpoint_every": 100, "log_every": 1},
                 "seed": 0}
         (tmp_path / "spec.json").write_text(json.dumps(spec))
         train = ["-m", "mos", "train", "--spec", f"@{tmp_path / 'spec.json'}", "--out", str(tmp_path / "run")]
         if deepspeed:
-            cmd = ["accelerate", "launch", "--config_file", str(ROOT / "config" / "accelerate" / "deepspeed_zero2.yaml"),
-                   "--num_processes", "1", "--num_machines", "1", "--main_process_port", "29517", *train]
+            cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                   str(ROOT / "config" / "accelerate" / "deepspeed_zero2.yaml"), "--num_processes", "1",
+                   "--num_machines", "1", "--main_process_port", "29517", *train]
         else:
             cmd = [sys.executable, *train, "--threads", "1"]
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
         began = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
         seconds = time.perf_counter() - began
@@ -520,56 +462,204 @@ def zero2_step(work: Workload, tiny: bool = False, deepspeed: bool = True) -> di
             raise RuntimeError(f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}")
         info = json.loads((tmp_path / "run" / "run.json").read_text())
         return {"launcher": "accelerate + DeepSpeed ZeRO-2" if deepspeed else "python -m mos train",
-                "world_size": info["world_size"],
-                "tokens_per_s": info["timing"]["tokens_per_second"], "final_loss": info["final_loss"],
-                "wall_s_with_startup": round(seconds, 1),
+                "world_size": info["world_size"], "tokens_per_s": info["timing"]["tokens_per_second"],
+                "final_loss": info["final_loss"], "wall_s_with_startup": round(seconds, 1),
                 "note": "peak memory is the training process's, not measured from here"}
 
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- estimates and predictions
+
+
+def estimate_s(part: str, n_params: int, work: Workload, cfg: Mapping[str, Any] | None = None) -> float:
+    """Expected seconds of a part on one H100 from the model size (TRAIN_FLOPS, FORWARD_FLOPS,
+    HBM_BYTES_S, DISK_BYTES_S): building the random model plus the part's arithmetic. An estimate."""
+    build = 2.0 + 1.0 * n_params / 1e9  # a random model on the GPU, and accelerate's prepare
+    s = work.settings
+    probe_tokens = work.datasets * work.probe_examples * work.probe_length
+    fwd = lambda tokens: 2 * n_params * tokens / FORWARD_FLOPS  # noqa: E731
+    bwd = lambda tokens: 8 * n_params * tokens / TRAIN_FLOPS    # noqa: E731  forward, recompute, backward
+    if part.startswith("train/"):
+        flops = 8 if part.endswith("_on") else 6  # per parameter and token; checkpointing recomputes
+        per_step = flops * n_params * s.micro_batch_size * s.pack_length / TRAIN_FLOPS
+        return build + work.train_steps * per_step
+    if part == "model":
+        return build
+    if part == "base_ppl":
+        return 1.0 + fwd(probe_tokens)
+    if part == "generation":
+        return 1.0 + fwd(work.gen_prompts * work.gen_prompt_length) + \
+            work.gen_new_tokens * (2 * n_params / HBM_BYTES_S + 0.03)
+    if part == "zero2":
+        return 90.0
+    label = part.removeprefix("probe/")
+    strategy = cfg["mixtures"][label] if cfg else {}
+    kind = memory.probe_key(strategy.get("strategy", ""), strategy) if cfg else label
+    per = work.probe_length * work.datasets
+    seconds = {"cossim": fwd(probe_tokens), "multiuat": fwd(probe_tokens), "aioli": fwd(probe_tokens),
+               "diff": fwd(16 * per), "multidds": bwd(2 * 16 * per), "doremi": 2 * fwd(8 * per)
+               + 3 * 2 * n_params / DISK_BYTES_S, "odm": 0.0, "dynamixsft": 2 * fwd(8 * per) + bwd(8 * per),
+               "dynamixsft_fwd": fwd(8 * per),
+               "hbo": work.datasets * 4 * (8 * (bwd(work.probe_length) + 0.05) + fwd(16 * work.probe_length)),
+               }[kind]
+    return 1.0 + seconds
+
+
+def predicted_gb(part: str, name: str, work: Workload, kind: str | None = None) -> float | None:
+    """The memory model's GB for a part on one GPU (tensors only, every example at max_length)."""
+    if work.tiny:
+        return None
+    a, g = memory.ARCHITECTURES[name], memory.Grid(gpus=1, overhead_gb=0.0)
+    if part.startswith("train/"):
+        _, states, ckpt = part.split("/")
+        return round(memory.training(a, g, ckpt.endswith("_on"), states)["total"], 2)
+    if part == "model":
+        return round(memory._gb(2 * a.parameters), 2)
+    if part == "base_ppl":
+        return round(memory.base_ppl(a, g)["total"], 2)
+    if kind is not None:
+        weights = 2 * a.parameters * (1 + memory.RESIDENT.get(kind, 0))
+        return round(memory._gb(weights) + memory.probes(a, g, shards=1)[kind], 2)
+    return None
+
+
+# ---------------------------------------------------------------- the check
+
+
+def check_architecture(name: str, work: Workload, accelerator, report: Report, cfg: Mapping[str, Any],
+                       modes: str = "auto") -> None:
+    from transformers import AutoModelForCausalLM
+
+    config = arch_config(name, work.tiny)
+    with torch.device("meta"):
+        n_params = count_parameters(AutoModelForCausalLM.from_config(config))
+    parts: dict[str, Any] = {}
+    report.data["architectures"][name] = {"config": str((ARCH_DIR / f"{name}.json").relative_to(ROOT)),
+                                          "model_type": config.model_type, "vocab_size": config.vocab_size,
+                                          "parameters": n_params, "parts": parts}
+    gpu_gb = Device(accelerator.device).total()
+    runs_train = "mos.training.loop.training_objects + mos.training.step.train_step"
+    for states in ("fp32_autocast", "bf16"):
+        fp32 = [parts.get(f"train/fp32_autocast/checkpointing_{c}", {}).get("status") for c in ("off", "on")]
+        if states == "bf16" and modes == "auto" and fp32 == ["ok", "ok"]:
+            break  # the pipeline's own path fits: no fallback needed
+        states_gb = memory.STATES[states] * n_params / GB
+        for ckpt in (False, True):
+            key = f"train/{states}/checkpointing_{'on' if ckpt else 'off'}"
+            extra = {"runs": runs_train, "predicted_gb": predicted_gb(key, name, work),
+                     "estimate_s": round(estimate_s(key, n_params, work), 1)}
+            if gpu_gb is not None and states_gb > 0.97 * gpu_gb:
+                report.skip(parts, key, f"weights, gradients and AdamW state alone are {states_gb:.1f} GB > "
+                            f"{gpu_gb:.1f} GB of GPU memory", **extra)
+                continue
+            report.measure(parts, key, lambda st=states, c=ckpt: train_part(config, work, accelerator, st, c),
+                           needs_s=extra["estimate_s"], **extra)
+
+    held: dict[str, Any] = {}
+
+    def make_model() -> dict[str, Any]:
+        numbers, held["model"], held["loss_model"] = model_part(config, work, accelerator)
+        return numbers
+
+    report.measure(parts, "model", make_model, needs_s=estimate_s("model", n_params, work),
+                   runs="mos.training.loop.training_objects (bf16 weights)",
+                   predicted_gb=predicted_gb("model", name, work),
+                   estimate_s=round(estimate_s("model", n_params, work), 1))
+    if "model" not in held:
+        for key in ("base_ppl", *(f"probe/{label}" for label in probe_mixtures(cfg)), "generation"):
+            report.skip(parts, key, "the bf16 model was not built (part `model`)")
+        return
+    model, loss_model = held["model"], held["loss_model"]
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
+        csv_path = Path(tmp) / "base_ppl.csv"
+        extra = {"runs": "mos.training.base_ppl.perplexity_rows",
+                 "predicted_gb": predicted_gb("base_ppl", name, work),
+                 "estimate_s": round(estimate_s("base_ppl", n_params, work), 1)}
+        report.measure(parts, "base_ppl", lambda: base_ppl_part(config, work, model, csv_path),
+                       needs_s=extra["estimate_s"], **extra)
+        if parts["base_ppl"]["status"] != "ok":  # DIFF and HBO still run, against perplexities of 1.0
+            write_csv(csv_path, [{"dataset": f"D{k}", "index": i, "ppl_sequence": 1.0, "ppl_response": 1.0,
+                                  "n_sequence": 1, "n_response": 1} for k in range(work.datasets)
+                                 for i in range(work.probe_examples)], base_ppl.COLUMNS[:6])
+            parts["base_ppl"]["probes_use"] = "base perplexities of 1.0 (this part failed)"
+        for label, kind in probe_mixtures(cfg).items():
+            key = f"probe/{label}"
+            extra = {"runs": f"mos.pipeline.mixtures.build_strategy({label!r}) + mos.training.loop.make_probe"
+                             f" + {cfg['mixtures'][label]['strategy']}.update", "probe": kind,
+                     "predicted_gb": predicted_gb(key, name, work, kind),
+                     "estimate_s": round(estimate_s(key, n_params, work, cfg), 1)}
+            report.measure(parts, key, lambda lb=label, d=Path(tmp) / label: probe_part(
+                config, work, accelerator, model, loss_model, cfg, lb, csv_path, d),
+                needs_s=extra["estimate_s"], **extra)
+            probe_part.last = {}
+    extra = {"runs": "model.generate (mos.evaluation TransformersGenerator's call)",
+             "estimate_s": round(estimate_s("generation", n_params, work), 1)}
+    report.measure(parts, "generation", lambda: generation_part(config, work, model),
+                   needs_s=extra["estimate_s"], **extra)
+    held.clear()  # the model goes with this function's frame, before the next architecture is built
 
 
 def meta(args: argparse.Namespace, device: Device, work: Workload) -> dict[str, Any]:
-    from mos.common.provenance import git_commit, package_versions
-
+    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
     info: dict[str, Any] = {"script": "scripts/gpu_check.py", "args": vars(args), "workload": work.as_dict(),
                             "versions": package_versions(), "git_commit": git_commit(ROOT),
-                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_memory_gb": round(host_memory_gb(), 1)}
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_memory_gb": round(host, 1)}
     if device.cuda:
         props = torch.cuda.get_device_properties(0)
         info.update(gpu=props.name, gpu_memory_gb=round(props.total_memory / GB, 1), cuda=torch.version.cuda)
     return info
 
 
+def estimates(work: Workload, cfg: Mapping[str, Any]) -> str:
+    """The Markdown table of expected seconds per part on one H100 (README "GPU check")."""
+    from transformers import AutoModelForCausalLM
+
+    sizes = {}
+    for name in ARCHITECTURES:
+        with torch.device("meta"):
+            sizes[name] = count_parameters(AutoModelForCausalLM.from_config(arch_config(name, work.tiny)))
+    parts = ["train/fp32_autocast/checkpointing_on", "train/bf16/checkpointing_on", "model", "base_ppl",
+             *(f"probe/{label}" for label in probe_mixtures(cfg)), "generation"]
+    lines = ["| part | " + " | ".join(ARCHITECTURES) + " |", "|---|" + "---:|" * len(ARCHITECTURES)]
+    for part in parts:
+        cells = [f"{estimate_s(part, sizes[n], work, cfg):.0f}" for n in ARCHITECTURES]
+        lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    lines.append(f"| zero2 (Qwen1.5-0.5B, with start-up) | {estimate_s('zero2', 0, work):.0f} | | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cuda (default) or cpu")
     ap.add_argument("--tiny", action="store_true", help="tiny architectures and workloads (CPU tests)")
-    ap.add_argument("--architectures", default=",".join(ARCHITECTURES), help="comma-separated, in this order")
-    ap.add_argument("--budget-s", type=float, default=420.0, help="start no measurement after this many seconds")
+    ap.add_argument("--run", default=",".join(ORDER), help="architectures and zero2, comma-separated")
+    ap.add_argument("--budget-s", type=float, default=390.0, help="start no part expected to end after this")
     ap.add_argument("--modes", choices=["auto", "all"], default="auto",
-                    help="training modes: auto = bf16_weights only where fp32_autocast does not fit; all = both")
-    ap.add_argument("--no-zero2", action="store_true", help="skip the DeepSpeed ZeRO-2 step")
+                    help="training states: auto = bf16 only where fp32_autocast does not fit; all = both")
+    ap.add_argument("--estimate", action="store_true", help="print the expected seconds per part and exit")
     ap.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "gpu_check.json"))
     args = ap.parse_args(argv)
-    names = [n.strip() for n in args.architectures.split(",") if n.strip()]
-    unknown = [n for n in names if not (ARCH_DIR / f"{n}.json").is_file()]
+    cfg = paper_config()
+    work = Workload.make(cfg, args.tiny)
+    if args.estimate:
+        print(estimates(work, cfg))
+        return 0
+    names = [n.strip() for n in args.run.split(",") if n.strip()]
+    unknown = [n for n in names if n != "zero2" and not (ARCH_DIR / f"{n}.json").is_file()]
     if unknown:
-        ap.error(f"unknown architecture(s) {', '.join(unknown)}; config/architectures has "
+        ap.error(f"unknown part(s) {', '.join(unknown)}; choose among zero2 and "
                  f"{', '.join(sorted(p.stem for p in ARCH_DIR.glob('*.json')))}")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        ap.error("--device cuda but torch sees no CUDA device (use --device cpu --tiny for the CPU parts)")
-    device, work = Device(args.device), Workload(args.tiny)
-    report = Report(Path(args.out), args.budget_s, device, meta(args, device, work))
+    accelerator = loop.make_accelerator(work.settings)
+    device = Device(accelerator.device)
+    report = Report(Path(args.out), args.budget_s, device, meta(args, device, work),
+                    release=accelerator.free_memory)
     report.save()
     for name in names:
-        check_architecture(name, work, device, report, args.tiny, args.modes)
-    if args.no_zero2:
-        report.data["zero2"] = {"status": "skipped", "reason": "--no-zero2"}
-    elif not device.cuda:
-        report.data["zero2"] = {"status": "skipped", "reason": "needs CUDA (DeepSpeed's engine)"}
-    else:
-        report.measure(report.data, "zero2", lambda: zero2_step(work, args.tiny), needs_s=60)
+        if name != "zero2":
+            check_architecture(name, work, accelerator, report, cfg, args.modes)
+        elif not device.cuda:
+            report.skip(report.data, "zero2", "needs CUDA (DeepSpeed's engine)")
+        else:
+            report.measure(report.data, "zero2", lambda: zero2_part(work),
+                           needs_s=estimate_s("zero2", 0, work), runs="accelerate launch ... -m mos train")
     report.save()
     print(f"gpu_check: {report.path} ({report.elapsed():.0f} s)")
     return 0

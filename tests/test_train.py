@@ -159,3 +159,43 @@ def test_gradient_checkpointing_recomputes_layers_and_keeps_the_weights(tiny_mod
     assert calls == {False: micro_batches, True: 2 * micro_batches}
     for k in weights[False]:
         torch.testing.assert_close(weights[True][k], weights[False][k], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma", "qwen2"])
+def test_deepspeed_ranks_load_bf16_and_train_the_same_model(family, tmp_path):
+    """Under DeepSpeed's bf16 engine each process loads the checkpoint in bf16 (half the host memory):
+    the engine casts the parameters to bf16 before anything is built from them, so a bf16 load gives
+    the same parameters and the same forward pass, whether the engine casts everything (module.bfloat16(),
+    older DeepSpeed) or only the parameters, keeping float32 buffers (newer); elsewhere float32."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from mos.models.backbones import FAMILIES, load_model
+    from mos.training.loop import weights_dtype
+
+    deepspeed = SimpleNamespace(distributed_type=DistributedType.DEEPSPEED, mixed_precision="bf16")
+    assert weights_dtype(deepspeed) == torch.bfloat16
+    for kind, precision in ((DistributedType.DEEPSPEED, "no"), (DistributedType.MULTI_GPU, "bf16")):
+        accelerator = SimpleNamespace(distributed_type=kind, mixed_precision=precision)
+        assert weights_dtype(accelerator) == torch.float32
+    config_cls, model_cls = FAMILIES[family]
+    torch.manual_seed(0)
+    config = config_cls(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    model_cls(config).save_pretrained(tmp_path)  # float32 on disk
+    ids = torch.randint(0, 300, (2, 17))
+
+    def engine_cast(model, everything: bool):
+        if everything:
+            return model.bfloat16()
+        for p in model.parameters():
+            p.data = p.data.to(torch.bfloat16)
+        return model
+
+    for everything in (True, False):
+        before = engine_cast(load_model(str(tmp_path)), everything)
+        now = engine_cast(load_model(str(tmp_path), dtype=weights_dtype(deepspeed)), everything)
+        assert all(torch.equal(a, b) for a, b in zip(before.parameters(), now.parameters(), strict=True))
+        with torch.no_grad():
+            assert torch.equal(before(input_ids=ids).logits, now(input_ids=ids).logits)

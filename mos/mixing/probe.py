@@ -415,20 +415,23 @@ class Probe:
         adam = self._adam_settings(params) if step == "adam" else None
         pre = self.example_losses(dataset, indices, "train", scope)
         grads = self._grad_of_mean_loss(data, indices, scope, params)
-        saved = [p.detach().clone() for p in params]
-        try:
+        saved: list[torch.Tensor] = []  # each tensor copied just before it moves, its gradient freed after:
+        try:                            # the copy and the gradient together stay one model's size
             with torch.no_grad():
-                for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+                for k, p in enumerate(params):
+                    saved.append(p.detach().clone())
+                    g = grads[k]
                     if g is None:
                         continue
                     if adam is None:
                         p.sub_(lr * g)
                     else:
                         p.copy_(adam_step(p, g, lr, *adam[k]))
+                    grads[k] = None
             post = self.example_losses(dataset, indices, "train", scope)
         finally:
             with torch.no_grad():
-                for p, s in zip(params, saved, strict=True):
+                for p, s in zip(params, saved, strict=False):  # those moved before any error
                     p.copy_(s)
         return pre, post
 
@@ -464,7 +467,8 @@ class Probe:
             path = Path(folder) / "model"
             if not (path / "config.json").exists():
                 raise FileNotFoundError(f"{path}: no model; is {folder} a finished run?")
-            model = load_model(str(path)).to(device=self.device, dtype=next(self.model.parameters()).dtype)
+            dtype = next(self.model.parameters()).dtype  # loaded in it: no float32 copy in host memory
+            model = load_model(str(path), dtype=dtype).to(device=self.device, dtype=dtype)
             model.eval()
             for p in model.parameters():
                 p.requires_grad_(False)

@@ -1,11 +1,17 @@
 """Shared machinery of the learned-scorer strategies (MoS, MoSpec, MultiDDS, MultiUAT): a scorer
 fitted to a prior q_τ, one reward per dataset every `update_every` steps, an optional EMA, and a
 policy-gradient update of the scorer (mos.mixing.scorer). A subclass only says how rewards are computed.
+
+Each update also times its two phases, the rewards (the probe's forward and backward passes) and the
+scorer's update, in wall seconds; `report()` gives the sums (run.json `strategy_report.phase_seconds`,
+this process's updates since it started: a resumed run counts those after the resume). The overhead
+benchmark reads them there instead of wrapping the methods.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,6 +42,8 @@ class ScoredStrategy(MixingStrategy):
     ema_beta: float = 0.9                   # weight of the current reward (Eq. 11)
     _policy: ScorerPolicy | None = field(default=None, init=False, repr=False)
     _smoothed: dict[str, float] | None = field(default=None, init=False, repr=False)
+    _phase_seconds: dict[str, float] = field(default_factory=lambda: {"rewards": 0.0, "scorer": 0.0},
+                                             init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.update_every < 1:
@@ -58,12 +66,20 @@ class ScoredStrategy(MixingStrategy):
         return self._policy.probabilities()
 
     def update(self, step: int, probe: Probe) -> Update:
+        began = time.perf_counter()
         raw = self.rewards(probe)
+        rewarded = time.perf_counter()
         used = raw
         if self.ema:
             self._smoothed = used = R.ema(self._smoothed, raw, self.ema_beta)
         weights = self._policy.update(used)
+        self._phase_seconds["rewards"] += rewarded - began
+        self._phase_seconds["scorer"] += time.perf_counter() - rewarded
         return Update(weights, reward=raw, smoothed_reward=used if self.ema else None)
+
+    def report(self, step: int) -> dict[str, Any]:
+        """The wall seconds this process spent in the rewards and in the scorer's updates."""
+        return {"phase_seconds": {k: round(v, 6) for k, v in self._phase_seconds.items()}}
 
     def state_dict(self) -> dict[str, Any]:
         return {"policy": self._policy.state_dict() if self._policy else None, "smoothed": self._smoothed}

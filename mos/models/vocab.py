@@ -105,6 +105,19 @@ def _chunk_logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     return z
 
 
+def _accumulate(total: torch.Tensor, part: torch.Tensor, budget: int = LOGIT_BUDGET) -> None:
+    """total += part in place (the output layer's float32 gradient and one chunk's product in the
+    compute dtype): 4 + 2 bytes per weight in bf16, never a float32 copy of the product. A CPU add of
+    another dtype casts its input to a temporary first, so that is done `budget` elements at a time;
+    each element is the same sum either way (bf16 -> float32 is exact)."""
+    if part.dtype == total.dtype:
+        total.add_(part)
+        return
+    rows = max(1, int(budget) // max(1, part.shape[-1]))
+    for r in range(0, part.shape[0], rows):
+        total[r:r + rows].add_(part[r:r + rows])
+
+
 class _ChunkedCrossEntropy(torch.autograd.Function):
     """Σ_i [logsumexp(z_i) - z_i[t_i]] with z = softcap(h W^T + b), chunk by chunk; the backward
     pass recomputes each chunk's z and applies d/dz = softmax(z) - onehot(t) (times 1 - (z/cap)^2
@@ -121,13 +134,13 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
                 total += (torch.logsumexp(z, dim=-1) - z.gather(-1, targets[s:s + step, None])[:, 0]).sum()
                 del z
         ctx.save_for_backward(hidden, weight, bias, targets)
-        ctx.softcap, ctx.step, ctx.dtype = softcap, step, dtype
+        ctx.softcap, ctx.step, ctx.dtype, ctx.budget = softcap, step, dtype, budget
         return total
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         hidden, weight, bias, targets = ctx.saved_tensors
-        softcap, step, dtype = ctx.softcap, ctx.step, ctx.dtype
+        softcap, step, dtype, budget = ctx.softcap, ctx.step, ctx.dtype, ctx.budget
         want_h, want_w, want_b = ctx.needs_input_grad[:3]
         dh = torch.empty_like(hidden) if want_h else None
         dw = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
@@ -147,7 +160,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
                 if dh is not None:
                     dh[s:s + step] = (g @ w).to(hidden.dtype)
                 if dw is not None:
-                    dw += (g.T @ h.to(mm)).float()
+                    _accumulate(dw, g.T @ h.to(mm), budget)
                 if db is not None:
                     db += g.float().sum(0)
                 del g

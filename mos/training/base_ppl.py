@@ -134,10 +134,21 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         datasets = {name: load_dataset_file(name, path, tokenizer, "response", max_length)
                     for name, path in spec["datasets"].items()}
 
+    return perplexity_rows(model, datasets, tokenizer.pad_token_id, device, autocast_dtype,
+                           spec.get("pool_size"), int(spec.get("seed", 0)))
+
+
+def perplexity_rows(model: torch.nn.Module, datasets: Mapping[str, TokenizedDataset], pad_id: int,
+                    device: str, autocast_dtype: torch.dtype | None, pool_size: int | None = None,
+                    seed: int = 0) -> list[dict[str, Any]]:
+    """The CSV rows of θ0's perplexities: both scopes of every pool example from one forward pass of
+    `model` (already on `device`, in the weights dtype the runs use) through a probe of
+    ROWS_PER_FORWARD rows per decoder pass, under `autocast_dtype` (None: off). scripts/gpu_check.py
+    measures this function."""
     def autocast():  # what accelerate's autocast does in a single-process or DDP run of that precision
         return nullcontext() if autocast_dtype is None else torch.autocast(device, dtype=autocast_dtype)
 
-    probe = Probe(model, datasets, tokenizer.pad_token_id, seed=0, device=device, autocast=autocast,
+    probe = Probe(model, datasets, pad_id, seed=0, device=device, autocast=autocast,
                   rows_per_forward=ROWS_PER_FORWARD)
     lead, header = template_parts(datasets)
     alone = Probe(model, {n: answers_alone(d, lead, header) for n, d in datasets.items()}, tokenizer.pad_token_id,
@@ -145,7 +156,7 @@ def base_perplexities(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     numerics = probe.numerics()
     rows = []
     for name, data in datasets.items():
-        idx = pool_indices(len(data), spec.get("pool_size"), int(spec.get("seed", 0)), name)
+        idx = pool_indices(len(data), pool_size, seed, name)
         stats = probe.scope_stats(name, idx, PPL_SCOPES)  # both scopes from one forward pass
         seq, resp = stats["sequence"], stats["response"]
         solo = alone.scope_stats(name, idx, ("response",))["response"]  # the second pass: answers alone

@@ -36,7 +36,7 @@ class RunHooks:
         """After each optimizer step, with its loss (run.step already counts it)."""
 
     def before_update(self, run: Run) -> None:
-        """Before the strategy computes new weights."""
+        """Before the strategy computes new weights (the first thing Run.update_strategy does)."""
 
     def after_update(self, run: Run, update: Update) -> None:
         """After the strategy's update was applied (run.weights holds the new weights)."""

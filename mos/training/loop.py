@@ -30,8 +30,14 @@ Under DeepSpeed (an accelerate config with `distributed_type: DEEPSPEED`) the en
 optimizer itself at the end of each accumulation window and clips by its own config, so the loop
 tells it the batch layout (micro_batch_size per forward, batch_size / (micro_batch_size x
 processes) accumulation steps, grad_clip) and checkpoints the model and the ZeRO-partitioned
-optimizer through `Accelerator.save_state`. Nothing imports deepspeed unless accelerate launched
-the run with it.
+optimizer through `Accelerator.save_state`. Each process loads the checkpoint in bf16 there (the
+engine casts it to bf16 anyway: `weights_dtype`), half the host memory of a float32 load. Nothing
+imports deepspeed unless accelerate launched the run with it.
+
+The parts a run is built from are functions of their own, which scripts/gpu_check.py calls too:
+`make_accelerator`, `training_objects` (the model, loss, optimizer and schedule made ready) and
+`make_probe`; `Run(spec, out, hooks=[...], strategy=...)` takes observers (mos.training.hooks) and a
+strategy object of the caller's (the overhead benchmarks' replay arm).
 """
 
 from __future__ import annotations
@@ -113,6 +119,51 @@ def hold_out(datasets: Mapping[str, TokenizedDataset], n: int) -> tuple[dict, di
     return train, val
 
 
+def make_accelerator(settings: TrainSettings) -> Accelerator:
+    """The run's accelerator: its precision's autocast, the CPU where there is no CUDA. The scheduler
+    steps once per optimizer step: accelerate's default would step it once per process (it assumes
+    per-process batches grow with the world size; ours are split)."""
+    precision = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[settings.precision]
+    return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
+                       step_scheduler_with_optimizer=False)
+
+
+def weights_dtype(accelerator: Accelerator) -> torch.dtype:
+    """The dtype each process loads the checkpoint in: bf16 under DeepSpeed's bf16 engine, which casts
+    the parameters to bf16 before it builds anything from them (its fp32 master weights are copies of
+    the bf16 ones), so loading bf16 gives the same run with half the host memory per process
+    (tests/test_train.py checks the casts agree); float32 everywhere else (autocast keeps fp32 weights)."""
+    deepspeed = accelerator.distributed_type == DistributedType.DEEPSPEED
+    return torch.bfloat16 if deepspeed and accelerator.mixed_precision == "bf16" else torch.float32
+
+
+def training_objects(model: torch.nn.Module, settings: TrainSettings, accelerator: Accelerator):
+    """The model made ready to train as every run makes it: gradient checkpointing when the settings
+    ask, the loss wrapper (CausalLMLoss), AdamW (make_optimizer) and the warm-up/decay schedule, all
+    through `accelerator.prepare`. Returns (loss model, optimizer, scheduler) for mos.training.step."""
+    if settings.gradient_checkpointing:
+        enable_checkpointing(model)
+    optimizer = make_optimizer(model, settings)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(settings))
+    return accelerator.prepare(CausalLMLoss(model), optimizer, scheduler)
+
+
+def make_probe(model: torch.nn.Module, settings: TrainSettings, accelerator: Accelerator,
+               datasets: Mapping[str, TokenizedDataset], pad_id: int, seed: int,
+               validation: Mapping[str, TokenizedDataset] | None = None, base_ppl: str | None = None,
+               all_sum=None, on_model_loaded=None, optimizer: torch.optim.Optimizer | None = None):
+    """The probe a dynamic strategy reads the run through: forward and backward passes no larger than
+    a training micro-batch's (`rows_per_forward`, `grad_batch`), under the training forward's autocast,
+    the gradients sharded over the processes (mos.mixing.probe)."""
+    from mos.mixing.probe import Probe  # only dynamic strategies need it
+
+    return Probe(model, datasets, pad_id, seed, accelerator.device, settings.pack_length, validation,
+                 base_ppl, autocast=accelerator.autocast, rows_per_forward=settings.micro_batch_size,
+                 grad_batch=settings.micro_batch_size, rank=accelerator.process_index,
+                 world_size=accelerator.num_processes, all_sum=all_sum, on_model_loaded=on_model_loaded,
+                 optimizer=optimizer)
+
+
 class Run:
     """The state of one training run and the loop over it.
 
@@ -127,11 +178,7 @@ class Run:
         s = self.settings
         if s.batch_size % s.micro_batch_size:
             raise ValueError(f"train.batch_size {s.batch_size} is not a multiple of micro_batch_size {s.micro_batch_size}")
-        precision = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[s.precision]
-        # The scheduler steps once per optimizer step: accelerate's default would step it once per
-        # process (it assumes per-process batches grow with the world size; ours are split).
-        self.acc = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
-                               step_scheduler_with_optimizer=False)
+        self.acc = make_accelerator(s)
         if s.batch_size % (s.micro_batch_size * self.acc.num_processes) and self.acc.num_processes > 1:
             raise ValueError("batch_size must be a multiple of micro_batch_size x number of processes")
         self.deepspeed = self.acc.distributed_type == DistributedType.DEEPSPEED
@@ -154,13 +201,9 @@ class Run:
                                                   int(self.strategy.validation_size))
         self.sizes = {n: len(d) for n, d in self.datasets.items()}
         self.weights: Weights = normalize(self.strategy.initial_weights(self.sizes, seed=self.seed))
-        model = load_model(spec["model"])
-        if s.gradient_checkpointing:
-            enable_checkpointing(model)
+        model = load_model(spec["model"], dtype=weights_dtype(self.acc))
         self.n_params = count_parameters(model)
-        optimizer = make_optimizer(model, s)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(s))
-        self.model, self.optimizer, self.scheduler = self.acc.prepare(CausalLMLoss(model), optimizer, scheduler)
+        self.model, self.optimizer, self.scheduler = training_objects(model, s, self.acc)
         self.sampler = MixtureSampler(self.sizes, self.seed, self.acc.process_index, s.sampling_unit,
                                       self.acc.num_processes)
         self.probe = self._make_probe() if self.strategy.is_dynamic else None
@@ -218,14 +261,10 @@ class Run:
 
     # -- strategy ---------------------------------------------------------------------------
     def _make_probe(self):
-        from mos.mixing.probe import Probe  # only dynamic strategies need it
-
-        s = self.settings  # forward and backward passes no larger than a training micro-batch's
-        return Probe(self.hf_model, self.datasets, self.tokenizer.pad_token_id, self.seed, self.acc.device,
-                     s.pack_length, self.validation, self.spec.get("base_ppl"), autocast=self.acc.autocast,
-                     rows_per_forward=s.micro_batch_size, grad_batch=s.micro_batch_size,
-                     rank=self.acc.process_index, world_size=self.acc.num_processes, all_sum=self._all_sum,
-                     on_model_loaded=lambda model: self._emit("on_model_loaded", model), optimizer=self.optimizer)
+        return make_probe(self.hf_model, self.settings, self.acc, self.datasets, self.tokenizer.pad_token_id,
+                          self.seed, self.validation, self.spec.get("base_ppl"), all_sum=self._all_sum,
+                          on_model_loaded=lambda model: self._emit("on_model_loaded", model),
+                          optimizer=self.optimizer)
 
     def _emit(self, event: str, *args: Any) -> None:
         for hook in self.hooks:
@@ -249,12 +288,15 @@ class Run:
                 "drawn": counts[name],
             })
 
-    def _update_strategy(self) -> None:
+    def update_strategy(self) -> None:
+        """Ask the strategy for new weights after `self.step` steps and apply them (the loop calls
+        this on the strategy's schedule; a benchmark may call it to time one update alone). The
+        hooks' before_update/after_update enclose all of it."""
+        self._emit("before_update")
         if self.probe is not None:
             self.probe.learning_rate = self.scheduler.get_last_lr()[0]
             if self.train_losses is not None:
                 self.probe.set_train_losses(self._take_train_losses())
-        self._emit("before_update")
         self.model.eval()
         update = self.strategy.update(self.step, self.probe)
         self.model.train()
@@ -351,7 +393,7 @@ class Run:
             if self.acc.is_main_process:  # a run started afresh keeps nothing of an earlier attempt
                 snapshots.remove_all(self)
             if self.next_update == 0:  # the strategy's first update comes before the first step
-                self._update_strategy()
+                self.update_strategy()
             else:
                 self._log_weights()
         bar = tqdm(total=s.steps, initial=self.step, disable=not self.acc.is_local_main_process,
@@ -370,7 +412,7 @@ class Run:
             if self.step % s.log_every == 0 or self.step == s.steps:
                 self._log_row(lr, time.perf_counter() - start, bar)
             if self.strategy.is_dynamic and self.step == self.next_update and self.step < s.steps:
-                self._update_strategy()
+                self.update_strategy()
             if s.checkpoint_every and self.step % s.checkpoint_every == 0 and self.step < s.steps:
                 self.elapsed = time.perf_counter() - start
                 self.save_checkpoint()

@@ -3,22 +3,26 @@ rule, per backbone, from formulas over the real architectures. docs/memory.md ex
 profiles/slurm/config.yaml is sized from it; tests/test_memory.py checks the doc's tables against
 this module.
 
-    python -m mos memory                   # the tables, as docs/memory.md shows them (Markdown)
-    python -m mos memory --gpus 8          # training on 8 GPUs per run instead of 4
+    python -m mos memory                   # the tables of docs/memory.md (Markdown), 8 GPUs per run
+    python -m mos memory --gpus 4          # training on 4 GPUs per run instead of profiles/slurm's 8
     python -m mos memory --gpu-gb 141      # flag what does not fit on 141 GB GPUs (H200)
 
 All sizes are decimal GB (1e9 bytes). Activations assume the worst case the config allows: every
 example at `max_length` (2,048 tokens), so a training micro-batch is 8 x 2,048 = 16,384 tokens and a
 probe batch of 64 examples 131,072 tokens. These are estimates from counting the tensors autograd
-keeps (docs/memory.md "Method"); the GPU check of issue 11 part 4 measures them.
+keeps (docs/memory.md "Method"); scripts/gpu_check.py measures them on one GPU and sets this model's
+prediction beside each measurement. Every dynamic strategy of config/paper.yaml has its probe here
+(`PROBE_OF`, `probe_key`; tests/test_memory.py fails on a strategy without one), and the numbers the
+README, config/paper.yaml and docs/memory.md quote are checked against this module (`quoted()`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from mos.models.vocab import LOGIT_BUDGET
 
@@ -84,15 +88,20 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 @dataclass(frozen=True)
 class Grid:
-    """The run layout of config/paper.yaml (and the profile's GPUs per training run)."""
+    """The run layout of config/paper.yaml (and the profile's GPUs per training run); the probe sizes
+    are the paper config's strategy parameters (tests/test_memory.py compares them)."""
 
-    gpus: int = 4                    # GPUs per training run (profiles/slurm: train gpu)
+    gpus: int = 8                    # GPUs per training run (profiles/slurm: train gpu)
     micro_batch: int = 8             # train.micro_batch_size
     max_length: int = 2048           # train.max_length (= pack_length)
     cossim_examples: int = 64        # MoS COSSIM reward batch
     diff_examples: int = 16          # MoS DIFF reward batch (the code's default)
     uat_examples: int = 64           # MultiUAT validation examples per dataset
     dds_examples: int = 16           # MultiDDS examples per gradient (train and validation)
+    doremi_examples: int = 8         # DoReMi examples per dataset, under the model and its reference
+    dynamixsft_examples: int = 8     # DynamixSFT look-ahead (or forward-only) mini-batch per dataset
+    hbo_ppl_examples: int = 16       # HBO perplexity examples per level (its gradients: one example each)
+    aioli_examples: int = 64         # Aioli validation examples per dataset
     probe_pack: int = 64             # examples packed per probe forward (mos.mixing.probe)
     logit_budget: int = LOGIT_BUDGET  # logits per output-layer chunk (mos.models.vocab)
     overhead_gb: float = 2.0         # CUDA context, NCCL, allocator fragmentation per GPU
@@ -103,23 +112,41 @@ class Grid:
         return self.micro_batch * self.max_length
 
 
+# Bytes per parameter held between steps by each way of training (docs/memory.md "Weights and optimizer").
+STATES = {
+    "zero2": None,              # DeepSpeed ZeRO-2 bf16: 2 + 16 / W (the pipeline on several GPUs)
+    "fp32_autocast": 18,        # one process or DDP: fp32 weights, gradients, AdamW m and v, and the
+                                # bf16 weight copies autocast caches while a step's forward and backward run
+    "bf16": 8,                  # bf16 weights, gradients, m and v (not a recipe: what one GPU holds)
+}
+
+
 def _gb(x: float) -> float:
     return x / GB
 
 
-def training(a: Architecture, g: Grid, checkpointing: bool) -> dict[str, float]:
-    """One training step under DeepSpeed ZeRO-2 bf16 on g.gpus GPUs (GB per GPU)."""
-    P, W, T = a.parameters, g.gpus, g.micro_tokens
-    states = 2 * P + (4 + 4 + 8) * P / W      # bf16 weights; fp32 gradient, master and Adam m, v partitions
+def states_bytes(a: Architecture, g: Grid, states: str = "zero2") -> float:
+    """Bytes per GPU of weights, gradients and optimizer state in one of the STATES layouts."""
+    if states not in STATES:
+        raise ValueError(f"states must be one of {', '.join(STATES)}, got {states!r}")
+    per = STATES[states]
+    return 2 * a.parameters + 16 * a.parameters / g.gpus if per is None else per * a.parameters
+
+
+def training(a: Architecture, g: Grid, checkpointing: bool, states: str = "zero2") -> dict[str, float]:
+    """One training step (GB per GPU): under DeepSpeed ZeRO-2 bf16 on g.gpus GPUs by default."""
+    T = g.micro_tokens
+    held = states_bytes(a, g, states)
+    residual = 4 if states == "fp32_autocast" else 2
     if checkpointing:                           # layer inputs kept; one layer recomputed in the backward
-        acts = T * (2 * a.hidden * a.layers + 2 * a.layer_activations())
+        acts = T * (residual * a.hidden * a.layers + 2 * a.layer_activations(residual))
     else:
-        acts = T * a.layers * a.layer_activations()
+        acts = T * a.layers * a.layer_activations(residual)
     acts += T * (10 * a.hidden)                 # embeddings, final norm, the target positions' states
     chunk = g.logit_budget
     loss = 10 * chunk + 6 * a.vocab * a.hidden  # one chunk's logits (bf16, fp32, softmax) + the head's fp32 gradient
-    return {"states": _gb(states), "activations": _gb(acts), "loss": _gb(loss),
-            "loss_unchunked": _gb(14 * T * a.vocab), "total": _gb(states + acts + loss) + g.overhead_gb}
+    return {"states": _gb(held), "activations": _gb(acts), "loss": _gb(loss),
+            "loss_unchunked": _gb(14 * T * a.vocab), "total": _gb(held + acts + loss) + g.overhead_gb}
 
 
 def _forward(a: Architecture, g: Grid, examples: int) -> float:
@@ -129,9 +156,17 @@ def _forward(a: Architecture, g: Grid, examples: int) -> float:
     return g.micro_tokens * a.layer_transient() + 2 * tokens * a.hidden * 2
 
 
+def _backward(a: Architecture, g: Grid, examples: int) -> float:
+    """The backward pass of a probe gradient over at most a micro-batch of examples, with the run's
+    checkpointing: its activations and the output layer's chunk and gradient."""
+    step = training(a, replace(g, micro_batch=min(examples, g.micro_batch)), checkpointing=True)
+    return (step["activations"] + step["loss"]) * GB
+
+
 def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) -> dict[str, float]:
-    """Peak extra GB per GPU of each reward's probe (new code), beside what the old code needed."""
-    P, V, chunk, pack = a.parameters, a.vocab, g.logit_budget, g.probe_pack
+    """Peak extra GB per GPU of each reward's probe over the weights and optimizer state (new code),
+    beside what the old code needed (`*_old`)."""
+    P, V, chunk, pack, w = a.parameters, a.vocab, g.logit_budget, g.probe_pack, weights_bytes
     old_logits = lambda n: 18 * n * g.max_length * V  # noqa: E731  bf16 + fp32 + log_softmax + exp + product
     old_forward = lambda n: n * g.max_length * (a.layer_transient() + 2 * a.hidden)  # noqa: E731  all rows at once
     out = {
@@ -145,20 +180,57 @@ def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) ->
     # MultiDDS: this rank's share (1/shards) of u in float32, of one gradient and of a second one
     # while a later micro-batch's gradient is added; the backward pass of a training micro-batch
     # with the run's checkpointing
-    backward = training(a, g, checkpointing=True)
-    second = weights_bytes * P if g.dds_examples > g.micro_batch else 0
-    out["multidds"] = ((4 * P + weights_bytes * P + second) / shards
-                       + (backward["activations"] + backward["loss"]) * GB)
-    out["multidds_old"] = (3 * weights_bytes + 8) * P + old_forward(g.dds_examples) + 14 * g.dds_examples * g.max_length * V
+    second = w * P if g.dds_examples > g.micro_batch else 0
+    out["multidds"] = (4 * P + w * P + second) / shards + _backward(a, g, g.dds_examples)
+    out["multidds_old"] = ((3 * w + 8) * P + old_forward(g.dds_examples)
+                           + 14 * g.dds_examples * g.max_length * V)
     out["multidds_old_host"] = 5 * 8 * P
+    # the field's methods (baselines/): every rank runs the whole probe (no sharding)
+    out["doremi"] = _forward(a, g, g.doremi_examples) + 10 * chunk  # its reference model: RESIDENT
+    out["odm"] = 0.0                                                    # the training batches' own losses
+    out["dynamixsft"] = w * P + _backward(a, g, g.dynamixsft_examples)  # the copies + the gradient: one model
+    out["dynamixsft_fwd"] = _forward(a, g, g.dynamixsft_examples) + 10 * chunk
+    out["hbo"] = max(w * P + _backward(a, g, 1), _forward(a, g, g.hbo_ppl_examples) + 10 * chunk)
+    out["aioli"] = _forward(a, g, g.aioli_examples) + 10 * chunk
     return {k: _gb(v) for k, v in out.items()}
 
 
-def run_peak(a: Architecture, g: Grid, strategy: str = "multidds") -> float:
+# What a strategy keeps on every GPU for the whole run, steps included (bytes per parameter of the
+# weights): DoReMi's reference model.
+RESIDENT = {"doremi": 1}
+# The probe of each strategy of the registry (mos.mixing.registry); None: static, no probe.
+PROBE_OF: dict[str, Any] = {
+    "temperature": None, "fixed": None, "doremi_two_stage": None,
+    "multidds": "multidds", "multiuat": "multiuat",
+    "mos": lambda p: p.get("reward", "cossim"), "mospec": lambda p: p.get("reward", "cossim"),
+    "doremi": "doremi", "odm": "odm", "aioli": "aioli", "hbo": "hbo",
+    "dynamixsft": lambda p: "dynamixsft_fwd" if p.get("reward") == "probe_drop" else "dynamixsft",
+}
+PROBE_LABELS = {"cossim": "MoS COSSIM", "diff": "MoS DIFF", "multiuat": "MultiUAT", "multidds": "MultiDDS",
+                "doremi": "DoReMi", "odm": "ODM", "dynamixsft": "DynamixSFT look-ahead",
+                "dynamixsft_fwd": "DynamixSFT forward-only", "aioli": "Aioli", "hbo": "HBO"}
+
+
+def probe_key(strategy: str, params: Mapping[str, Any] | None = None) -> str | None:
+    """The probe (a key of `probes()`) a strategy of the registry runs with these parameters, None
+    for a static one; KeyError for a strategy the model does not know."""
+    if strategy not in PROBE_OF:
+        raise KeyError(f"the memory model has no probe for strategy {strategy!r}: add it to PROBE_OF "
+                       "(mos/training/memory.py) and docs/memory.md")
+    key = PROBE_OF[strategy]
+    return key(dict(params or {})) if callable(key) else key
+
+
+def run_peak(a: Architecture, g: Grid, probe: str | None = "multidds", weights_bytes: int = 2) -> float:
     """GB per GPU of a training run with checkpointing on: its step, or its probe on top of the
-    weights and optimizer partitions between steps, whichever is larger."""
+    weights and optimizer partitions between steps, whichever is larger; a strategy's resident
+    model (DoReMi's reference) counts in both."""
     step = training(a, g, checkpointing=True)
-    return max(step["total"], step["states"] + probes(a, g, shards=g.gpus)[strategy] + g.overhead_gb)
+    resident = _gb(RESIDENT.get(probe, 0) * weights_bytes * a.parameters)
+    if probe is None:
+        return step["total"]
+    extra = probes(a, g, weights_bytes, shards=g.gpus)[probe]
+    return max(step["total"] + resident, step["states"] + resident + extra + g.overhead_gb)
 
 
 def base_ppl(a: Architecture, g: Grid, weights_bytes: int = 2) -> dict[str, float]:
@@ -170,11 +242,24 @@ def base_ppl(a: Architecture, g: Grid, weights_bytes: int = 2) -> dict[str, floa
     return {"weights": _gb(weights), "total": _gb(new) + g.overhead_gb, "total_old": _gb(old) + g.overhead_gb}
 
 
-def host(a: Architecture, g: Grid) -> dict[str, float]:
-    """Host memory (GB) of a node: every training process loads the float32 checkpoint before
-    DeepSpeed casts it; base_ppl loads it once; MultiDDS's old code kept N + 1 float64 gradients."""
-    return {"train": g.gpus * (_gb(4 * a.parameters) + g.host_overhead_gb),
-            "base_ppl": _gb(4 * a.parameters) + g.host_overhead_gb}
+def host(a: Architecture, g: Grid, weights_bytes: int = 2) -> dict[str, float]:
+    """Host memory (GB) of a node: every DeepSpeed bf16 process loads the checkpoint in bf16
+    (mos.training.loop.weights_dtype; float32 before: 4 bytes per parameter), base_ppl loads it once
+    in its `weights` dtype (bfloat16 in config/paper.yaml)."""
+    return {"train": g.gpus * (_gb(weights_bytes * a.parameters) + g.host_overhead_gb),
+            "train_fp32_load": g.gpus * (_gb(4 * a.parameters) + g.host_overhead_gb),
+            "base_ppl": _gb(weights_bytes * a.parameters) + g.host_overhead_gb}
+
+
+RUN_ROWS = ["static", "cossim", "diff", "multiuat", "multidds", "doremi", "odm", "dynamixsft",
+            "dynamixsft_fwd", "aioli", "hbo"]
+
+
+def largest_run(a: Architecture, g: Grid) -> tuple[str, float]:
+    """(probe, GB per GPU) of the strategy whose run needs the most memory on this backbone."""
+    peaks = {k: run_peak(a, g, None if k == "static" else k) for k in RUN_ROWS}
+    worst = max(peaks, key=peaks.get)
+    return worst, peaks[worst]
 
 
 def table(g: Grid, gpu_gb: float = 80.0) -> str:
@@ -204,26 +289,61 @@ def table(g: Grid, gpu_gb: float = 80.0) -> str:
     row("loss: output layer unchunked (before)", [t["loss_unchunked"] for t in on])
     row("**training step, checkpointing on**", [t["total"] for t in on])
     row("training step, checkpointing off", [t["total"] for t in off])
-    for key, label in [("cossim", "COSSIM"), ("diff", "DIFF"), ("multiuat", "MultiUAT"), ("multidds", "MultiDDS")]:
-        row(f"probe {label}: extra", [p[key] for p in pr])
-        row(f"probe {label}: extra before", [p[f"{key}_old"] for p in pr])
-    row("states + MultiDDS probe", [t["states"] + p["multidds"] + g.overhead_gb for t, p in zip(on, pr, strict=True)])
-    row("states + largest other probe",
-        [t["states"] + max(p["cossim"], p["diff"], p["multiuat"]) + g.overhead_gb for t, p in zip(on, pr, strict=True)])
-    row("**run peak** (step or probe, checkpointing on)", [run_peak(a, g) for a in archs])
+    for key in ("cossim", "diff", "multiuat", "multidds"):
+        row(f"probe {PROBE_LABELS[key]}: extra", [p[key] for p in pr])
+        row(f"probe {PROBE_LABELS[key]}: extra before", [p[f"{key}_old"] for p in pr])
+    for key in ("doremi", "dynamixsft", "dynamixsft_fwd", "aioli", "hbo"):
+        row(f"probe {PROBE_LABELS[key]}: extra", [p[key] for p in pr])
+    row("DoReMi's reference model, resident", [_gb(2 * a.parameters) for a in archs])
+    for key in RUN_ROWS:
+        name = "static mixtures" if key == "static" else PROBE_LABELS[key]
+        row(f"run peak: {name}", [run_peak(a, g, None if key == "static" else key) for a in archs])
+    row("**run peak, largest** (checkpointing on)", [largest_run(a, g)[1] for a in archs])
     row("MultiDDS before: host RAM per process", [p["multidds_old_host"] for p in pr], gpu=False)
     bp = [base_ppl(a, g) for a in archs]
     row("base_ppl (1 GPU, bf16 weights)", [b["total"] for b in bp])
     row("base_ppl before", [b["total_old"] for b in bp])
     hosts = [host(a, g) for a in archs]
-    row(f"host RAM: train node ({g.gpus} processes)", [h["train"] for h in hosts], gpu=False)
-    row("host RAM: base_ppl", [h["base_ppl"] for h in hosts], gpu=False)
+    row(f"host RAM: train node ({g.gpus} processes, bf16 load)", [h["train"] for h in hosts], gpu=False)
+    row("host RAM: train node, float32 load (before)", [h["train_fp32_load"] for h in hosts], gpu=False)
+    row("host RAM: base_ppl (bf16 weights)", [h["base_ppl"] for h in hosts], gpu=False)
     return "\n".join(lines)
+
+
+def quoted(g: Grid | None = None) -> dict[str, float]:
+    """The numbers the README, config/paper.yaml and docs/memory.md quote in their prose, by name, as
+    this model computes them (GB, LLaMA-3-8B unless named); tests/test_memory.py finds each quote and
+    compares."""
+    g = g or Grid()
+    llama, four = ARCHITECTURES["llama-3-8b"], replace(g, gpus=4)
+    archs = list(ARCHITECTURES.values())
+    return {
+        "llama_activations_off": training(llama, g, False)["activations"],
+        "llama_activations_on": training(llama, g, True)["activations"],
+        "llama_weights_bf16": _gb(2 * llama.parameters),
+        "llama_adam_fp32": _gb(16 * llama.parameters),
+        "llama_peak_8": largest_run(llama, g)[1],
+        "llama_peak_4": largest_run(llama, four)[1],
+        "largest_peak_8": max(largest_run(a, g)[1] for a in archs),
+        "host_train_8": max(host(a, g)["train"] for a in archs),
+        "host_train_8_fp32": max(host(a, g)["train_fp32_load"] for a in archs),
+        "base_ppl_gpu": max(base_ppl(a, g)["total"] for a in archs),
+        **{f"{k}_states_fp32_autocast": _gb(states_bytes(a, g, "fp32_autocast"))
+           for k, a in ARCHITECTURES.items()},
+        "llama_states_bf16": _gb(states_bytes(llama, g, "bf16")),
+    }
+
+
+def over(g: Grid, gpu_gb: float) -> list[tuple[str, str]]:
+    """(backbone, probe) of every run that needs more than `gpu_gb` per GPU in this layout."""
+    return [(name, k) for name, a in ARCHITECTURES.items() for k in RUN_ROWS
+            if run_peak(a, g, None if k == "static" else k) > gpu_gb]
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gpus", type=int, default=4, help="GPUs per training run (profiles/slurm: train gpu)")
+    ap.add_argument("--gpus", type=int, default=Grid.gpus,
+                    help="GPUs per training run (profiles/slurm: train gpu)")
     ap.add_argument("--gpu-gb", type=float, default=80.0, help="GPU memory, to flag what does not fit")
     ap.add_argument("--budget", type=int, default=LOGIT_BUDGET, help="logits per output-layer chunk")
     args = ap.parse_args(argv)
