@@ -151,7 +151,7 @@ def perplexity_rows(model: torch.nn.Module, datasets: Mapping[str, TokenizedData
     probe = Probe(model, datasets, pad_id, seed=0, device=device, autocast=autocast,
                   rows_per_forward=ROWS_PER_FORWARD)
     lead, header = template_parts(datasets)
-    alone = Probe(model, {n: answers_alone(d, lead, header) for n, d in datasets.items()}, tokenizer.pad_token_id,
+    alone = Probe(model, {n: answers_alone(d, lead, header) for n, d in datasets.items()}, pad_id,
                   seed=0, device=device, autocast=autocast, rows_per_forward=ROWS_PER_FORWARD)
     numerics = probe.numerics()
     rows = []
