@@ -47,9 +47,8 @@ def heuristics(runs: pd.DataFrame, backbone: str) -> list[str]:
     out = []
     for mixture, part in runs[runs["backbone"] == backbone].groupby("mixture", sort=False):
         row = part.iloc[0]
-        params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
         weights = json.loads(row["weights"]) if isinstance(row.get("weights"), str) else {}
-        if row["strategy"] == "temperature" and len(weights) > 1 and not params.get("validation_size"):
+        if row["strategy"] == "temperature" and len(weights) > 1:
             out.append(mixture)
     return out
 

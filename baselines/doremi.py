@@ -18,14 +18,14 @@ reference's memorisation with learnability. The faithful analogue is λ on examp
 trained on: `split: validation` (default) draws B_i from `validation_size` examples held out of
 every dataset, and the reference must be a run that held out the same examples (the loop's split is
 fixed per dataset and size): the default reference `uniform_heldout` is UNI. with the same
-`validation_size` (strategy `doremi_reference` below; config/config.yaml). The first update checks the reference's run.json
+`validation_size` (strategy `temperature_heldout`, baselines/temperature.py; config/config.yaml). The first update checks the reference's run.json
 (`validation_sizes`) and stops otherwise. `split: train` with `reference: uniform` and
 `validation_size: 0` is the earlier variant (`doremi_train`). report() gives, per dataset, the
 reference's epochs (examples it drew / its training examples) beside the mean and last λ.
 
-Three strategies in this file: the reference run's (`doremi_reference`: static q_τ, UNI. at its τ = ∞,
-holding out `validation_size` examples of every dataset, the same ones as a DoReMi run of that size)
-and two variants of the schedule:
+The reference run is `temperature_heldout` (baselines/temperature.py: static q_τ, UNI. at τ = ∞,
+holding out `validation_size` examples of every dataset, the same ones as a DoReMi run of that size).
+Two variants of the schedule are in this file:
 
     doremi             online: α is the main model's sampling distribution as it trains (what
                        DataFlex's DoReMi mixer does); every `update_every` steps (Algorithm 1
@@ -58,7 +58,7 @@ as `extra_training_examples` with each `dependency_runs` entry (for the two-stag
 proxy run and, through it, the reference run).
 
     mixtures:
-      uniform_heldout: {strategy: doremi_reference, validation_size: 100}
+      uniform_heldout: {strategy: temperature_heldout, validation_size: 100}
       doremi: {strategy: doremi, reference: uniform_heldout, validation_size: 100}
       doremi_train: {strategy: doremi, reference: uniform, split: train, validation_size: 0, examples: 8}
       doremi_two_stage: {strategy: doremi_two_stage, proxy: doremi}
@@ -279,22 +279,3 @@ class DoReMiTwoStage(MixingStrategy):
     def report(self, step: int) -> dict[str, Any]:
         return {"proxy_run": self._runs.get("proxy"), "proxy_updates": self._proxy_updates,
                 "average_weights": self._average}
-
-
-@dataclass
-class DoReMiReference(MixingStrategy):
-    """DoReMi's reference run: static temperature sampling that holds out DoReMi's validation examples."""
-
-    name = "doremi_reference"
-    tau: float = math.inf                   # UNI.
-    validation_size: int = 100              # the same examples a DoReMi run with this size holds out
-
-    def __post_init__(self) -> None:
-        if not self.tau > 0 or math.isnan(self.tau):
-            raise ValueError(f"tau must be > 0 (inf for uniform), got {self.tau}")
-        if self.validation_size < 1:
-            raise ValueError(f"validation_size must be >= 1 (it is what the reference holds out), got "
-                             f"{self.validation_size}")
-
-    def initial_weights(self, sizes: Mapping[str, int], seed: int = 0) -> Weights:
-        return temperature_weights(sizes, self.tau)

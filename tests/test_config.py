@@ -51,8 +51,9 @@ def test_shipped_configs_are_valid(name: str) -> None:
 def test_default_config_grid() -> None:
     cfg = load_config(DEFAULT)
     # designed by θ0 (seed s on θ0 s): the five primary arms and TEMP.'s A/A copy on 12 θ0s, the other six
-    # Table 2 rows and the field's six methods on 2; the smaller backbones are config/headroom.yaml's
-    assert len(G.runs(cfg)) == 6 * 12 + (6 + 6) * 2
+    # Table 2 rows and the field's six methods (and DoReMi's held-out UNI. reference) on 2; the smaller
+    # backbones are config/headroom.yaml's
+    assert len(G.runs(cfg)) == 6 * 12 + (6 + 7) * 2
     assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "mos_diff_ema")}) == list(range(12))
     assert sorted({s for b, m, s in G.runs(cfg) if (b, m) == ("tiny-llama", "hbo")}) == [0, 1]
     assert {b for b, _, _ in G.runs(cfg)} == {"tiny-llama"}

@@ -472,7 +472,7 @@ def uniform_run(tiny_model_dir, testbed_dir, tmp_path_factory):
     """A finished UNI. run that held out 2 examples per dataset: DoReMi's reference."""
     out = tmp_path_factory.mktemp("uniform") / "run"
     spec = train_spec(tiny_model_dir, testbed_dir, steps=12, checkpoint_every=0)
-    spec["mixture"] = {"name": "uniform_heldout", "strategy": "doremi_reference", "params": {"validation_size": 2}}
+    spec["mixture"] = {"name": "uniform_heldout", "strategy": "temperature_heldout", "params": {"validation_size": 2}}
     train(spec, out)
     return out
 

@@ -54,7 +54,7 @@ def train_commands(output: str) -> list[str]:
 def test_dry_run_default_config(tmp_path: Path) -> None:
     jobs = dry_run(workdir=tmp_path)
     # one train job and one evaluation job per backbone x mixture cell (all its seeds, one process each):
-    # the six primary cells (12 θ0s) and the twelve others (2): tests/test_config.py counts the runs
+    # the six primary cells (12 θ0s) and the thirteen others (2): tests/test_config.py counts the runs
     assert jobs["train"] == jobs["evaluate"] == 6 + 12
     assert jobs["pretrain"] == 12  # one θ0 per run seed of tiny-llama
     assert jobs["base_ppl"] == 12  # DIFF's perplexities, for every θ0 a DIFF run starts from
@@ -148,7 +148,7 @@ def test_doremi_trains_after_its_reference_and_the_two_stage_after_its_proxy(tmp
     cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text(encoding="utf-8"))
     cfg["backbones"] = {"tiny-llama": cfg["backbones"]["tiny-llama"]}
     cfg["mixtures"] = {"uniform": cfg["mixtures"]["uniform"],
-                       "uniform_heldout": {"strategy": "doremi_reference", "validation_size": 2},
+                       "uniform_heldout": {"strategy": "temperature_heldout", "validation_size": 2},
                        "doremi": {"strategy": "doremi", "reference": "uniform_heldout", "validation_size": 2,
                                   "update_every": 5, "examples": 2},
                        "doremi_two_stage": {"strategy": "doremi_two_stage", "proxy": "doremi"}}
