@@ -55,7 +55,7 @@ def test_dry_run_default_config(tmp_path: Path) -> None:
     jobs = dry_run(workdir=tmp_path)
     # one train job and one evaluation job per backbone x mixture cell (all its seeds, one process each):
     # the six primary cells (12 θ0s) and the thirteen others (2): tests/test_config.py counts the runs
-    assert jobs["train"] == jobs["evaluate"] == 6 + 12
+    assert jobs["train"] == jobs["evaluate"] == 6 + 13
     assert jobs["pretrain"] == 12  # one θ0 per run seed of tiny-llama
     assert jobs["base_ppl"] == 12  # DIFF's perplexities, for every θ0 a DIFF run starts from
     assert jobs["tokenize"] == 1 and jobs["dataset"] == 4
