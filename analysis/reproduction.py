@@ -147,8 +147,11 @@ def summary_notes(table: pd.DataFrame, votes: pd.DataFrame, exp: Path, snapshot:
     for metric, part in table.groupby("metric", sort=False):
         runs = int(part[["n_snapshot", "n_rerun"]].min(axis=1).sum())
         moved = part[part["moved"]]
-        notes.append(f"{metric}: {len(part) - len(moved)} of {len(part)} cell means within seed-and-θ0 noise of "
-                     f"the snapshot's (the 95% interval of Δ includes 0)" +
+        testable = part[part["lo"].notna()]
+        untestable = len(part) - len(testable)
+        notes.append(f"{metric}: {len(testable) - len(moved)} of {len(testable)} cell means within seed-and-θ0 "
+                     f"noise of the snapshot's (the 95% interval of Δ, paired by θ0, includes 0)"
+                     + (f"; {untestable} cell(s) on one θ0 have no interval" if untestable else "") +
                      (f"; beyond it: {', '.join(moved['backbone'] + ' ' + moved['mixture'])}" if len(moved) else "") +
                      f". |Δ| of the cell means: median {np.median(part['delta'].abs()):.2f}, max "
                      f"{part['delta'].abs().max():.2f}. {int(part['identical_runs'].sum())} of {runs} runs gave "

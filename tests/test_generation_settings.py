@@ -17,7 +17,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from mos.common.provenance import vllm_provenance
-from mos.evaluation import tasks as eval_tasks  # (a module: pytest would collect testbed_math_task)
+from mos.evaluation.benchmarks import testbed_math as eval_tasks  # (a module: pytest would collect its task)
 from mos.evaluation.builtin_tasks import MAX_GEN_TOKS, builtin_task_configs
 from mos.evaluation.chat_bench import Question, answer_questions
 from mos.evaluation.generation import GenerationSettings, make_generator

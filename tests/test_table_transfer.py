@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from analysis import table_transfer
+from analysis import inference, table_transfer
 
 SKILLS = ("Mathematics", "Medicine", "General", "NLP")
 # mixture -> (datasets it samples, paper label, per-seed accuracy on its own skill)
@@ -55,11 +53,12 @@ def test_rows_columns_and_intervals(tmp_path: Path) -> None:
     assert list(table["single"]) == [True, True, False]
     nlp = table.set_index("trained_on").loc["NLP only"]
     assert (nlp["mc_NLP_mean"], nlp["n_seeds"]) == (pytest.approx(85.0), 3)
-    # the interval is the project's (σ pooled over the column's cells, on the logit scale): inside [0, 100],
-    # around the mean, narrower than the one of the NLP-only cell's own three seeds alone (t with 2 df)
-    own_half_width = stats.t.ppf(0.975, 2) * np.std([90.0, 80.0, 85.0], ddof=1) / np.sqrt(3)
+    # the interval is the project's (the cell's own replicates, t with 2 df, on the logit scale): inside
+    # [0, 100], around the mean, and the one of the NLP-only cell's three values alone
+    own = inference.cell_intervals(pd.DataFrame({"backbone": "b", "mixture": "m", "seed": [0, 1, 2],
+                                                 "value": [90.0, 80.0, 85.0]}), scale=inference.PERCENT).iloc[0]
     assert 0 <= nlp["mc_NLP_lo"] < 85.0 < nlp["mc_NLP_hi"] <= 100
-    assert nlp["mc_NLP_hi"] - nlp["mc_NLP_lo"] < 2 * own_half_width
+    assert (nlp["mc_NLP_lo"], nlp["mc_NLP_hi"]) == (pytest.approx(own["lo"]), pytest.approx(own["hi"]))
     assert table.set_index("trained_on").loc["PROP. (τ=1)", "math_one_step_mean"] == pytest.approx(60.0)
     md = (exp / "tables" / "transfer_matrix.md").read_text()
     header = next(line for line in md.splitlines() if line.startswith("| Backbone"))

@@ -118,6 +118,9 @@ def headroom_problems(cfg: Mapping[str, Any]) -> list[str]:
     spec = cfg["claims"].get("headroom") or {}
     if "optimum" not in spec:  # not declared (the schema fills only its metric's default)
         return []
+    missing = [k for k in ("backbone", "design") if k not in spec]
+    if missing:
+        return [f"claims.headroom: missing key(s) {', '.join(missing)} (with `optimum`, the headroom needs them)"]
     problems, where, backbone = [], "claims.headroom", spec["backbone"]
     grid = {(b, m) for b, m, _ in runs(cfg)}
     for m in [*spec["design"], spec["optimum"]]:
