@@ -10,6 +10,7 @@ Floors; a module imports only from the floors below it (tests/test_layout.py che
       ↓
     claims      the pre-declared claims: hypotheses, Holm, verdicts (scorecard.py, power.py)
     weight_figure  the sampling-weight figure and its start/end table (fig2_weights.py, fig4_...)
+    surface     the response surface over the simplex and its optimum (headroom.py; the headroom_fit job)
       ↓
     values      the value extractors: per-run µMU, µMB, µBOTH, µALL, skills, weight changes; the
                 paper's numbers

@@ -195,18 +195,21 @@ def signed(value: float, digits: int = 2) -> str:
 
 
 def one_sided(effect: np.ndarray, se: np.ndarray, df: np.ndarray, direction: int, null: float = 0.0) -> np.ndarray:
-    """P(T ≥ direction·(effect − null)/se) under df; NaN where untestable."""
+    """P(T ≥ direction·(effect − null)/se) under df; NaN where untestable (fewer than two replicates). With no
+    variation at all (se = 0) the sign decides, as inference.Comparison.p does."""
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (effect - null) / se
         p = stats.t.sf(direction * t, np.where(df > 0, df, np.nan))
-    return np.where((se > 0) & (df > 0), p, np.nan)
+    sign = np.where(direction * (effect - null) > 0, 0.0, 1.0)
+    return np.where(df > 0, np.where(se > 0, p, np.where(se == 0, sign, np.nan)), np.nan)
 
 
 def reviewer_t(frame: pd.DataFrame, backbone: str, a: str, b: str) -> inference.Comparison:
     """The reviewer's check, by hand from the per-run values: seeds averaged within θ0, then scipy's paired t
     over the θ0s both arms share (n − 1 df)."""
     part = frame[frame["backbone"] == backbone]
-    means = part.groupby(["mixture", "theta0"])["value"].mean().unstack("mixture")
+    part = part.assign(unit=inference.replicate_unit(part))  # θ0, or the seed where runs name no θ0
+    means = part.groupby(["mixture", "unit"])["value"].mean().unstack("mixture")
     if a not in means or b not in means:
         return inference.comparison(math.nan, math.nan, 0, 0, 0, math.nan)
     pair = means[[a, b]].dropna()

@@ -70,13 +70,30 @@ def components(frame: pd.DataFrame, cells: Sequence[tuple[str, str]] | None = No
     formula = "value ~ C(cell)" if n_cells > 1 else "value ~ 1"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # boundary fits (a component at 0) warn; the estimate is still REML's
-        if separable:
-            model = smf.mixedlm(formula, d, groups="theta0", re_formula="1", vc_formula={"cxt": "0 + C(cell)"})
-            fit = model.fit(reml=True)
-            return Components(float(fit.cov_re.iloc[0, 0]), float(fit.vcomp[0]), float(fit.scale), n_cells,
-                              n_theta, len(d), True)
-        fit = smf.mixedlm(formula, d, groups="theta0", re_formula="1").fit(reml=True)
-        return Components(float(fit.cov_re.iloc[0, 0]), float(fit.scale), 0.0, n_cells, n_theta, len(d), False)
+        try:
+            if separable:
+                model = smf.mixedlm(formula, d, groups="theta0", re_formula="1", vc_formula={"cxt": "0 + C(cell)"})
+                fit = model.fit(reml=True)
+                return Components(float(fit.cov_re.iloc[0, 0]), float(fit.vcomp[0]), float(fit.scale), n_cells,
+                                  n_theta, len(d), True)
+            fit = smf.mixedlm(formula, d, groups="theta0", re_formula="1").fit(reml=True)
+            return Components(float(fit.cov_re.iloc[0, 0]), float(fit.scale), 0.0, n_cells, n_theta, len(d), False)
+        except (np.linalg.LinAlgError, ValueError):  # degenerate data (e.g. no residual variation): moments
+            return moment_components(d, n_cells, n_theta, separable)
+
+
+def moment_components(d: pd.DataFrame, n_cells: int, n_theta: int, separable: bool) -> Components:
+    """Method-of-moments components of θ0-level means in a two-way layout (cell × θ0), where REML cannot fit:
+    σ²_e from the additive model's residual mean square, σ²_θ0 = max(0, (MS_θ0 − MS_e) / cells)."""
+    means = d.groupby(["cell", "theta0"])["value"].mean().unstack("theta0")
+    y = means.to_numpy(dtype=float)
+    ok = ~np.isnan(y)
+    grand = np.nanmean(y)
+    resid = y - np.nanmean(y, axis=1, keepdims=True) - np.nanmean(y, axis=0, keepdims=True) + grand
+    df_e = max(1, int(ok.sum()) - y.shape[0] - y.shape[1] + 1)
+    ms_e = float(np.nansum(resid ** 2) / df_e)
+    ms_t = float(np.nansum((np.nanmean(y, axis=0) - grand) ** 2) * y.shape[0] / max(1, y.shape[1] - 1))
+    return Components(max(0.0, (ms_t - ms_e) / max(1, y.shape[0])), ms_e, 0.0, n_cells, n_theta, len(d), separable)
 
 
 # ---------------------------------------------------------------- planning over θ0s and seeds

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import common, fig3_loss, inference, table2_main
+from analysis import common, fig3_loss, inference, table2_main, values
 
 ROOT = Path(__file__).resolve().parent.parent
 T975 = {1: 12.7062047, 2: 4.30265273, 4: 2.77644511, 9: 2.26215716, 30: 2.04227246}  # Student t, 97.5%
@@ -76,14 +76,20 @@ def test_t_quantile_matches_tables(dof: int) -> None:
     assert inference.t_crit(dof) == pytest.approx(T975[dof], abs=1e-6)
 
 
-def test_seed_stats_pool_sigma_over_cells() -> None:
-    """Two cells of one group share one σ: s² = (2 + 6) / 4 on 4 df (values 1, 2, 3 and 5, 5, 8)."""
+def test_seed_stats_use_each_cells_own_replicates() -> None:
+    """Each cell's interval from its own replicates (seeds, or θ0s where the frame names them): s² = 1 for
+    values 1, 2, 3 and 3 for 5, 5, 8, each on 2 df; nothing pooled across cells (their spreads differ)."""
     df = pd.DataFrame({"backbone": "b", "mixture": ["m"] * 3 + ["n"] * 3, "seed": [0, 1, 2] * 2,
                        "value": [1.0, 2.0, 3.0, 5.0, 5.0, 8.0]})
     stats = common.seed_stats(df, ["backbone", "mixture"]).set_index("mixture")
-    hw = T975[4] * math.sqrt(2.0) / math.sqrt(3)
+    t2 = stats_t975_2 = 4.302652729911275  # Student t, 0.975 quantile, 2 df
     assert (stats.loc["m", "mean"], stats.loc["m", "n"]) == (2.0, 3)
-    assert stats.loc["m", "lo"] == pytest.approx(2.0 - hw) and stats.loc["n", "hi"] == pytest.approx(6.0 + hw)
+    assert stats.loc["m", "lo"] == pytest.approx(2.0 - t2 * 1.0 / math.sqrt(3))
+    assert stats.loc["n", "hi"] == pytest.approx(6.0 + stats_t975_2 * math.sqrt(3.0) / math.sqrt(3))
+    # seeds of one θ0 are averaged first: two θ0s of two seeds each are two replicates (1 df)
+    theta = df.assign(theta0=["0", "0", "1", "0", "0", "1"], seed=[0, 1, 2, 0, 1, 2])
+    st = common.seed_stats(theta, ["backbone", "mixture"]).set_index("mixture")
+    assert st.loc["m", "n"] == 2 and st.loc["m", "mean"] == pytest.approx((1.5 + 3.0) / 2)
     one = common.seed_stats(df.iloc[[0, 3]], ["backbone", "mixture"])  # one seed per cell: no interval
     assert one["lo"].isna().all() and list(one["mean"]) == [1.0, 5.0]
     assert common.fmt_interval(5.0, math.nan, math.nan) == "5.00"
@@ -121,10 +127,11 @@ def test_table2_numbers_best_and_paper(exp: Path) -> None:
     assert list(table["backbone"]) == ["tiny-llama", "tiny-llama", "tiny-qwen", "tiny-qwen"]  # runs.csv order
     row = table.iloc[0]
     assert row["mu_mmlu_mean"] == pytest.approx(32.0)
-    # by hand: σ pooled over the 4 cells on the scaled logit z = log((y + .5) / (100.5 − y)), 8 df, centred on z(32)
-    z = {k: [math.log((100 * v + 0.5) / (100.5 - 100 * v)) for v in vals] for k, vals in MU.items()}
-    s2 = sum(sum((x - sum(v) / 3) ** 2 for x in v) for v in z.values()) / 8
-    hw = 2.30600414 * math.sqrt(s2 / 3)  # t(0.975, 8)
+    # by hand: the cell's own three replicates on the scaled logit z = log((y + .5) / (100.5 − y)), 2 df,
+    # centred on z(32)
+    z = [math.log((100 * v + 0.5) / (100.5 - 100 * v)) for v in MU[next(iter(MU))]]
+    s2 = sum((x - sum(z) / 3) ** 2 for x in z) / 2
+    hw = 4.30265273 * math.sqrt(s2 / 3)  # t(0.975, 2)
 
     def back(x: float) -> float:
         return -0.5 + 101 / (1 + math.exp(-x))
@@ -181,14 +188,14 @@ def test_loss_curves_and_final_loss(exp: Path) -> None:
     first = curves.iloc[0]
     assert (first["backbone"], first["mixture"], first["step"]) == ("tiny-llama", "proportional", 10)
     assert first["mean"] == pytest.approx(2.0 - 0.1 + 0.1)  # seeds add 0, 0.1, 0.2
-    # by hand: every cell's losses at a step are x, x + 0.1, x + 0.2; σ pooled on the log scale over 4 cells
-    logs = [[math.log(x + d) for d in (0.0, 0.1, 0.2)] for x in (1.9, 1.9, 1.9, 1.9)]
-    s2 = sum(sum((v - sum(c) / 3) ** 2 for v in c) for c in logs) / 8
-    hw = 2.30600414 * math.sqrt(s2 / 3)
+    # by hand: the cell's losses at a step are x, x + 0.1, x + 0.2: its own SD on the log scale, 2 df
+    logs = [math.log(1.9 + d) for d in (0.0, 0.1, 0.2)]
+    s2 = sum((v - sum(logs) / 3) ** 2 for v in logs) / 2
+    hw = 4.30265273 * math.sqrt(s2 / 3)
     assert (first["lo"], first["hi"]) == pytest.approx((2.0 * math.exp(-hw), 2.0 * math.exp(hw)))
     smoothed = fig3_loss.smooth(log[(log["seed"] == 0) & (log["mixture"] == "uniform")], window=3)
     assert smoothed["loss"].iloc[1] == pytest.approx(2.0 - 0.2)  # centred mean of a straight line
-    finals = fig3_loss.final_losses(log)
+    finals = values.final_losses(log)
     assert finals.iloc[0]["value"] == pytest.approx(2.0 - 1.0)  # last 10% of 10 points: step 100
 
 
