@@ -79,7 +79,8 @@ def test_replicas_expand_into_a_family_the_grid_and_the_specs_see():
 
 def test_the_default_config_defines_the_mixing_laws_and_a_grid_block_naming_them_works():
     raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    raw["grid"].append({"backbones": ["tiny-llama"], "mixtures": ["regmix_proxy", "regmix", "mixmin", "msft"]})
+    raw["grid"].append({"backbones": ["tiny-llama"], "seeds": [0], "mixtures": [
+        "regmix_proxy", "regmix", "mixmin", "msft", "math_only", "medicine_only", "general_only", "nlp_only"]})
     cfg = load_config(raw, "config/config.yaml")
     assert {"regmix_proxy_0", "regmix_proxy_15", "regmix", "mixmin", "msft"} <= set(G.grid_mixtures(cfg))
     assert S.train_spec(cfg, "tiny-llama", "regmix_proxy_15", 0)["train"]["steps"] == 150
@@ -139,9 +140,9 @@ def write_config(tmp_path: Path, cfg: dict[str, Any]) -> Path:
 
 def test_dry_run_trains_the_proxies_before_their_readers(tmp_path):
     path = write_config(tmp_path, small_config())
-    target = "results/test/runs/tiny-llama/regmix/seed0/run.json"
+    target = "results/test/runs/tiny-llama/regmix/trained.json"
     proc = snakemake("-n", "-p", "--cores", "1", "--configfile", str(path), "--directory", str(tmp_path),
-                     target, "results/test/runs/tiny-llama/mixmin/seed0/run.json")
+                     target, "results/test/runs/tiny-llama/mixmin/trained.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     trains = [line for line in proc.stdout.splitlines() if " -m mos train " in line]
     outs = [line.split("--out ")[1].split()[0].strip("'") for line in trains]
@@ -159,7 +160,7 @@ def test_the_mixing_laws_and_msft_run_through_the_workflow(tmp_path):
     single-skill runs, both report their examples as extra examples; mSFT evaluates every 4 steps."""
     cfg = small_config()
     path = write_config(tmp_path, cfg)
-    targets = [f"results/test/runs/tiny-llama/{m}/seed0/run.json" for m in ("regmix", "mixmin", "msft")]
+    targets = [f"results/test/runs/tiny-llama/{m}/trained.json" for m in ("regmix", "mixmin", "msft")]
     proc = snakemake("--cores", "2", "--configfile", str(path), "--directory", str(tmp_path), *targets, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = tmp_path / "results" / "test" / "runs" / "tiny-llama"

@@ -155,7 +155,7 @@ def test_doremi_trains_after_its_reference_and_the_two_stage_after_its_proxy(tmp
     cfg["eval"]["winrate"] = {"reference": "uniform", "benchmark": "testbed_chat"}
     path = tmp_path / "doremi.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    target = "results/test/runs/tiny-llama/doremi_two_stage/seed0/run.json"
+    target = "results/test/runs/tiny-llama/doremi_two_stage/trained.json"
     proc = snakemake("--cores", "2", "--configfile", str(path), "--directory", str(tmp_path), target, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = tmp_path / "results" / "test" / "runs" / "tiny-llama"
