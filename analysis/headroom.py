@@ -37,20 +37,8 @@ from analysis import common, inference, surface, values
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
 SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json"], "when": "headroom",
           "writes": ["tables/headroom.md", "tables/headroom.csv"]}  # figures/headroom.{png,pdf} beside, when declared
-HEURISTIC_TAUS = {1.0: "PROP.", 10.0: "TEMP.", math.inf: "UNI."}
 
 # %%
-
-
-def heuristics(runs: pd.DataFrame, backbone: str) -> list[str]:
-    """The temperature mixtures over every dataset of a backbone (PROP., TEMP., UNI.), in runs.csv order."""
-    out = []
-    for mixture, part in runs[runs["backbone"] == backbone].groupby("mixture", sort=False):
-        row = part.iloc[0]
-        weights = json.loads(row["weights"]) if isinstance(row.get("weights"), str) else {}
-        if row["strategy"] == "temperature" and len(weights) > 1:
-            out.append(mixture)
-    return out
 
 
 def weights_of(runs: pd.DataFrame, backbone: str, datasets: list[str]) -> pd.DataFrame:
@@ -75,12 +63,17 @@ def analyse(exp: Path) -> dict:
     fitted = surface.fit_surface(design, datasets)
     best = fitted.optimum()
     fit = inference.Fit(per_run, values.METRICS[metric][1], what=f"{exp.name} {metric}")
-    heur = [h for h in heuristics(inputs.runs, backbone) if fit.has(backbone, h)]
+    heur = [h for h in surface.heuristics(inputs.runs, backbone) if fit.has(backbone, h)]
     declared = ((inputs.claims or {}).get("best_heuristic") or {}).get(backbone)
     mean_w = weights_of(inputs.runs, backbone, datasets)
     return {"spec": spec, "datasets": datasets, "surface": fitted, "predicted_weights": best, "fit": fit,
             "heuristics": heur, "declared": declared if declared in heur else None, "design": design,
             "mean_weights": mean_w, "metric": metric, "backbone": backbone, "optimum": optimum}
+
+
+def reference_heuristic(a: dict) -> str | None:
+    """The heuristic the headroom is measured from: the declared best of the backbone, else the first."""
+    return a["declared"] or (a["heuristics"][0] if a["heuristics"] else None)
 
 
 def rows(a: dict) -> pd.DataFrame:
@@ -89,8 +82,7 @@ def rows(a: dict) -> pd.DataFrame:
     out = []
     if not fit.has(b, opt):
         return pd.DataFrame(out)
-    ref = a["declared"] or (a["heuristics"][0] if a["heuristics"] else None)
-    headroom = fit.compare(b, opt, ref) if ref else None
+    ref = reference_heuristic(a)
     for h in a["heuristics"]:
         c = fit.compare(b, opt, h)
         out.append({"kind": "headroom", "mixture": h, "vs": opt, "effect": c.effect, "lo": c.lo, "hi": c.hi,
@@ -99,12 +91,7 @@ def rows(a: dict) -> pd.DataFrame:
     for m in dict.fromkeys(mm for bb, mm in fit.cells if bb == b):
         if m == opt or m in a["heuristics"] or m in design:
             continue
-        c = fit.compare(b, m, opt)
-        share = math.nan
-        if headroom is not None and headroom.testable and headroom.excludes_zero and headroom.effect > 0:
-            share = fit.compare(b, m, ref).effect / headroom.effect
-        out.append({"kind": "regret", "mixture": m, "vs": opt, "effect": c.effect, "lo": c.lo, "hi": c.hi,
-                    "theta0s": c.n_a, "mde": c.mde, "share": share, "declared": False})
+        out.append({"kind": "regret", "mixture": m, "vs": opt, **surface.regret(fit, b, m, opt, ref), "declared": False})
     return pd.DataFrame(out)
 
 

@@ -28,6 +28,10 @@ uniform's loop time. A dynamic method absent from the benchmark reads "not bench
 mixture has no update to cost. The examples the method's dependency runs trained on beyond its own
 budget (DoReMi's reference run) are a column of their own. Rows whose strategy is not one of the
 paper's are marked "beyond the paper".
+
+Regret (an experiment declaring `claims.headroom`, config/headroom.yaml): each row's µBOTH minus the verified
+best static mixture's, paired by θ0, and its share of the headroom over the declared best heuristic
+(analysis/surface.py's `regret`, the numbers of tables/headroom.md); the design's static points are not rows.
 Writes tables/leaderboard.{md,csv,tex} and figures/leaderboard.{png,pdf} (Δ µBOTH against the
 baseline with its interval, per backbone, methods in rank order, no-op rows hollow and grey).
 A jupytext percent script: it also opens as a notebook.
@@ -43,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import common, inference, values
+from analysis import common, inference, surface, values
 
 # What this script reads and writes, for `python -m analysis` and the workflow (analysis/__init__.py).
 SCRIPT = {"reads": ["runs.csv", "metrics.csv", "claims.json", "trajectory.csv"],
@@ -103,6 +107,41 @@ def weight_movement(trajectory: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(out, columns=["backbone", "mixture", "max_weight_change", "no_op_threshold", "no_op"])
 
 
+def design_points(runs: pd.DataFrame, spec: dict) -> set[str]:
+    """The headroom design's static mixtures (claims.headroom.design, the heuristics apart): points of a response
+    surface, not methods, so not leaderboard rows (tables/headroom.md lists them)."""
+    design = set(((spec.get("headroom") or {}).get("design")) or ())
+    backbone = (spec.get("headroom") or {}).get("backbone")
+    return design - set(surface.heuristics(runs, backbone)) if design else set()
+
+
+def regrets(runs: pd.DataFrame, per_run: dict, spec: dict, fit: inference.Fit | None, head: str) -> pd.DataFrame:
+    """Each row's regret against the verified optimum of the headroom experiment (claims.headroom: its backbone,
+    metric and optimum mixture; analysis/surface.py's `regret`, paired by θ0) and its share of the headroom over
+    the declared best heuristic; empty where the experiment declares no headroom or the optimum did not run."""
+    columns = ["backbone", "mixture", "regret", "regret_lo", "regret_hi", "headroom_share"]
+    h = spec.get("headroom") or {}
+    metric, backbone, optimum = h.get("metric", "mu_both"), h.get("backbone"), h.get("optimum")
+    if not optimum or metric not in per_run:
+        return pd.DataFrame(columns=columns)
+    if metric != head or fit is None:
+        fit = inference.Fit(per_run[metric], METRICS[metric][1], bool(spec.get("pair_by_seed", True)),
+                            what=f"leaderboard regret {metric}")
+    if not fit.has(backbone, optimum):
+        return pd.DataFrame(columns=columns)
+    heur = surface.heuristics(runs, backbone)
+    declared = (spec.get("best_heuristic") or {}).get(backbone)
+    reference = declared if declared in heur else (heur[0] if heur else None)
+    out = []
+    for mixture in dict.fromkeys(runs.loc[runs["backbone"] == backbone, "mixture"]):
+        if mixture == optimum:
+            out.append((backbone, mixture, 0.0, math.nan, math.nan, 1.0 if reference else math.nan))
+        elif fit.has(backbone, mixture):
+            r = surface.regret(fit, backbone, mixture, optimum, reference)
+            out.append((backbone, mixture, r["effect"], r["lo"], r["hi"], r["share"]))
+    return pd.DataFrame(out, columns=columns)
+
+
 def overhead_file(exp: Path) -> Path:
     """The controlled benchmark beside the experiment (results/benchmarks/) or in the repository."""
     beside = Path(exp).parent / OVERHEAD
@@ -131,6 +170,7 @@ def build(exp: Path, overhead: Path | None = None) -> tuple[pd.DataFrame, str]:
     head = "mu_both" if "mu_both" in per_run else "mu_mmlu"
     baseline = spec.get("baseline") or "proportional"
     cells = runs[["backbone", "mixture", "strategy"]].drop_duplicates(["backbone", "mixture"])
+    cells = cells[~cells["mixture"].isin(design_points(runs, spec))]
     table = cells.copy()
     table["beyond_paper"] = ~table["strategy"].isin(PAPER_STRATEGIES)
     table["n_seeds"] = runs.groupby(["backbone", "mixture"], sort=False).size().reindex(
@@ -167,9 +207,11 @@ def build(exp: Path, overhead: Path | None = None) -> tuple[pd.DataFrame, str]:
     table["cost_note"] = [c[2] for c in costs]
     table["extra_examples"] = [budget_extras(runs).get((b, m), 0.0)
                                for b, m in zip(table["backbone"], table["mixture"], strict=True)]
+    table = table.merge(regrets(runs, per_run, spec, fit, head), on=["backbone", "mixture"], how="left")
     table["verdict"] = [
         "baseline" if m == baseline else "no-op: weights never moved" if no_op == 1.0 else (
-            "better" if lo > 0 else "worse" if hi < 0 else f"inconclusive (MDE = {mde:.2f})") if d == d else "–"
+            "better" if lo > 0 else "worse" if hi < 0 else f"inconclusive (MDE = {mde:.2f})" if mde == mde
+            else "no interval (one replicate)") if d == d else "–"
         for m, d, lo, hi, mde, no_op in zip(table["mixture"], table["delta"], table["delta_lo"], table["delta_hi"],
                                             table["mde"], table["no_op"], strict=True)]
     table = table.sort_values(["backbone", "rank"], key=lambda c: c.map(
@@ -198,6 +240,11 @@ def display(table: pd.DataFrame, headline: str) -> pd.DataFrame:
         note if c != c else f"{c:.2f}×" + (f" + {p:.2f}× θ0 pre-pass" if p == p else "")
         for c, p, note in zip(table["cost_ratio"], table["prepass_ratio"], table["cost_note"], strict=True)]
     out["Extra examples"] = table["extra_examples"].map(lambda x: f"{x:,.0f}" if x else "0")
+    if table["regret"].notna().any():
+        out["Regret vs optimum"] = ["optimum" if r == 0 and lo != lo else common.fmt_signed(r, lo, hi)
+                                    for r, lo, hi in zip(table["regret"], table["regret_lo"], table["regret_hi"],
+                                                         strict=True)]
+        out["Share of headroom"] = table["headroom_share"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")
     return out
 
 
@@ -249,7 +296,11 @@ def write_all(exp: Path) -> list[Path]:
              "relative to uniform sampling at equal steps in the controlled benchmark "
              "(results/benchmarks/field_overhead.json, the arms taking turns on one thread), plus θ0's pre-pass "
              "where it records one; 'not benchmarked' where it has no arm. Extra examples: what the method's "
-             "dependency runs trained on (DoReMi's reference run)."]
+             "dependency runs trained on (DoReMi's reference run).",
+             "Regret vs optimum (an experiment that declares claims.headroom): this method − the verified best "
+             "static mixture, paired by θ0, 95% interval; share of headroom = (method − best heuristic) / (optimum − "
+             "best heuristic), given only where the headroom's interval excludes 0 (tables/headroom.md). The "
+             "headroom design's static points are not rows here."]
     paths = common.write_table(display(table, headline), table, Path(exp) / "tables" / "leaderboard",
                                "Leaderboard of the mixing methods", notes)
     return paths + figure(table, headline, Path(exp) / "figures" / "leaderboard")

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.inference import Fit
+
 CANDIDATES = 100_000
 
 
@@ -148,6 +150,32 @@ def fit_optimum(summary_exp: Path, metric: str) -> dict:
             "design_runs": surface.n, "design_mixtures": int(frame["mixture"].nunique()),
             "theta0s": surface.theta0s, "residual_sd": surface.sigma, "df": surface.df, "r2": surface.r2,
             "coefficients": list(map(float, surface.beta))}
+
+
+# Headroom and regret (analysis/headroom.py's table and the leaderboard's regret columns).
+def heuristics(runs: pd.DataFrame, backbone: str) -> list[str]:
+    """The temperature mixtures over every dataset of a backbone (PROP., TEMP., UNI.), in runs.csv order."""
+    out = []
+    for mixture, part in runs[runs["backbone"] == backbone].groupby("mixture", sort=False):
+        row = part.iloc[0]
+        weights = json.loads(row["weights"]) if isinstance(row.get("weights"), str) else {}
+        if row["strategy"] == "temperature" and len(weights) > 1:
+            out.append(mixture)
+    return out
+
+
+def regret(fit: Fit, backbone: str, mixture: str, optimum: str, reference: str | None) -> dict:
+    """A mixture's regret: its mean minus the optimum's, paired over the θ0s they share (95% interval, MDE),
+    and its share of the headroom, (mixture − reference) / (optimum − reference), where the headroom over the
+    reference heuristic is positive and its interval excludes 0 (NaN otherwise). The leaderboard's regret
+    columns come from here too."""
+    c = fit.compare(backbone, mixture, optimum)
+    share = math.nan
+    if reference is not None and fit.has(backbone, reference):
+        headroom = fit.compare(backbone, optimum, reference)
+        if headroom.testable and headroom.excludes_zero and headroom.effect > 0:
+            share = fit.compare(backbone, mixture, reference).effect / headroom.effect
+    return {"effect": c.effect, "lo": c.lo, "hi": c.hi, "theta0s": c.n_a, "mde": c.mde, "share": share}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import headroom, inference, surface
+from analysis import headroom, inference, leaderboard, surface
 from baselines.surface_optimum import SurfaceOptimum
 from mos.mixing.strategy import UnboundRunsError
 
@@ -120,6 +120,32 @@ def test_headroom_and_regret_rows_are_the_paired_differences() -> None:
     assert table.loc["method", "effect"] == pytest.approx(paired("method", "opt"))
     assert table.loc["method", "share"] == pytest.approx(paired("method", "temperature") / paired("opt", "temperature"))
     assert math.isclose(table.loc["method", "share"], 1.5 / 3.0, abs_tol=0.15)
+
+
+def test_the_leaderboard_regret_columns_are_the_headroom_tables_numbers() -> None:
+    """The leaderboard's regret and share equal the headroom table's for every method, the optimum reads 0, and
+    the headroom design's static points are dropped from its rows while the heuristics stay."""
+    rng = np.random.default_rng(4)
+    level = {"opt": 60.0, "temperature": 57.0, "uniform": 56.0, "method": 58.5, "d0": 55.0}
+    rows = [("b", m, t, str(t), level[m] + rng.normal(0, 0.5)) for m in level for t in range(10)]
+    per_run = pd.DataFrame(rows, columns=["backbone", "mixture", "seed", "theta0", "value"])
+    four = json.dumps(dict.fromkeys(DATASETS, 0.25))
+    runs = pd.DataFrame([{"backbone": "b", "mixture": m, "seed": t, "weights": four,
+                          "strategy": {"temperature": "temperature", "uniform": "temperature", "d0": "dirichlet"}
+                          .get(m, "fixed")} for m in level for t in range(10)])
+    spec = {"headroom": {"backbone": "b", "optimum": "opt", "metric": "mu_both", "design": ["d0", "temperature"]},
+            "best_heuristic": {"b": "temperature"}}
+    fit = inference.Fit(per_run, inference.BOTH)
+    got = leaderboard.regrets(runs, {"mu_both": per_run}, spec, fit, "mu_both").set_index("mixture")
+    table = headroom.rows({"fit": fit, "backbone": "b", "optimum": "opt", "heuristics": ["temperature", "uniform"],
+                           "declared": "temperature", "spec": {"design": ["d0"]}}).set_index("mixture")
+    assert got.loc["method", "regret"] == pytest.approx(table.loc["method", "effect"])
+    assert got.loc["method", ["regret_lo", "regret_hi"]].tolist() == pytest.approx(
+        table.loc["method", ["lo", "hi"]].tolist())
+    assert got.loc["method", "headroom_share"] == pytest.approx(table.loc["method", "share"])
+    assert got.loc["opt", "regret"] == 0 and got.loc["uniform", "regret"] < 0
+    assert leaderboard.design_points(runs, spec) == {"d0"}
+    assert leaderboard.regrets(runs, {"mu_both": per_run}, {}, fit, "mu_both").empty
 
 
 def test_projection_puts_each_dataset_on_a_corner() -> None:
