@@ -76,6 +76,7 @@ from mos.models.backbones import count_parameters  # noqa: E402
 from mos.pipeline import mixtures  # noqa: E402
 from mos.pipeline.grid import mixture_train  # noqa: E402
 from mos.training import base_ppl, loop, memory  # noqa: E402
+from mos.training.settings import make_optimizer  # noqa: E402
 from mos.training import step as training_step  # noqa: E402
 from mos.training.settings import TrainSettings  # noqa: E402
 
@@ -356,8 +357,9 @@ def probe_part(config, work: Workload, accelerator, model, loss_model, cfg: Mapp
     device = Device(accelerator.device)
     strategy = build_strategy(cfg, label, work.tiny)
     train, validation = probe_datasets(config, work)
+    optimizer = make_optimizer(model, work.settings)  # read by the Adam look-ahead; no state before a step
     probe = loop.make_probe(model, work.settings, accelerator, train, 0, seed=0, validation=validation,
-                            base_ppl=str(csv_path))
+                            base_ppl=str(csv_path), optimizer=optimizer)
     probe.learning_rate = work.settings.lr
     if strategy.needs_train_losses:  # the loop's record of the batches drawn since the last update
         probe.set_train_losses({n: {"loss_sum": 2.0 * work.probe_length, "tokens": float(work.probe_length),
@@ -366,6 +368,8 @@ def probe_part(config, work: Workload, accelerator, model, loss_model, cfg: Mapp
     for role in strategy.dependencies():  # DoReMi's reference: a finished run's folder, read by run_model
         runs[role] = tmp / role
         model.save_pretrained(runs[role] / "model", safe_serialization=True)
+        held = dict.fromkeys(train, int(getattr(strategy, "validation_size", 0)))  # the reference held out the same
+        (runs[role] / "run.json").write_text(json.dumps({"validation_sizes": held}), encoding="utf-8")
     if runs:
         strategy.bind_runs({r: str(f) for r, f in runs.items()})
     strategy.initial_weights({n: len(d) for n, d in train.items()}, seed=0)

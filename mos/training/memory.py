@@ -98,7 +98,7 @@ class Grid:
     diff_examples: int = 16          # MoS DIFF reward batch (the code's default)
     uat_examples: int = 64           # MultiUAT validation examples per dataset
     dds_examples: int = 16           # MultiDDS examples per gradient (train and validation)
-    doremi_examples: int = 8         # DoReMi examples per dataset, under the model and its reference
+    doremi_examples: int = 16        # DoReMi examples per dataset, under the model and its reference
     dynamixsft_examples: int = 8     # DynamixSFT look-ahead (or forward-only) mini-batch per dataset
     hbo_ppl_examples: int = 16       # HBO perplexity examples per level (its gradients: one example each)
     aioli_examples: int = 64         # Aioli validation examples per dataset
@@ -200,7 +200,8 @@ def probes(a: Architecture, g: Grid, weights_bytes: int = 2, shards: int = 1) ->
 RESIDENT = {"doremi": 1}
 # The probe of each strategy of the registry (mos.mixing.registry); None: static, no probe.
 PROBE_OF: dict[str, Any] = {
-    "temperature": None, "fixed": None, "doremi_two_stage": None,
+    "temperature": None, "temperature_heldout": None, "fixed": None, "doremi_two_stage": None,
+    "dirichlet": None, "surface_optimum": None,
     "multidds": "multidds", "multiuat": "multiuat",
     "mos": lambda p: p.get("reward", "cossim"), "mospec": lambda p: p.get("reward", "cossim"),
     "doremi": "doremi", "odm": "odm", "aioli": "aioli", "hbo": "hbo",
