@@ -77,10 +77,7 @@ from mos.pipeline import mixtures  # noqa: E402
 from mos.pipeline.grid import mixture_train  # noqa: E402
 from mos.training import base_ppl, loop, memory  # noqa: E402
 from mos.training import step as training_step  # noqa: E402
-from mos.training.settings import (
-    TrainSettings,  # noqa: E402
-    make_optimizer,  # noqa: E402
-)
+from mos.training.settings import TrainSettings, make_optimizer  # noqa: E402
 
 ARCHITECTURES = ("qwen1.5-0.5b", "gemma-2b", "llama-3-8b")
 ORDER = ("qwen1.5-0.5b", "zero2", "gemma-2b", "llama-3-8b")  # zero2 early: it needs little and says much
