@@ -176,11 +176,14 @@ def render(rows: Sequence[Mapping[str, Any]], judges: Mapping[str, Mapping[str, 
     out = [f"# Judge sensitivity: the same answers, two judges ({source})", ""]
     for j in ("a", "b"):
         d = judges.get(j)
-        out.append(f"- Judge {j.upper()}: " + (f"`{d['name']}` — " + ", ".join(
-            f"{k}: {v}" for k, v in d.items() if k != "name" and v is not None) if d else "not available"))
+        about = ", ".join(f"{k}: {v}" for k, v in (d or {}).items() if k != "name" and v is not None)
+        out.append(f"- Judge {j.upper()}: " + (f"`{d['name']}`" + (f" — {about}" if about else "") if d
+                                               else "not available"))
     out += ["", "Per cell: µMB under each judge (mean over seeds of the mean of the turn means), the shift B − A, "
-            "the shift less the backbone's mean shift (what moves comparisons), and the range of this mixture's "
-            "differences to the backbone's other mixtures under each judge.", *[f"\n{n}" for n in notes], ""]
+            "the shift less the backbone's mean shift (what moves comparisons: a judge stricter on every mixture "
+            "alike moves none), and the range of this mixture's differences to the backbone's other mixtures "
+            "under each judge. Where |shift − mean shift| is as large as those differences, the judge decides "
+            "the comparison.", *[f"\n{n}" for n in notes], ""]
     for bench in dict.fromkeys(r["benchmark"] for r in rows):
         sub = [r for r in rows if r["benchmark"] == bench]
         out += [f"## {bench}", "",
@@ -219,13 +222,18 @@ def _build(config: Mapping[str, Any] | None, label: str, missing: list[str]) -> 
         return None
 
 
-def sensitivity(spec: Mapping[str, Any], out: str | Path | None = None) -> list[dict[str, Any]]:
-    """Judge every answered run with judges A and B, write the table (md, csv), return its rows."""
+def sensitivity(spec: Mapping[str, Any], out: str | Path | None = None,
+                judges: Mapping[str, Judge | None] | None = None) -> list[dict[str, Any]]:
+    """Judge every answered run with judges A and B, write the table (md, csv), return its rows.
+    `judges` ({"a": ..., "b": ...}) replaces the spec's judge configs (tests: a scripted judge)."""
     results = Path(spec["results"])
     samples, seed, n = int(spec.get("samples", 1)), int(spec.get("seed", 0)), spec.get("max_questions")
     prefix = Path(out) if out else results / "tables" / "judge_sensitivity"
     missing: list[str] = []
-    judges = {"a": _build(spec.get("judge_a"), "A", missing), "b": _build(spec.get("judge_b"), "B", missing)}
+    if judges is None:
+        judges = {"a": _build(spec.get("judge_a"), "A", missing), "b": _build(spec.get("judge_b"), "B", missing)}
+    elif judges.get("b") is None:
+        missing.append("judge B: none given")
     if judges["a"] is None:
         raise JudgeError("; ".join(missing))
     rows: list[dict[str, Any]] = []
