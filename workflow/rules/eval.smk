@@ -95,7 +95,7 @@ if JUDGED_CELLS:
             csv=f"{RESULTS}/tables/judge_sensitivity.csv",
         params:
             spec=sensitivity_spec,
-            out=f"{RESULTS}/tables/judge_sensitivity",
+            out=lambda wildcards, output: output.md.removesuffix(".md"),
         log:
             f"{LOGS}/judge_sensitivity.log",
         threads: 1
