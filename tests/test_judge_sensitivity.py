@@ -130,6 +130,19 @@ def test_command_line_with_an_http_judge_b(answered, tmp_path):
     assert "Missing" not in (tmp_path / "t.md").read_text()
 
 
+def test_a_served_judge_b_that_is_not_the_pinned_model_degrades(answered, tmp_path):
+    results, questions = answered
+    with FaultServer(models=[{"id": "judge", "revision": "r1"}]) as server:
+        judge_b = {"kind": "http", "base_url": server.url, "model": "judge", "revision": "r2",
+                   "cache": str(tmp_path / "cache.jsonl")}
+        proc = run_cli(spec(results, questions, judge_b=judge_b), tmp_path / "t")
+        assert proc.returncode == 0, proc.stderr
+        assert not server.requests  # nothing is judged by a model that is not the pinned one
+    md = (tmp_path / "t.md").read_text()
+    assert "judge B failed on testbed_chat" in md and "reports r1, the config pins r2" in md
+    assert "| bb | m3 | 2 | 3.250 | — |" in md
+
+
 def test_a_missing_local_judge_degrades_to_judge_a_and_says_what_is_missing(answered, tmp_path):
     results, questions = answered
     absent = tmp_path / "no-such-model"

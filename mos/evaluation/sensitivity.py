@@ -207,6 +207,15 @@ def render(rows: Sequence[Mapping[str, Any]], judges: Mapping[str, Mapping[str, 
     return "\n".join(out)
 
 
+def _describe(judge: Judge | None) -> dict[str, Any] | None:
+    if judge is None:
+        return None
+    try:
+        return describe(judge)
+    except (JudgeError, ValueError):  # a served judge whose pin check failed: its failure is under Missing
+        return {"name": judge.name}
+
+
 def _build(config: Mapping[str, Any] | None, label: str, missing: list[str]) -> Judge | None:
     if not config:
         missing.append(f"judge {label}: no judge configured")
@@ -258,14 +267,14 @@ def sensitivity(spec: Mapping[str, Any], out: str | Path | None = None,
                                                                                   run, samples)
                     print(f"mos judge sensitivity: {bench} judge {j.upper()} {k}/{len(runs)} {run.model_id}",
                           flush=True)
-            except JudgeError as e:
+            except (JudgeError, ValueError) as e:  # PinError (a served model not the pinned one) included
                 if j == "a":
                     raise
                 missing.append(f"judge B failed on {bench} (the scores it made are left out): {e}")
                 scores["b"] = {}
         rows += sensitivity_rows(bench, scores["a"], scores["b"], judges["a"].name,
                                  judges["b"].name if judges["b"] else "")
-    described = {j: describe(judge) if judge else None for j, judge in judges.items()}
+    described = {j: _describe(judge) for j, judge in judges.items()}
     if (spec.get("judge_b") or {}).get("kind") == "local":
         notes.append(WEAK_JUDGE)
     write_csv(f"{prefix}.csv", rows, COLUMNS)
