@@ -160,3 +160,31 @@ def test_fastchat_files_from_the_package_give_the_package_result(tmp_path):
     written = [json.loads(x) for x in (out / "question.jsonl").read_text().splitlines()]
     assert written == expected and len(written) == 80
     assert (out / "judge_prompts.jsonl").read_bytes() == files["judge_prompts.jsonl"]
+
+
+def test_vllm_gets_each_calls_temperature_and_seed(monkeypatch, tiny_model_dir):
+    """The vLLM backend builds one SamplingParams per temperature and seed of a call (faked engine)."""
+    import sys
+    import types
+
+    made: list[dict] = []
+
+    class LLM:
+        def __init__(self, **kwargs):
+            pass
+
+        def generate(self, inputs, params, use_tqdm=False):
+            out = types.SimpleNamespace(text="ok", token_ids=[1], finish_reason="stop")
+            return [types.SimpleNamespace(outputs=[out]) for _ in inputs]
+
+    def sampling_params(**kwargs):
+        made.append(kwargs)
+        return kwargs
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=sampling_params))
+    monkeypatch.setitem(sys.modules, "vllm.inputs", types.SimpleNamespace(TokensPrompt=lambda prompt_token_ids: 0))
+    gen = make_generator(str(tiny_model_dir), GenerationSettings(backend="vllm", max_new_tokens=4, seed=3))
+    MTBench().answer(gen, QUESTIONS[:2], "m", {"seed": 3})
+    assert (made[0]["temperature"], made[0]["seed"]) == (0.0, 3)  # the settings' own, at start-up
+    assert [(p["temperature"], p["seed"]) for p in made[1:]] == [
+        (t, sampling_seed(3, turn, t)) for turn in (1, 2) for t in (0.0, 0.7)]
