@@ -30,6 +30,7 @@ it, so the report degrades instead of failing.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -176,7 +177,8 @@ def render(rows: Sequence[Mapping[str, Any]], judges: Mapping[str, Mapping[str, 
     out = [f"# Judge sensitivity: the same answers, two judges ({source})", ""]
     for j in ("a", "b"):
         d = judges.get(j)
-        about = ", ".join(f"{k}: {v}" for k, v in (d or {}).items() if k != "name" and v is not None)
+        about = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, dict) else v}" for k, v in (d or {}).items()
+                          if k != "name" and v is not None)
         out.append(f"- Judge {j.upper()}: " + (f"`{d['name']}`" + (f" — {about}" if about else "") if d
                                                else "not available"))
     out += ["", "Per cell: µMB under each judge (mean over seeds of the mean of the turn means), the shift B − A, "

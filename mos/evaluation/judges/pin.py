@@ -122,6 +122,8 @@ def resolve_model(model: str, revision: str | None = None,
         if revision is not None and resolved is None:
             raise PinError(f"eval.judge.revision: {model} is a local folder, whose revision cannot be checked; "
                            "pin a folder by eval.judge.sha256 (python -m mos judge pin <folder> prints it)")
+    elif model.startswith(("/", ".", "~")) or model.count("/") > 1 or path.exists():
+        raise PinError(f"eval.judge.model: {model}: no such model folder (nor a hub repository name)")
     else:
         folder = hub_snapshot(model, revision)
         resolved = folder.name if _COMMIT.match(folder.name) else None
