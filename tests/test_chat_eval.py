@@ -395,3 +395,16 @@ def test_a_hub_repository_judge_is_pinned_by_its_commit(tiny_model_dir, tmp_path
     judge = LocalJudge("org/tiny-judge", cache=JudgmentCache(tmp_path / "c.jsonl"), revision=commit)
     assert judge.public_config["pin"]["revision"] == commit and judge.name == "tiny-judge"
     assert 1 <= judge.grade(_grading_tasks()[:1])[0][0].rating <= 10
+
+
+def test_judge_pin_prints_the_keys_that_pin_a_model(tiny_model_dir, tmp_path):
+    import yaml
+
+    from mos.evaluation.judge import pin_yaml
+    from mos.evaluation.judges import build_judge
+    from mos.evaluation.judges.pin import weight_hashes
+
+    keys = yaml.safe_load(pin_yaml(str(tiny_model_dir)))
+    assert keys == {"model": str(tiny_model_dir), "sha256": next(iter(weight_hashes(tiny_model_dir).values()))}
+    judge = build_judge({"kind": "local", **keys, "cache": str(tmp_path / "c.jsonl")})  # what it prints builds it
+    assert judge.pin.sha256 == weight_hashes(tiny_model_dir)
