@@ -8,6 +8,8 @@ Every POST to /v1/chat/completions first consumes the next scripted fault (if an
 (a 200 whose body is not JSON), `drop` (the connection is closed without a response) — and
 otherwise answers with `reply(messages)` (default: a judgment ending in [[7]], or [[B]] for a
 pairwise prompt). The server records every request: its JSON body and its Authorization header.
+`GET /v1/models` answers `{"data": models}` (default: none) and is recorded in `gets`, apart from
+the chat requests, consuming no fault.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ def default_reply(messages: list[dict[str, str]]) -> str:
 
 class FaultServer:
     def __init__(self, faults: Sequence[str] = (), reply: Callable[[list[dict[str, str]]], str] = default_reply,
-                 slow_seconds: float = 2.0):
+                 slow_seconds: float = 2.0, models: Sequence[dict[str, Any]] = ()):
         self.faults = list(faults)
         self.reply, self.slow_seconds = reply, slow_seconds
+        self.models = list(models)
         self.requests: list[dict[str, Any]] = []
+        self.gets: list[str] = []
         self.lock = threading.Lock()
         server = self
 
@@ -39,6 +43,14 @@ class FaultServer:
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                with server.lock:
+                    server.gets.append(self.path)
+                if self.path.rstrip("/") == "/v1/models":
+                    self._send(200, json.dumps({"object": "list", "data": server.models}).encode(), {})
+                else:
+                    self._send(404, b'{"error": {"message": "not found"}}', {})
 
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 length = int(self.headers.get("Content-Length", 0))

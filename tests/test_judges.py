@@ -15,13 +15,15 @@ from mos.evaluation.judges.base import (
     GradingTask,
     JudgeError,
     PairTask,
+    describe,
     grading_messages,
     load_templates,
     parse_rating,
     parse_verdict,
 )
 from mos.evaluation.judges.cache import JudgmentCache, content_key
-from mos.evaluation.judges.http import HTTPJudge
+from mos.evaluation.judges.http import REASONING_MAX_TOKENS, HTTPJudge, is_reasoning_model
+from mos.evaluation.judges.pin import PinError, check_sha256
 from mos.evaluation.judges.reference import ReferenceJudge, char_dice, reference_rating, token_f1
 from tests.fault_server import FaultServer
 
@@ -185,7 +187,8 @@ def test_two_processes_appending_lose_and_duplicate_nothing(tmp_path):
 def http_judge(server, tmp_path, **kw):
     kw.setdefault("backoff", 0.01)
     kw.setdefault("timeout", 0.5)
-    return HTTPJudge(base_url=server.url, model="judge-model", cache=JudgmentCache(tmp_path / "cache.jsonl"), **kw)
+    kw.setdefault("model", "judge-model")
+    return HTTPJudge(base_url=server.url, cache=JudgmentCache(tmp_path / "cache.jsonl"), **kw)
 
 
 def test_every_fault_is_retried_and_no_judgment_is_lost_or_duplicated(tmp_path):
@@ -260,3 +263,93 @@ def test_build_judge_checks_kinds_and_keys():
         build_judge({"kind": "http", "base_url": "http://x", "model": "m", "api_key": "sk-..."})
     with pytest.raises(ValueError, match="eval.judge.base_url is required"):
         build_judge({"kind": "http", "model": "m"})
+
+
+# ---------------------------------------------------------------- reasoning models, pins
+
+
+@pytest.mark.parametrize(("model", "reasoning"), [
+    ("o1", True), ("o3-mini", True), ("o4-mini-2025-04-16", True), ("gpt-5", True), ("openai/gpt-5-mini", True),
+    ("gpt-4-0613", False), ("gpt-4o", False), ("gpt-4.1-mini", False), ("olmo-2-7b", False), ("Qwen/Qwen3-8B", False),
+])
+def test_reasoning_models_are_known_by_name(model, reasoning):
+    assert is_reasoning_model(model) is reasoning
+
+
+def test_reasoning_models_get_max_completion_tokens_and_no_temperature(tmp_path):
+    with FaultServer() as server:
+        http_judge(server, tmp_path, model="o3-mini").grade([task(1)], samples=2)
+        http_judge(server, tmp_path, model="gpt-4-0613", temperature=0.5).grade([task(1)])
+        http_judge(server, tmp_path, model="o3-mini", reasoning=False, max_tokens=64).grade([task(1)])
+        http_judge(server, tmp_path, model="my-served-reasoner", reasoning=True).grade([task(1)])
+    bodies = [r["body"] for r in server.requests]
+    for body in bodies[:2] + bodies[-1:]:
+        assert body["max_completion_tokens"] == REASONING_MAX_TOKENS
+        assert not {"max_tokens", "temperature", "seed"} & set(body)
+    assert bodies[2]["max_tokens"] == 512 and bodies[2]["temperature"] == 0.5 and bodies[2]["seed"] == 0
+    assert bodies[3]["max_tokens"] == 64 and bodies[3]["temperature"] == 0.0 and "max_completion_tokens" not in bodies[3]
+
+
+def test_an_unpinned_judge_keeps_its_cache_keys(tmp_path):
+    """Judges without a pin key their judgments as before, so existing caches stay valid."""
+    with FaultServer() as server:
+        judge = http_judge(server, tmp_path)
+        judge.grade([task(1)])
+    _, messages = grading_messages(load_templates(), task(1))
+    old = content_key({"judge": "http", "model": "judge-model", "temperature": 0.0, "max_tokens": 512,
+                       "messages": messages, "sample": 0})
+    assert judge.cache.get(old) is not None and server.gets == ["/v1/models"]
+
+
+def test_a_served_judge_is_pinned_by_config_and_checked_against_the_server(tmp_path):
+    models = [{"id": "judge-model", "object": "model", "root": "/srv/judge", "revision": "r1", "created": 1}]
+    with FaultServer(models=models) as server:
+        judge = http_judge(server, tmp_path, revision="r1")
+        judge.grade([task(1)])
+        assert len(server.requests) == 1
+        http_judge(server, tmp_path, revision="r1").grade([task(1)])  # a rerun: no call
+        assert len(server.requests) == 1
+        with pytest.raises(PinError, match=r"eval.judge.revision: .* reports r1, the config pins r2"):
+            http_judge(server, tmp_path, revision="r2").grade([task(1)])
+        unpinned = http_judge(server, tmp_path)  # takes the server's revision: the same pin, cached
+        unpinned.grade([task(1)])
+        assert len(server.requests) == 1 and unpinned.pin == {"revision": "r1"}
+    record = json.loads((tmp_path / "cache.jsonl").read_text().splitlines()[0])
+    assert record["judge"]["pin"] == {"revision": "r1"} and record["served"]["root"] == "/srv/judge"
+    assert describe(judge)["pin"] == {"revision": "r1"}
+
+
+def test_changing_the_pin_rejudges_and_rerunning_does_not(tmp_path):
+    with FaultServer() as server:  # a server that reports nothing: the config's pin is the pin
+        for revision, calls in (("r1", 1), ("r1", 1), ("r2", 2), (None, 3), ("r2", 3)):
+            http_judge(server, tmp_path, revision=revision).grade([task(1)])
+            assert len(server.requests) == calls, revision
+        digest = "ab" * 32
+        http_judge(server, tmp_path, sha256=digest).grade([task(1)])
+        http_judge(server, tmp_path, sha256=digest.upper()).grade([task(1)])
+        assert len(server.requests) == 4
+    pins = [json.loads(x)["judge"].get("pin") for x in (tmp_path / "cache.jsonl").read_text().splitlines()]
+    assert pins == [{"revision": "r1"}, {"revision": "r2"}, None, {"sha256": digest}]
+
+
+def test_sha256_pins_are_checked_with_both_digests_named(tmp_path):
+    actual = {"model.safetensors": "a" * 64}
+    check_sha256("A" * 64, actual, "m")  # case does not matter
+    with pytest.raises(PinError, match=f"eval.judge.sha256: m/model.safetensors has SHA-256 {'a' * 64}, "
+                                       f"the config pins {'b' * 64}"):
+        check_sha256("b" * 64, actual, "m")
+    two = {"a.safetensors": "a" * 64, "b.safetensors": "b" * 64}
+    with pytest.raises(PinError, match="has 2 weight files; pin each by name: a.safetensors: aaa"):
+        check_sha256("a" * 64, two, "m")
+    with pytest.raises(PinError, match=r"missing: c.safetensors.*not pinned: b.safetensors"):
+        check_sha256({"a.safetensors": "a" * 64, "c.safetensors": "c" * 64}, two, "m")
+    with pytest.raises(PinError, match="expected a 64-digit SHA-256"):
+        check_sha256("abc", actual, "m")
+    check_sha256(dict(two), two, "m")
+
+
+def test_build_judge_wants_a_local_judge_pinned():
+    with pytest.raises(ValueError, match="pinned to its weights.*python -m mos judge pin some/folder"):
+        build_judge({"kind": "local", "model": "some/folder"})
+    with pytest.raises(ValueError, match="do not apply to kind 'reference'"):
+        build_judge({"kind": "reference", "sha256": "a" * 64})

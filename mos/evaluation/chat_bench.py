@@ -10,8 +10,11 @@ Two question sets share one format (FastChat's `question.jsonl`: `{"question_id"
 
 `answer_questions` plays each conversation as MT-Bench does: turn 1 is answered from the first
 question alone; turn 2 sees the first question, the model's own turn-1 answer and the second
-question. All conversations advance one turn at a time, each turn in one batched generation.
-Answers are written in FastChat's llm_judge layout, one JSON line per question:
+question. All conversations advance one turn at a time, each turn in one batched generation — or,
+for a benchmark that samples each category at its own temperature (MT-Bench, as FastChat's
+`gen_model_answer.py` does), one batched generation per temperature, seeded from the run's
+generation seed, the turn and the temperature (`sampling_seed`), so the answers are reproducible; each
+answer records the temperature it was sampled at and its seeds. Answers are written in FastChat's llm_judge layout, one JSON line per question:
 `{"question_id", "answer_id", "model_id", "choices": [{"index": 0, "turns": [a1, a2]}], "tstamp",
 "generation": {...}}` (`answer_id` is a content hash, so identical answers get identical ids), and
 `"engine": {...}` when the generator reports one (vLLM: its version and batch-invariant mode).
@@ -74,26 +77,56 @@ def answer_id(model_id: str, question_id: str, turns: Sequence[str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:22]
 
 
+def sampling_seed(seed: int, turn: int, temperature: float) -> int:
+    """The generator seed of one turn's generation at one temperature (stable across runs and machines)."""
+    digest = hashlib.sha256(f"{int(seed)}:{int(turn)}:{float(temperature)!r}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
 def answer_questions(generator: Any, questions: Sequence[Question], model_id: str,
-                     generation: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every question answered turn by turn (each turn batched over all questions)."""
+                     generation: Mapping[str, Any] | None = None,
+                     temperatures: Mapping[str, float] | None = None,
+                     default_temperature: float = 0.7) -> list[dict[str, Any]]:
+    """Every question answered turn by turn (each turn batched over all questions). With
+    `temperatures` (category -> sampling temperature; other categories `default_temperature`), each
+    turn is batched per temperature and sampled at it (0: greedy), seeded by `sampling_seed`."""
     histories: list[list[dict[str, str]]] = [[] for _ in questions]
     answers: list[list[str]] = [[] for _ in questions]
+    temps = [None if temperatures is None else float(temperatures.get(q.category, default_temperature))
+             for q in questions]
+    seeds: list[list[int]] = [[] for _ in questions]
+    base_seed = int((generation or {}).get("seed", 0))
     n_turns = max(len(q.turns) for q in questions)
     for t in range(n_turns):
         active = [i for i, q in enumerate(questions) if t < len(q.turns)]
         for i in active:
             histories[i].append({"role": "user", "content": questions[i].turns[t]})
-        replies = generator.chat([histories[i] for i in active])
-        for i, reply in zip(active, replies, strict=True):
-            histories[i].append({"role": "assistant", "content": reply.text})
-            answers[i].append(reply.text)
+        groups: dict[float | None, list[int]] = {}
+        for i in active:
+            groups.setdefault(temps[i], []).append(i)
+        for temperature, members in sorted(groups.items(), key=lambda kv: -1.0 if kv[0] is None else kv[0]):
+            convs = [histories[i] for i in members]
+            if temperature is None:
+                replies = generator.chat(convs)
+            else:
+                seed = sampling_seed(base_seed, t + 1, temperature)
+                replies = generator.chat(convs, temperature=temperature, seed=seed)
+                for i in members:
+                    seeds[i].append(seed)
+            for i, reply in zip(members, replies, strict=True):
+                histories[i].append({"role": "assistant", "content": reply.text})
+                answers[i].append(reply.text)
     now = time.time()
     engine = getattr(generator, "engine", None)
-    return [{"question_id": q.question_id, "answer_id": answer_id(model_id, q.question_id, a), "model_id": model_id,
-             "choices": [{"index": 0, "turns": a}], "tstamp": now, "generation": dict(generation or {}),
-             **({"engine": dict(engine)} if engine else {})}
-            for q, a in zip(questions, answers, strict=True)]
+    records = []
+    for q, a, temp, used in zip(questions, answers, temps, seeds, strict=True):
+        settings = dict(generation or {})
+        if temp is not None:  # sampled per category: the temperature and seeds this answer was made with
+            settings.update(temperature=temp, **({"sampling_seeds": used} if temp > 0 else {}))
+        records.append({"question_id": q.question_id, "answer_id": answer_id(model_id, q.question_id, a),
+                        "model_id": model_id, "choices": [{"index": 0, "turns": a}], "tstamp": now,
+                        "generation": settings, **({"engine": dict(engine)} if engine else {})})
+    return records
 
 
 def write_answers(path: str | Path, records: Sequence[Mapping[str, Any]]) -> Path:

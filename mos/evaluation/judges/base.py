@@ -37,6 +37,7 @@ FASTCHAT_NAMES = {"single": "single-v1", "single_reference": "single-math-v1",
                   "single_reference_multi_turn": "single-math-v1-multi-turn",
                   "pairwise": "pair-v2", "pairwise_reference": "pair-math-v1"}
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[3] / "config" / "judge_templates.yaml"
+FASTCHAT_PROMPTS = Path("resources/mt_bench/judge_prompts.jsonl")  # where `python -m mos mt-bench-data` puts them
 
 _RATING = (re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]"), re.compile(r"\[\s*(\d+(?:\.\d+)?)\s*\]"),
            re.compile(r"[Rr]ating\s*[:=]\s*(\d+(?:\.\d+)?)"))
@@ -156,9 +157,11 @@ def load_templates(source: str | Path | None = None) -> dict[str, Template]:
     if source in (None, "", "default"):
         source = DEFAULT_TEMPLATES
     if str(source) == "fastchat":
-        from mos.evaluation.mt_bench_data import default_judge_prompts_path
-
-        source = default_judge_prompts_path()
+        if not FASTCHAT_PROMPTS.is_file():
+            raise FileNotFoundError(f"{FASTCHAT_PROMPTS} not found (templates: fastchat): run `python -m mos "
+                                    f"mt-bench-data --out {FASTCHAT_PROMPTS.parent}` (with --source path: "
+                                    "--judge-prompts <FastChat data/judge_prompts.jsonl>)")
+        source = FASTCHAT_PROMPTS
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"judge templates {path} not found")
@@ -243,6 +246,13 @@ def parse_verdict(text: str) -> float | None:
     return None if m is None else {"A": 1.0, "B": 2.0, "C": 1.5}[m.group(1)]
 
 
+def pin_of(judge: Any) -> dict[str, Any] | None:
+    """The judge's model pin (revision, weight digests) as recorded with its judgments; None: no model."""
+    pin = getattr(judge, "pin", None)
+    return pin.record() if hasattr(pin, "record") else pin
+
+
 def describe(judge: Any) -> dict[str, Any]:
     """What identifies a judge in results (never secrets)."""
+    pin_of(judge)  # a served judge asks its server for the pin once, and then lists it in public_config
     return {"name": judge.name, **getattr(judge, "public_config", {})}

@@ -1,24 +1,31 @@
 """A judge run in-process by a local transformers chat model (e.g. SmolLM2-135M-Instruct from the
-packaged GGUF, `python -m mos smollm`), scoring instead of sampling.
+packaged GGUF, `python -m mos checkpoint smollm2-135m-instruct`), scoring instead of sampling, pinned
+to its weights.
 
-    judge = LocalJudge("resources/judges/smollm2-135m-instruct", cache=JudgmentCache("..."))
+    judge = LocalJudge("resources/checkpoints/smollm2-135m-instruct", cache=JudgmentCache("..."),
+                       sha256="a672150f...")      # or a hub repository with revision="<commit>"
     judge.grade(tasks)      # one rating per answer: the most likely of "1" ... "10"
+
+The model is a local folder or a hub repository (read from the local Hugging Face cache), pinned by
+`revision` and/or the `sha256` of its weight files (`mos.evaluation.judges.pin`): weights that are
+not the pinned ones are an error naming the key and both digests, and the resolved pin (commit where
+known, every weight file's digest) is recorded with every judgment and is part of its cache key, so
+other weights are judged afresh and the same weights, wherever they lie, are not.
 
 The judge prompt (the same templates as the HTTP judge) is rendered with the model's chat template
 and the reply is started for it with "Score: [[" (grading) or "Verdict: [[" (pairwise). Each
 candidate completion — "1]]" ... "10]]", or "A]]", "B]]", "C]]" — is scored by the model's
 log-likelihood (the prompt is run once; each candidate continues from its cached keys and values),
-and the most likely one is the judgment; the raw
-record keeps the probability of every candidate and the expected rating. So a small model always
-returns a valid rating, deterministically (one judgment per answer, whatever `samples` says).
-Judgments are cached by content like the HTTP judge's; the key includes the weights' size and
-modification time, so a replaced model is judged afresh.
+and the most likely one is the judgment; the raw record keeps the probability of every candidate.
+So even a small model always returns a valid rating, deterministically (one judgment per answer,
+whatever `samples` says). The cache key holds the pin, the rendered messages (template, questions,
+answers, references), the prompt as the chat template renders it, the reply prefix and the candidates.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,7 @@ from mos.evaluation.judges.base import (
     pairwise_messages,
 )
 from mos.evaluation.judges.cache import JudgmentCache, content_key
+from mos.evaluation.judges.pin import resolve_model
 
 RATINGS = tuple(str(n) for n in range(1, 11))
 VERDICTS = {"A": 1.0, "B": 2.0, "C": 1.5}
@@ -39,26 +47,27 @@ VERDICTS = {"A": 1.0, "B": 2.0, "C": 1.5}
 
 class LocalJudge:
     def __init__(self, model: str, cache: JudgmentCache, templates: str | None = None, name: str | None = None,
-                 device: str | None = None):
+                 device: str | None = None, revision: str | None = None,
+                 sha256: str | Mapping[str, str] | None = None):
+        import inspect
+
         import torch
 
         from mos.data.tokenizer import load_tokenizer
         from mos.models.backbones import load_model
 
+        self.pin = resolve_model(str(model), revision, sha256)  # checked before anything is loaded
         self.model_path = str(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = load_tokenizer(self.model_path)
-        self.model = load_model(self.model_path).to(self.device).eval()
+        self.tokenizer = load_tokenizer(self.pin.folder)
+        self.model = load_model(self.pin.folder).to(self.device).eval()
         self.templates = load_templates(templates)
         self.cache = cache
         self.name = name or Path(self.model_path).name
-        self.public_config = {"kind": "local", "model": self.model_path, "templates": str(templates or "default")}
-        import inspect
-
+        self.public_config = {"kind": "local", "model": self.model_path, "templates": str(templates or "default"),
+                              "pin": self.pin.record()}
         params = inspect.signature(self.model.forward).parameters  # transformers >= 5.24 renamed it
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
-        weights = sorted(Path(self.model_path).glob("*.safetensors")) if Path(self.model_path).is_dir() else []
-        self._fingerprint = [(w.name, w.stat().st_size, int(w.stat().st_mtime)) for w in weights]
 
     def _prompt(self, messages: list[dict[str, str]], prefix: str) -> str:
         if not getattr(self.tokenizer, "chat_template", None):
@@ -94,18 +103,20 @@ class LocalJudge:
 
     def _judge(self, messages: list[dict[str, str]], template: str, prefix: str,
                candidates: Sequence[str]) -> tuple[dict[str, Any], bool]:
-        key = content_key({"judge": "local", "model": self.model_path, "weights": self._fingerprint,
-                           "messages": messages, "prefix": prefix, "candidates": list(candidates)})
+        prompt = self._prompt(messages, prefix)
+        key = content_key({"judge": "local", "pin": self.pin.key(), "messages": messages, "prompt": prompt,
+                           "prefix": prefix, "candidates": list(candidates)})
         hit = self.cache.get(key)
         if hit is not None:
             return hit, True
-        scores = self._candidate_logprobs(self._prompt(messages, prefix), [f"{c}]]" for c in candidates])
+        scores = self._candidate_logprobs(prompt, [f"{c}]]" for c in candidates])
         top = max(scores)
         probs = [math.exp(s - top) for s in scores]
         total = sum(probs)
         probs = [p / total for p in probs]
         best = candidates[scores.index(top)]
-        record = {"judge": {"judge": "local", "model": self.model_path}, "template": template, "sample": 0,
+        record = {"judge": {"judge": "local", "model": self.model_path}, "pin": self.pin.record(),
+                  "template": template, "sample": 0,
                   "raw": f"{prefix}{best}]]", "probabilities": dict(zip(candidates, (round(p, 6) for p in probs),
                                                                           strict=True))}
         return self.cache.put(key, record), False
