@@ -33,7 +33,14 @@ SCRIPT = {"reads": ["runs.csv", "claims.json", "table2_main", "table5_mospec", "
                     "table_transfer", "fig2_weights", "fig4_mospec_weights", "scorecard", "power",
                     "leaderboard", "headroom"],
           "writes": ["tables/headline.md"]}
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"  # the default experiment's section
+
+
+def markers(experiment: str = "default") -> tuple[str, str]:
+    """The README markers around an experiment's headline (the default's: BEGIN, END)."""
+    if experiment == "default":
+        return BEGIN, END
+    return f"<!-- results {experiment}:begin -->", f"<!-- results {experiment}:end -->"
 HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these
 MC = "testbed_mc"
 
@@ -336,19 +343,21 @@ def build(exp: Path) -> str:
     return "\n".join([*lines, *[b for b in bullets if b]]) + "\n"
 
 
-def readme_section(readme: str) -> str:
-    """The text between the results markers of a README (an error naming what is missing)."""
-    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), readme, re.S)
+def readme_section(readme: str, experiment: str = "default") -> str:
+    """The text between an experiment's results markers in a README (an error naming what is missing)."""
+    begin, end = markers(experiment)
+    match = re.search(re.escape(begin) + r"\n(.*?)" + re.escape(end), readme, re.S)
     if match is None:
-        raise ValueError(f"README: no section between {BEGIN} and {END}")
+        raise ValueError(f"README: no section between {begin} and {end}")
     return match.group(1)
 
 
-def update_readme(path: Path, text: str) -> None:
-    """Replace the README's marked section by `text`."""
+def update_readme(path: Path, text: str, experiment: str = "default") -> None:
+    """Replace the README's marked section of `experiment` by `text`."""
     readme = Path(path).read_text(encoding="utf-8")
-    old = readme_section(readme)
-    atomic_write_text(path, readme.replace(BEGIN + "\n" + old + END, BEGIN + "\n" + text + END, 1))
+    old = readme_section(readme, experiment)
+    begin, end = markers(experiment)
+    atomic_write_text(path, readme.replace(begin + "\n" + old + end, begin + "\n" + text + end, 1))
 
 
 def write_all(exp: Path, readme: Path | None = None) -> list[Path]:
@@ -359,7 +368,7 @@ def write_all(exp: Path, readme: Path | None = None) -> list[Path]:
     atomic_write_text(path, text)
     if readme is None:
         return [path]
-    update_readme(readme, text)
+    update_readme(readme, text, Path(exp).name)  # the folder is named after the experiment
     return [path, Path(readme)]
 
 

@@ -27,9 +27,9 @@ def numbers(text: str) -> list[str]:
     return [n.replace("−", "-") for n in NUMBER.findall(text)]
 
 
-def mismatch(readme: str, generated: str) -> str | None:
+def mismatch(readme: str, generated: str, experiment: str = "default") -> str | None:
     """None when the README section has exactly the generated numbers, else where they first differ."""
-    ours, theirs = numbers(headline.readme_section(readme)), numbers(generated)
+    ours, theirs = numbers(headline.readme_section(readme, experiment)), numbers(generated)
     for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
         if a != b:
             return f"number {i + 1}: README {a}, generated {b}"
@@ -44,6 +44,18 @@ def test_readme_numbers_are_the_generated_ones() -> None:
 
 def test_headline_is_what_the_committed_tables_give() -> None:
     assert headline.build(ROOT / "snapshots" / "default") == HEADLINE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("experiment", ["headroom"])
+def test_other_experiments_sections_are_their_snapshots_headlines(experiment: str) -> None:
+    """The README's section of another committed experiment (`<!-- results headroom:begin -->`) has its
+    snapshot's generated headline numbers, and that headline is what its tables give."""
+    generated = ROOT / "snapshots" / experiment / "tables" / "headline.md"
+    problem = mismatch((ROOT / "README.md").read_text(encoding="utf-8"), generated.read_text(encoding="utf-8"),
+                       experiment)
+    assert problem is None, (f"README {experiment} section vs {generated.relative_to(ROOT)}: {problem}; refresh "
+                             f"it with `python -m analysis.headline snapshots/{experiment} --readme README.md`")
+    assert headline.build(ROOT / "snapshots" / experiment) == generated.read_text(encoding="utf-8")
 
 
 def test_the_check_catches_an_edited_number(tmp_path: Path) -> None:
