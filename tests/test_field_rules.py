@@ -324,6 +324,18 @@ def test_hbo_global_and_local_actors_under_both_update_rules_with_ifd_buckets(ru
     assert list(u.example_weights["a"]) == pytest.approx([pa[1] / 2, pa[0] / 2, pa[1] / 2, pa[0] / 2], rel=1e-9)
 
 
+@pytest.mark.parametrize("scope", ["training", "response"])
+def test_hbo_gradient_norms_take_the_configured_scope(scope):
+    """grad_scope away from the code's whole sequence reaches every gradient-norm call of the global reward."""
+    hbo = registry.build("hbo", {"levels": 2, "grad_examples_per_level": 1, "ppl_examples_per_level": 2,
+                                 "grad_scope": scope})
+    hbo.initial_weights({"a": 4, "b": 4})
+    probe = ScriptedProbe("ab", **HBO_SCRIPT)
+    hbo.update(50, probe)
+    scopes = [c[2] for c in probe.calls if c[0] == "gradient_norms"]
+    assert len(scopes) == 4 and set(scopes) == {scope}  # one call per bucket of each dataset
+
+
 def test_hbo_starts_at_the_size_prior_and_its_ppl_variant_buckets_by_perplexity():
     hbo = registry.build("hbo", {"levels": 2, "prior_tol": 1e-12})
     w = hbo.initial_weights({"a": 30, "b": 10})
