@@ -12,13 +12,16 @@ Floors; a module imports only from the floors below it (tests/test_layout.py che
     weight_figure  the sampling-weight figure and its start/end table (fig2_weights.py, fig4_...)
     surface     the response surface over the simplex and its optimum (headroom.py; the headroom_fit job)
       ↓
+    claim_data  what the claims are tested on: the summaries, claims.json, the paper's numbers (claims.py)
+      ↓
     values      the value extractors: per-run µMU, µMB, µBOTH, µALL, skills, weight changes; the
                 paper's numbers
       ↓
     common      loading results/, naming, formatting, table and figure writers, a script's command line
     variance    REML variance components, planning over θ0s, simulated experiments (beside common)
+    best_differs  the best-of-k claims' max-statistic permutation test (beside common)
       ↓
-    inference   the statistics model (θ0 the unit of replication: θ0-level contrasts, MDE, Holm, permutations)
+    inference   the statistics model (θ0 the unit of replication: θ0-level contrasts, MDE, Holm)
 
 Each script declares, once, what it reads and writes, as a literal at module level:
 

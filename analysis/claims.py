@@ -34,112 +34,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import common, inference, values, variance
+from analysis import best_differs, common, inference, variance
+from analysis.claim_data import CLAIMS_FILE, METRICS, PAPER_LLAMA, WEIGHT, Data, load, paper_value  # noqa: F401
 
-CLAIMS_FILE = common.CLAIMS_FILE
-# metric -> (header, scale, the paper's column): analysis/values.py's metrics
-METRICS = {k: (*values.METRICS[k], k) for k in ("mu_both", "mu_mmlu", "mu_mtbench", "mu_all", "train_loss")}
-WEIGHT = values.WEIGHT
-PAPER_LLAMA = "LLaMA-3-8B"  # the backbone of the paper's Tables 3 and 5 and of its figures
 FAMILY_ORDER = ("primary", "secondary", "weights")
 CHECK = "check"  # a family outside the α budget (the A/A pair)
 INCONCLUSIVE, HELD, CONTRADICTED, SMALLER, NOT_TESTABLE = 0, 1, 2, 3, -1
 Stats = Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-
-
-# ---------------------------------------------------------------- loading
-
-
-@dataclass
-class Data:
-    """What the claims need: per-run values of each metric, the claims, the paper's tables."""
-
-    exp: Path
-    runs: pd.DataFrame
-    spec: dict | None                              # claims.json, None when absent
-    values: dict[str, pd.DataFrame]                # metric -> backbone, mixture, seed, theta0, value
-    paper: dict[str, pd.DataFrame]                 # table2 / table3 / table5, indexed by label keys
-    paper_changes: dict[tuple[str, str], float]    # (label key of method, dataset) -> end − start
-    notes: list[str] = field(default_factory=list)
-    fits: dict[str, inference.Fit] = field(default_factory=dict)
-    components: dict[str, dict[str, variance.Components]] = field(default_factory=dict)
-
-    def fit(self, metric: str) -> inference.Fit | None:
-        """The model of one metric over every cell of the experiment (None when it was not measured)."""
-        if metric not in self.fits:
-            frame = self.values.get(metric)
-            if frame is None or frame.empty:
-                return None
-            scale = METRICS[metric][1] if metric in METRICS else inference.CHANGE
-            self.fits[metric] = inference.Fit(frame, scale, what=f"{self.exp.name} {metric}")
-        return self.fits[metric]
-
-    def components_of(self, metric: str) -> dict[str, variance.Components]:
-        """backbone -> REML variance components of `metric` over its cells with two or more θ0s (zeros where
-        no cell has two: nothing on that backbone is testable, in the data or in a simulation)."""
-        if metric not in self.components:
-            fit, out = self.fit(metric), {}
-            for backbone in dict.fromkeys(b for b, _ in fit.cells):
-                cells = [c for c in fit.cells if c[0] == backbone and len(fit.theta0s[c]) >= 2]
-                c = variance.components(fit.frame, cells) if cells else None
-                out[backbone] = c if c is not None and np.isfinite([c.theta0, c.interaction, c.seed]).all() else \
-                    variance.Components(0.0, 0.0, 0.0, len(cells), 0, 0, False)
-            self.components[metric] = out
-        return self.components[metric]
-
-    def __post_init__(self) -> None:
-        labels = common.paper_labels(self.runs)
-        self._labels = dict(zip(zip(labels["backbone"], labels["mixture"], strict=True), labels["paper_method"],
-                                strict=True))
-        self._paper_backbones = dict(zip(labels["backbone"], labels["paper_backbone"], strict=False))
-
-    def label(self, backbone: str, mixture: str) -> str:
-        return self._labels.get((backbone, mixture), "")
-
-    def paper_backbone(self, backbone: str) -> str:
-        return self._paper_backbones.get(backbone, "")
-
-
-def load(exp: Path) -> Data:
-    """Read the summaries, claims.json and the paper's numbers of one experiment (analysis/values.py)."""
-    inputs = common.load_inputs(exp)
-    runs, trajectory = inputs.runs, common.load_trajectory(inputs.exp, required=False)
-    train_log = common.load_train_log(inputs.exp, required=False)
-    data = Data(inputs.exp, runs, inputs.claims,
-                values.metric_values(inputs.metrics, runs, trajectory, train_log),
-                values.paper_tables(inputs.exp), values.paper_weight_changes(inputs.exp))
-    if inference.theta0_of(runs) is None:
-        data.notes.append("runs.csv has no theta0 column: every seed is treated as its own pretrained θ0.")
-    return data
-
-
-# ---------------------------------------------------------------- the paper's numbers
-
-
-def paper_value(data: Data, backbone: str, mixture: str, metric: str) -> float:
-    """The paper's number for the run's paper labels: Table 2, else Table 3 (LLaMA), Table 5 for µALL."""
-    if metric not in METRICS or metric == "train_loss":
-        return math.nan
-    column = METRICS[metric][2]
-    method, paper_backbone = data.label(backbone, mixture), data.paper_backbone(backbone)
-    llama = common.label_key(paper_backbone) == common.label_key(PAPER_LLAMA)
-    lookups = [("table5", "math-only" if common.is_math_only(method) else common.label_key(method))] \
-        if metric == "mu_all" else [("table2", (common.label_key(paper_backbone), common.label_key(method))),
-                                    ("table3", common.label_key(method))]
-    for name, key in lookups:
-        table = data.paper[name]
-        if table.empty or column not in table.columns or key not in table.index or (name != "table2" and not llama):
-            continue
-        value = table.loc[key, column]
-        return float(value.iloc[0] if isinstance(value, pd.Series) else value)
-    return math.nan
 
 
 # ---------------------------------------------------------------- hypotheses
@@ -335,7 +242,7 @@ def weight_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
 
 
 def best_differs_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
-    """kind best_differs: the max-statistic permutation test of inference.best_differs_test."""
+    """kind best_differs: the max-statistic permutation test of best_differs.best_differs_test."""
     metric, arms, backbones = claim["metric"], claim["arms"], claim["backbones"]
     h = Hypothesis(claim, "all", " / ".join(arms), metric, 1)
     fit, header = data.fit(metric), METRICS[metric][0]
@@ -343,12 +250,12 @@ def best_differs_hypotheses(data: Data, claim: dict) -> list[Hypothesis]:
         h.ours = f"not run ({header} missing)"
         return [h]
     try:
-        design = inference.BestDiffersDesign(fit, backbones, arms)
+        design = best_differs.BestDiffersDesign(fit, backbones, arms)
     except ValueError as e:
         h.ours = f"not testable ({e})"
         return [h]
     spec = data.spec or {}
-    result = inference.best_differs_test(fit, backbones, arms, int(spec.get("permutations", 2000)),
+    result = best_differs.best_differs_test(fit, backbones, arms, int(spec.get("permutations", 2000)),
                                          int(spec.get("seed", 0)))
     h.p_held, h.p_contra = result.p_held, result.p_contradicted
     h.ours = "best: " + "; ".join(f"{b} {result.best[b]}" for b in backbones) + \

@@ -25,7 +25,8 @@ from analysis import __main__ as cli
 from analysis import common, headline
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = {"__init__", "__main__", "inference", "variance", "surface", "common", "values", "claims", "weight_figure"}
+LIBRARY = {"__init__", "__main__", "inference", "variance", "surface", "common", "values", "claims", "claim_data", "best_differs",
+           "weight_figure"}
 WORKFLOW_ONLY = {"reproduction"}  # compares a run with its snapshot: the workflow's rule `reproduction`
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import claims, inference, variance
+from analysis import best_differs, claims, inference, variance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -233,7 +233,7 @@ def test_permutation_test_holds_its_level_under_the_interaction() -> None:
     rng = np.random.default_rng(7)
     frame = design(backbones=3, mixtures=3, theta0s=4, seeds=3)
     fit = inference.Fit(simulate(frame, rng))
-    dsgn = inference.BestDiffersDesign(fit, ["b0", "b1", "b2"], ["m0", "m1", "m2"])
+    dsgn = best_differs.BestDiffersDesign(fit, ["b0", "b1", "b2"], ["m0", "m1", "m2"])
     comps = {b: variance.Components(1.0, 1.0, 0.25, 3, 4, 36, True) for b in ("b0", "b1", "b2")}
     Y = variance.simulate(fit, comps, 400, rng)
     p_each, p_held, _ = dsgn.pvalues(Y, 199, np.random.default_rng(8))
@@ -250,7 +250,7 @@ def test_best_differs_finds_a_real_crossover() -> None:
     rng = np.random.default_rng(9)
     value = [(2.0 if (b, m) in {("b0", "m0"), ("b1", "m1")} else 0.0) + rng.normal(0, 0.3)
              for b, m in zip(frame["backbone"], frame["mixture"], strict=True)]
-    result = inference.best_differs_test(inference.Fit(frame.assign(value=value)), ["b0", "b1"], ["m0", "m1"],
+    result = best_differs.best_differs_test(inference.Fit(frame.assign(value=value)), ["b0", "b1"], ["m0", "m1"],
                                          permutations=999, seed=0)
     assert result.best == {"b0": "m0", "b1": "m1"} and result.p_held < 0.05 and result.p_contradicted > 0.5
 

@@ -19,9 +19,9 @@ WINGS = ["common", "data", "models", "mixing", "training", "evaluation", "pipeli
 RANK = {w: i for i, w in enumerate(WINGS)}
 # analysis/: the library floors (bottom to top, analysis/__init__.py); every other module is a script (a table or
 # figure) above them, which imports only the library; __main__ imports the scripts by name (importlib).
-ANALYSIS_FLOORS = {"__init__": 0, "inference": 0, "variance": 1, "common": 1, "values": 2, "claims": 3, "weight_figure": 3,
-                   "surface": 3}
-SCRIPT_FLOOR, MAIN_FLOOR = 4, 5
+ANALYSIS_FLOORS = {"__init__": 0, "inference": 0, "best_differs": 1, "variance": 1, "common": 1, "values": 2,
+                   "claim_data": 3, "claims": 4, "weight_figure": 4, "surface": 4}
+SCRIPT_FLOOR, MAIN_FLOOR = 5, 6
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
