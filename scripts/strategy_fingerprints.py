@@ -75,7 +75,7 @@ def run(out: Path, fixture_dir: Path) -> None:
 
     import mos
     from mos.training.base_ppl import main as base_ppl_main
-    from mos.training.loop import train
+    from mos.training.jobs import train
     from tests.helpers import train_spec
 
     torch.set_num_threads(1)

@@ -15,7 +15,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from mos.common.provenance import hardware
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"

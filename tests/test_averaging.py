@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from mos.training.averaging import WeightAverage
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 

@@ -15,7 +15,7 @@ from mos.data.chat_templates import VICUNA_TEMPLATE, resolve
 from mos.data.tokenized import load_tokenized
 from mos.data.tokenized import main as data_main
 from mos.data.tokenizer import load_tokenizer
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},

@@ -26,7 +26,8 @@ from mos.mixing.probe import Probe
 from mos.mixing.sampler import MixtureSampler
 from mos.models.backbones import load_model
 from mos.training.base_ppl import main as base_ppl_main
-from mos.training.loop import Run, train
+from mos.training.jobs import train
+from mos.training.loop import Run
 from tests.helpers import train_spec
 
 SKILLS = ("Mathematics", "Medicine", "General", "NLP")

@@ -11,7 +11,7 @@ import json
 import pytest
 import torch
 
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

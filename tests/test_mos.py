@@ -29,7 +29,7 @@ from mos.mixing.scorer import ScorerPolicy
 from mos.mixing.strategy import temperature_weights
 from mos.models.backbones import load_model
 from mos.training.base_ppl import main as base_ppl_main
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 PAPER_SIZES = {"Mathematics": 26_200, "Medicine": 5_200, "General": 9_300, "NLP": 62_600}

@@ -110,7 +110,7 @@ def test_two_processes_train_the_same_weights_as_one(tiny_model_dir, testbed_dir
     difference now, 0.2 with the old loss. `batch` sampling: one dataset per global batch on both ranks."""
     from safetensors.torch import load_file
 
-    from mos.training.loop import train
+    from mos.training.jobs import train
 
     spec = train_spec(tiny_model_dir, testbed_dir, steps=4, batch_size=8, micro_batch_size=2, loss="response",
                       sampling_unit="batch", checkpoint_every=0, log_every=1)

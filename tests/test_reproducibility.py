@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from mos.common.provenance import hardware
 from mos.evaluation.evaluate import evaluate, validate_spec
-from mos.training.loop import train
+from mos.training.jobs import train
 from tests.helpers import train_spec
 
 

@@ -20,7 +20,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from mos.data.tokenized import tokenize_records
 from mos.data.tokenizer import load_tokenizer_dir
-from mos.training.loop import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda, train
+from mos.training.jobs import train
+from mos.training.loop import TRAIN_LOG_COLUMNS, TRAJECTORY_COLUMNS, TrainSettings, lr_lambda
 from tests.helpers import train_spec
 
 

@@ -22,7 +22,7 @@ from mos.common.io import atomic_dir
 from mos.common.spec import read_spec
 from mos.data.tokenizer import load_tokenizer_dir
 from mos.models.backbones import build_tiny, count_parameters
-from mos.training.loop import train
+from mos.training.jobs import train
 
 DEFAULTS = {"warmup_ratio": 0.05, "weight_decay": 0.1, "adam_betas": [0.9, 0.95], "grad_clip": 1.0,
             "checkpoint_every": 0, "log_every": 10}
