@@ -35,7 +35,6 @@ parameter: there the Adam look-ahead stops with a message.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -46,53 +45,14 @@ import torch
 
 from mos.data.batching import IGNORE, pack
 from mos.data.tokenized import TokenizedDataset
+from mos.mixing.adam_lookahead import adam_settings, adam_step
+from mos.mixing.base_scores import PPL_SCOPES, model_numerics, read_base_numerics, read_base_ppl
 from mos.models.backbones import load_model
 from mos.models.vocab import LOGIT_BUDGET, cross_entropy_sum, softcap_of, target_stats
 
-PPL_SCOPES = ("sequence", "response")
 LOOKAHEAD_STEPS = ("sgd", "adam")  # the virtual step of `lookahead`
 LOSS_SCOPES = ("training", "response", "sequence")  # the training targets (per train.loss), responses, all
 EXAMPLES_PER_PACK = 64  # examples packed together for one forward pass (split further by rows_per_forward)
-
-
-def read_base_ppl(path: str | Path) -> dict[str, dict[str, dict[int, float]]]:
-    """{dataset: {scope: {example index: base perplexity}}} from a base_ppl CSV, plus {"ifd": {index:
-    IFD}} when the file has θ0's instruction-following difficulty (mos.training.base_ppl)."""
-    out: dict[str, dict[str, dict[int, float]]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            d = out.setdefault(row["dataset"], {s: {} for s in PPL_SCOPES})
-            for scope in PPL_SCOPES:
-                d[scope][int(row["index"])] = float(row[f"ppl_{scope}"])
-            if row.get("ifd") not in (None, ""):
-                d.setdefault("ifd", {})[int(row["index"])] = float(row["ifd"])
-    return out
-
-
-def read_base_numerics(path: str | Path) -> dict[str, str] | None:
-    """How θ0's perplexities in a base_ppl CSV were computed ({"weights", "autocast"} dtypes), or
-    None for a file written before the CSV recorded it."""
-    with open(path, newline="") as f:
-        row = next(csv.DictReader(f), None)
-    if row is None or "weights_dtype" not in row:
-        return None
-    return {"weights": row["weights_dtype"], "autocast": row["autocast_dtype"]}
-
-
-def model_numerics(model: torch.nn.Module, device: torch.device | str,
-                   autocast: Callable[[], AbstractContextManager] | None = None) -> dict[str, str]:
-    """The precision a forward pass of `model` runs in: its weights' dtype and the autocast dtype in
-    force inside `autocast()` ("none" when off)."""
-    weights = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    kind = torch.device(device).type
-    with (autocast or nullcontext)():
-        on = torch.is_autocast_enabled(kind)
-        dtype = torch.get_autocast_dtype(kind) if on else None
-    return {"weights": _dtype_name(weights), "autocast": _dtype_name(dtype)}
-
-
-def _dtype_name(dtype: torch.dtype | None) -> str:
-    return "none" if dtype is None else str(dtype).removeprefix("torch.")
 
 
 class Probe:
@@ -436,27 +396,7 @@ class Probe:
         return pre, post
 
     def _adam_settings(self, params: Sequence[torch.nn.Parameter]) -> list[tuple]:
-        """Per parameter (exp_avg, exp_avg_sq, steps taken, β1, β2, ε, weight decay), read from the
-        optimizer (None moments before the parameter's first step)."""
-        opt = self.optimizer
-        if opt is None:
-            raise RuntimeError("the Adam look-ahead reads the run's optimizer: the loop gives it to the probe "
-                               "(Probe(..., optimizer=...))")
-        group_of = {id(p): g for g in opt.param_groups for p in g["params"]}
-        missing = sum(id(p) not in group_of for p in params)
-        if missing:
-            raise RuntimeError(f"the optimizer holds no per-parameter state for {missing} of the model's "
-                               f"{len(params)} trainable tensors (DeepSpeed ZeRO keeps flat partitions): the Adam "
-                               "look-ahead needs torch's AdamW; use lookahead_step: sgd")
-        out = []
-        for p in params:
-            g = group_of[id(p)]
-            if g.get("amsgrad") or g.get("maximize"):
-                raise RuntimeError("the Adam look-ahead follows plain AdamW (no amsgrad, no maximize)")
-            st = opt.state.get(p, {})
-            steps = float(st["step"]) if "step" in st else 0.0
-            out.append((st.get("exp_avg"), st.get("exp_avg_sq"), steps, *g["betas"], g["eps"], g["weight_decay"]))
-        return out
+        return adam_settings(self.optimizer, params)
 
     # -- other runs and the training batches ----------------------------------------------------
     def run_model(self, folder: str | Path) -> torch.nn.Module:
@@ -551,16 +491,3 @@ class Probe:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state:
             self.generator.set_state(state["generator"])
-
-
-def adam_step(p: torch.Tensor, g: torch.Tensor, lr: float, exp_avg: torch.Tensor | None,
-              exp_avg_sq: torch.Tensor | None, steps: float, beta1: float, beta2: float, eps: float,
-              weight_decay: float) -> torch.Tensor:
-    """θ after one AdamW step from the given moments (None: zero), as a new tensor; the moments are
-    not changed (torch.optim.AdamW's arithmetic, in the parameter's dtype)."""
-    m = (torch.zeros_like(g) if exp_avg is None else exp_avg.clone()).lerp_(g, 1 - beta1)
-    v = (torch.zeros_like(g) if exp_avg_sq is None else exp_avg_sq.mul(beta2)).addcmul_(g, g, value=1 - beta2)
-    t = steps + 1
-    bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
-    denom = v.sqrt().div_(bias2 ** 0.5).add_(eps)
-    return p.mul(1 - lr * weight_decay).addcdiv_(m, denom, value=-lr / bias1)
