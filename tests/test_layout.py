@@ -265,8 +265,9 @@ def test_the_cycle_check_sees_lazy_and_dynamic_imports():
 
 
 def test_scripts_import_the_library_not_each_other():
-    """A script may import the library (mos, analysis), the tests' shared helpers and the benchmarks'
-    shared harness (scripts/_bench.py); never another script."""
+    """A script may import the library (mos, analysis), the tests' shared helpers and the helpers in scripts/
+    whose names start with "_" (the benchmarks' harness _bench.py, the GPU check's _gpu_workload.py); never
+    another script."""
     bad = []
     for path in sorted((ROOT / "scripts").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -274,8 +275,22 @@ def test_scripts_import_the_library_not_each_other():
                      [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             for name in names:
                 local = (ROOT / "scripts" / f"{name.split('.')[0]}.py").exists()
-                if (local and name != "_bench") or name.startswith("scripts.") and name != "scripts._bench":
+                helper = name.split(".")[-1].startswith("_")
+                if (local or name.startswith("scripts.")) and not helper:
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports the script {name}")
                 if name.startswith(("baselines", "tests.")) and name not in ("tests.helpers", "tests.pins"):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}")
     assert not bad, "\n".join(bad)
+
+
+MAX_LINES = 500  # a module past this has more than one job: split it along its seams
+
+
+def test_no_module_outside_tests_is_over_500_lines():
+    too_long = []
+    for folder in ("mos", "baselines", "analysis", "scripts", "workflow"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = path.read_text(encoding="utf-8").count("\n")
+            if lines > MAX_LINES:
+                too_long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
