@@ -136,3 +136,23 @@ def test_variance_study_v2_quoted_in_the_design_notes_is_the_measured_one() -> N
     notes = " ".join((ROOT / "docs" / "design-notes.md").read_text(encoding="utf-8").split())
     assert (f"lr 3e-3 gave {ratio['lr3e-3']:.2f} times its µBOTH variance, no averaging {ratio['no_average']:.2f} "
             f"and batch 32 at half the steps {ratio['batch32']:.2f}") in notes
+
+
+def test_the_fresh_theta0_paragraph_is_the_measured_replication() -> None:
+    """README's "On fresh θ0s" numbers are those of results/benchmarks/fresh_theta0.json (and its θ0s)."""
+    import json
+
+    report = json.loads((ROOT / "results" / "benchmarks" / "fresh_theta0.json").read_text(encoding="utf-8"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+    start = readme.index("**On fresh θ0s**")
+    text = readme[start:start + 1200]
+    hyps = report["hypotheses"]
+    assert f"{report['inside_original_interval']} new differences fell inside" in text
+    assert f"(the model expects {round(100 * hyps[0]['expected_inside_rate'])}% each)" in text
+    assert f"{report['same_verdict']} verdicts repeated" in text
+    assert f"from {len(report['theta0s'])} newly pretrained θ0s, seeds {min(report['theta0s'])}–" \
+           f"{max(report['theta0s'])}" in text
+    changed = [h for h in hyps if not h["same_verdict"]]
+    chances = " and ".join(f"{round(100 * h['predicted_same_verdict'])}%" for h in changed)
+    assert f"chance of the same verdict on new θ0s was {chances}" in text
+    assert all(h["fresh_verdict"].startswith("smaller than the paper's effect") for h in changed)
