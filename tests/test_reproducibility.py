@@ -58,7 +58,7 @@ def test_a_cell_of_runs_in_one_process_equals_each_run_alone(tiny_model_dir, tes
     exactly what it gives alone, writes the cell's marker, and a second call trains nothing."""
     import json
 
-    from mos.training.loop import main
+    from mos.training.jobs import main
 
     specs = []
     for seed, mixture in ((0, {"name": "u", "strategy": "temperature", "params": {"tau": "inf"}}),
