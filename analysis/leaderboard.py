@@ -286,7 +286,8 @@ def figure(table: pd.DataFrame, headline: str, stem: Path) -> list[Path]:
 def write_all(exp: Path) -> list[Path]:
     table, headline = build(exp)
     notes = [f"Rank within each backbone by mean {headline} (1 = best). Δ: this method − {table['baseline'].iloc[0]} "
-             f"in {headline}, 95% interval of the blocked model (analysis/inference.py, paired by seed); "
+             f"in {headline}, 95% interval of the θ0-level paired t (analysis/inference.py: the differences on the θ0s "
+             "both arms share); "
              "'better'/'worse' only when the interval excludes 0, else 'inconclusive' with the minimal detectable "
              "effect. Ranks inside the noise are not a result.",
              "† beyond the paper (issue 12: DoReMi, ODM, DynamixSFT, Aioli, HBO). Max |Δ weight|: the largest "

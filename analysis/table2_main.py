@@ -173,7 +173,8 @@ def notes(kind: str, metric: str, mismatches: pd.DataFrame, spec: dict | None = 
     if kind == "group" and spec:
         out.append("Δ: this row minus the reference arm of its backbone declared in claims.json (the baseline, and "
                    "the best heuristic declared before the results, not our best), with its 95% interval from the "
-                   "pooled model of analysis/inference.py (paired by seed); an interval that includes 0 is "
+                   "θ0-level paired t of analysis/inference.py (the differences on the θ0s both arms share); "
+                   "an interval that includes 0 is "
                    "inconclusive. MDE: the smallest difference this design detects with 80% power (two-sided "
                    "α = 0.05). Not corrected for multiplicity: the scorecard tests the pre-declared claims.")
     elif kind == "group":

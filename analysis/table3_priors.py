@@ -206,8 +206,8 @@ def display_frame(table: pd.DataFrame, spec: values.Spec, deltas: list[str]) -> 
 def notes(facts: dict[str, object]) -> list[str]:
     """The sentences under the table."""
     out = [f"Benchmark: {facts['benchmark'] or 'none'}, metric {facts['metric'] or '–'}, in %. " + common.SEED_NOTE,
-           "− TEMP.: the row minus the TEMP. row of its backbone, with its 95% interval from the pooled model of "
-           "analysis/inference.py (paired by seed); an interval that includes 0 is inconclusive, and MDE is the "
+           "− TEMP.: the row minus the TEMP. row of its backbone, with its 95% interval from the θ0-level paired t "
+           "of analysis/inference.py (the θ0s both rows share); an interval that includes 0 is inconclusive, and MDE is the "
            "smallest difference detected with 80% power. Bold: the highest mean of each backbone in that column "
            "(not a claim; the scorecard tests the pre-declared ones, with Holm's correction).",
            "The τ = ∞ rows are the runs labelled 'MoS + COSSIM + EMA' / 'MoS + DIFF + EMA' (uniform prior, as in "

@@ -205,8 +205,8 @@ def notes(facts: dict[str, object]) -> list[str]:
 
     metrics = ", ".join(f"{where(k)} ({m})" for k, m in facts["metrics"].items())
     out = [f"In %: {metrics or 'no component benchmark found'}; µALL = their mean per seed. " + common.SEED_NOTE,
-           "µALL − math-only: the row minus the math-only model of its backbone, with its 95% interval from the pooled "
-           "model of analysis/inference.py (paired by seed; σ pooled over the cells with µALL); an interval that "
+           "µALL − math-only: the row minus the math-only model of its backbone, with its 95% interval from the "
+           "θ0-level paired t of analysis/inference.py (the θ0s both rows share); an interval that "
            "includes 0 is inconclusive; MDE: the smallest difference detected with 80% power.",
            "Bold: the highest mean of each backbone in that column. The Paper columns are the paper's Table 5 "
            "(LLaMA-3-8B; GSM8K and MATH 5-shot, MMLU math subjects 0-shot): compare orderings, not levels."]
