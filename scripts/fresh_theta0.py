@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     same = [r["same_verdict"] for r in rows]
     report = {"how": "python scripts/fresh_theta0.py (the primary arms on θ0s disjoint from the original's)",
               "original": str(args.original.relative_to(REPO) if args.original.is_relative_to(REPO) else args.original),
-              "theta0s": cfg["pretrain"]["seeds"], "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+              "theta0s": cfg["pretrain"]["seeds"], "wall_minutes": None if args.compare_only else round((time.perf_counter() - started) / 60, 1),
               "inside_original_interval": f"{sum(inside)} of {len(inside)}",
               "same_verdict": f"{sum(same)} of {len(same)}", "hypotheses": rows, "provenance": provenance()}
     write_json(args.out, report)
