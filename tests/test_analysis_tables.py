@@ -331,3 +331,29 @@ def test_winrate_table_averages_seeds_and_sums_counts(tmp_path: Path) -> None:
     table = pd.read_csv(exp / "tables" / "winrate.csv")
     assert table.loc[0, "mean"] == 70.0 and table.loc[0, "n_wins"] == 12 and table.loc[0, "n_draws"] == 4
     assert "12 / 4 / 4" in (exp / "tables" / "winrate.md").read_text()
+
+
+def test_winrate_interval_keeps_the_judging_error_when_theta0s_tie(tmp_path: Path) -> None:
+    """Two θ0s with the same (discrete) win rate: the sample SD is 0, but each win rate was judged on a
+    finite number of pairs, so the interval keeps that sampling error and does not exclude 50 by itself."""
+    from scipy import stats as scipy_stats
+
+    from analysis import winrate
+
+    exp = tmp_path / "exp"
+    (exp / "summary").mkdir(parents=True)
+    runs = pd.DataFrame({"backbone": ["b"] * 2, "mixture": ["mos"] * 2, "seed": [0, 1], "theta0": [0, 1],
+                         "paper_backbone": ["B"] * 2, "paper_method": ["MoS"] * 2})
+    runs.to_csv(exp / "summary" / "runs.csv", index=False)
+    pd.DataFrame([{"backbone": "b", "mixture": "mos", "seed": s, "benchmark": "testbed_chat", "reference": "temp",
+                   "judge": "reference", "win_rate": 52.25, "standard_error": 2.3, "n_wins": 47, "n_wins_base": 38,
+                   "n_draws": 115, "n_total": 200, "discrete_win_rate": 52.25} for s in (0, 1)]
+                 ).to_csv(exp / "summary" / "winrate.csv", index=False)
+    winrate.write_all(exp)
+    row = pd.read_csv(exp / "tables" / "winrate.csv").iloc[0]
+    floor = 2.3 / 2 ** 0.5  # sqrt(mean SE² / 2 runs)
+    t = scipy_stats.t.ppf(0.975, 1)
+    assert row["delta_mean"] == pytest.approx(2.25)
+    assert row["delta_hi"] - row["delta_lo"] == pytest.approx(2 * t * floor, rel=1e-6)
+    assert row["lo"] <= 50 + row["delta_lo"] and row["hi"] >= 50 + row["delta_hi"]
+    assert not bool(row["beyond_ci"]) and row["mde"] > 0
