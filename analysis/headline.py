@@ -264,7 +264,8 @@ def leaderboard_part(lb: pd.DataFrame | None) -> str | None:
 
 
 def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | None:
-    """The headroom over the declared best heuristic, against the MDE of a primary comparison."""
+    """The headroom over the declared best heuristic, set against the MDE of a primary comparison: the largest
+    µBOTH MDE (at its Holm level) of the experiment's own primary comparisons, which pair arms over the same θ0s."""
     if hr is None or hr.empty or "kind" not in hr.columns:
         return None
     head = hr[(hr["kind"] == "headroom") & (hr["declared"].astype(str) == "True")]
@@ -272,19 +273,27 @@ def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | Non
         return None
     h = head.iloc[0]
     text = (f"- **Headroom** (`headroom.md`): the fitted best static mixture minus {h['mixture']} (the declared "
-            f"best heuristic) is {iv(h['effect'], h['lo'], h['hi'])} µBOTH over {h['theta0s']:.0f} θ0s.")
-    if pw is not None and "mde" in pw.columns and len(pw):
-        mde = pw[pw["metric"] == "µBOTH"]["mde"].max()
-        if h["effect"] < mde:
-            text += (f" That is below the MDE of a primary comparison ({mde:.2f} µBOTH): on this testbed no mixing "
-                     "method can be told apart from the heuristics by more than the bench can detect, so every "
-                     "learned-mixer verdict here is bounded by the headroom, not by the method.")
+            f"best heuristic) is {iv(h['effect'], h['lo'], h['hi'])} µBOTH over {h['theta0s']:.0f} θ0s"
+            + (" (inconclusive)." if h["lo"] <= 0 <= h["hi"] else "."))
+    both = pw[pw["metric"] == "µBOTH"] if pw is not None and "mde" in pw.columns else None
+    if both is not None and len(both) and both["mde"].notna().any():
+        mde = float(both["mde"].max())
+        if h["hi"] < mde:
+            text += (f" Even its upper bound is below the MDE of a primary comparison ({mde:.2f} µBOTH): no mixture, "
+                     "static or learned, can gain enough over the heuristics here for the bench to detect it, so every "
+                     "learned-mixer verdict on this testbed is bounded by the headroom, not by the method; an "
+                     "'inconclusive' says nothing about the method.")
+        elif h["effect"] < mde:
+            text += (f" Its estimate is below the MDE of a primary comparison ({mde:.2f} µBOTH) and its interval "
+                     "reaches it: a learned mixer that took all of the headroom would at best be detected "
+                     "sometimes, so 'inconclusive' verdicts here are expected even of a perfect mixer.")
         else:
-            text += f" That exceeds the MDE of a primary comparison ({mde:.2f} µBOTH)."
+            text += (f" That exceeds the MDE of a primary comparison ({mde:.2f} µBOTH): a mixer that took most of "
+                     "the headroom would be detected.")
     regret = hr[hr["kind"] == "regret"]
     if len(regret):
         listing = "; ".join(f"{r.mixture} {iv(r.effect, r.lo, r.hi)}" for r in regret.itertuples())
-        text += f" Each method minus the optimum (regret): {listing}."
+        text += f" Each method minus the optimum (regret, µBOTH): {listing}."
     return text
 
 

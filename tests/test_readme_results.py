@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis import headline
@@ -156,3 +157,22 @@ def test_the_fresh_theta0_paragraph_is_the_measured_replication() -> None:
     chances = " and ".join(f"{round(100 * h['predicted_same_verdict'])}%" for h in changed)
     assert f"chance of the same verdict on new θ0s was {chances}" in text
     assert all(h["fresh_verdict"].startswith("smaller than the paper's effect") for h in changed)
+
+
+@pytest.mark.parametrize(("lo", "effect", "hi", "says"), [
+    (-0.3, 0.2, 0.7, "Even its upper bound is below the MDE"),
+    (0.1, 0.6, 1.4, "Its estimate is below the MDE"),
+    (0.9, 1.5, 2.1, "exceeds the MDE"),
+])
+def test_headroom_part_sets_the_interval_against_the_mde(lo: float, effect: float, hi: float, says: str) -> None:
+    """The headroom is judged by its interval against the largest µBOTH MDE of a primary comparison (1.0 here,
+    not the µMU row's 3.0), and an interval that includes 0 is called inconclusive."""
+    hr = pd.DataFrame([
+        {"kind": "headroom", "mixture": "temperature", "declared": True, "effect": effect, "lo": lo, "hi": hi,
+         "theta0s": 12},
+        {"kind": "regret", "mixture": "mos", "declared": False, "effect": -0.4, "lo": -1.0, "hi": 0.2, "theta0s": 2}])
+    pw = pd.DataFrame({"metric": ["µBOTH", "µBOTH", "µMU"], "mde": [0.8, 1.0, 3.0]})
+    text = headline.headroom_part(hr, pw)
+    assert says in text and "(1.00 µBOTH)" in text
+    assert ("(inconclusive)" in text) == (lo <= 0)
+    assert "mos −0.40 [−1.00, +0.20]" in text
