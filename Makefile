@@ -4,12 +4,14 @@
 #     make run        # the whole pipeline on config/config.yaml, offline (= snakemake --cores all)
 #     make headroom   # the headroom experiment, config/headroom.yaml (the best static mixture, the mixing
 #                     # laws, mSFT, the field's methods' regret; ~1 hour on 2 cores)
+#     make headroom-small  # the same question on a testbed five times smaller at the same budget, where
+#                     # the data repeat (config/headroom_small.yaml, ~25 min on 2 cores)
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
 #     make tables     # every table and figure of the committed snapshot again, from its summaries alone
 #     make snapshot   # publish a finished results/default as the committed snapshots/default
-#                     # (EXP=headroom: results/headroom as snapshots/headroom)
+#                     # (EXP=headroom: results/headroom as snapshots/headroom; EXP=headroom_small)
 #     make lint       # ruff
 #     make gpu-check  # on a machine with one CUDA GPU: scripts/gpu_check.py -> $(OUT), by default
 #                     # results/benchmarks/gpu_check.json (`make gpu-check OUT=/tmp/gpu_check.json`)
@@ -37,7 +39,7 @@ DS_PACKAGES := deepspeed hjson einops py-cpuinfo msgpack ninja pydantic pydantic
 
 EXP ?= default
 
-.PHONY: install run headroom test test-slow tables snapshot lint gpu-check gpu-wheels
+.PHONY: install run headroom headroom-small test test-slow tables snapshot lint gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -52,6 +54,9 @@ run: install
 
 headroom: install
 	$(OFFLINE) $(VENV)/bin/snakemake --cores all --configfile config/headroom.yaml
+
+headroom-small: install
+	$(OFFLINE) $(VENV)/bin/snakemake --cores all --configfile config/headroom_small.yaml
 
 test: install
 	$(OFFLINE) $(VENV)/bin/pytest -m "not slow and not gpu"

@@ -4,6 +4,7 @@ in a scratch working directory, with the installed environment.
     python scripts/benchmark_pipeline.py --grid static   # issue 2's grid: 3 backbones x 3 static x 3 seeds
     python scripts/benchmark_pipeline.py --grid full     # the whole default config (what `make run` runs)
     python scripts/benchmark_pipeline.py --grid headroom # config/headroom.yaml (`make headroom`)
+    python scripts/benchmark_pipeline.py --grid headroom_small  # config/headroom_small.yaml
     python scripts/benchmark_pipeline.py --grid full --keep /tmp/default-run   # keep its results (e.g. to
                                                            # publish them: python -m mos snapshot)
 
@@ -33,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STATIC = ["proportional", "temperature", "uniform"]
 
 
-CONFIGS = {"static": "config.yaml", "full": "config.yaml", "headroom": "headroom.yaml"}
+CONFIGS = {"static": "config.yaml", "full": "config.yaml", "headroom": "headroom.yaml",
+           "headroom_small": "headroom_small.yaml"}
 
 
 def config_for(grid: str) -> dict:

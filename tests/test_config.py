@@ -42,10 +42,22 @@ def error_of(cfg: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the shipped configs
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "test.yaml", "headroom.yaml",
+                                  "headroom_small.yaml"])
 def test_shipped_configs_are_valid(name: str) -> None:
     cfg = load_config(ROOT / "config" / name)
     assert G.runs(cfg)
+
+
+def test_small_headroom_config_repeats_the_data_at_the_same_budget() -> None:
+    """config/headroom_small.yaml: the headroom design on a testbed five times smaller, same steps."""
+    small, full = load_config(ROOT / "config" / "headroom_small.yaml"), load_config(ROOT / "config" / "headroom.yaml")
+    assert small["testbed"]["scale"] * 5 == pytest.approx(full["testbed"]["scale"])
+    assert small["train"]["steps"] == full["train"]["steps"] and small["train"]["batch_size"] == full["train"]["batch_size"]
+    runs = G.runs(small)
+    assert len(runs) == 5 * 6 + 16 * 2  # heuristics, optimum and MoS+DIFF+EMA on 6 θ0s; 16 random mixtures on 2
+    assert small["claims"]["headroom"]["optimum"] == "headroom_optimum"
+    assert small["mixtures"]["headroom_optimum"]["fit"] == "results/headroom_small/headroom/optimum.json"
 
 
 def test_default_config_grid() -> None:
