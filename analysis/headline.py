@@ -275,6 +275,11 @@ def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | Non
     text = (f"- **Headroom** (`headroom.md`): the fitted best static mixture minus {h['mixture']} (the declared "
             f"best heuristic) is {iv(h['effect'], h['lo'], h['hi'])} µBOTH over {h['theta0s']:.0f} θ0s"
             + (" (inconclusive)." if h["lo"] <= 0 <= h["hi"] else "."))
+    fresh = hr[hr["kind"] == "headroom_outside_design"]
+    if len(fresh):
+        f = fresh.iloc[0]
+        text += (f" On the {f['theta0s']:.0f} θ0s the design did not choose it on: {iv(f['effect'], f['lo'], f['hi'])}"
+                 + (" (inconclusive)." if f["lo"] <= 0 <= f["hi"] else "."))
     both = pw[pw["metric"] == "µBOTH"] if pw is not None and "mde" in pw.columns else None
     if both is not None and len(both) and both["mde"].notna().any():
         mde = float(both["mde"].max())

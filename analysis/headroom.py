@@ -76,6 +76,27 @@ def reference_heuristic(a: dict) -> str | None:
     return a["declared"] or (a["heuristics"][0] if a["heuristics"] else None)
 
 
+def outside_design(a: dict, ref: str | None) -> dict | None:
+    """The headroom over `ref` on the θ0s the design did not use. The optimum was chosen on the design's θ0s,
+    so a mixture × θ0 interaction that flattered it there could inflate the headroom on them (the winner's
+    curse); on the other θ0s both arms are fresh draws. None without such θ0s."""
+    design, fit, b, opt = a.get("design"), a["fit"], a["backbone"], a["optimum"]
+    if ref is None or design is None or "theta0" not in design.columns:
+        return None
+    used = set(design["theta0"].astype(str))
+    rest = fit.frame[~fit.frame["theta0"].astype(str).isin(used)]
+    if rest.empty:
+        return None
+    sub = inference.Fit(rest[[*inference.KEY, "theta0", "value"]], fit.scale, what=f"{fit.what} outside the design")
+    if not (sub.has(b, opt) and sub.has(b, ref)):
+        return None
+    c = sub.compare(b, opt, ref)
+    if not c.testable:
+        return None
+    return {"kind": "headroom_outside_design", "mixture": ref, "vs": opt, "effect": c.effect, "lo": c.lo,
+            "hi": c.hi, "theta0s": c.n_a, "mde": c.mde, "share": math.nan, "declared": False}
+
+
 def rows(a: dict) -> pd.DataFrame:
     """One row per comparison: the headroom against each heuristic, then each mixture's regret."""
     fit, b, opt = a["fit"], a["backbone"], a["optimum"]
@@ -87,6 +108,9 @@ def rows(a: dict) -> pd.DataFrame:
         c = fit.compare(b, opt, h)
         out.append({"kind": "headroom", "mixture": h, "vs": opt, "effect": c.effect, "lo": c.lo, "hi": c.hi,
                     "theta0s": c.n_a, "mde": c.mde, "share": math.nan, "declared": h == ref})
+    fresh = outside_design(a, ref)
+    if fresh is not None:
+        out.append(fresh)
     design = set(a["spec"]["design"])
     for m in dict.fromkeys(mm for bb, mm in fit.cells if bb == b):
         if m == opt or m in a["heuristics"] or m in design:
@@ -112,7 +136,10 @@ def notes(a: dict, table: pd.DataFrame) -> list[str]:
            "Headroom rows: the optimum minus each heuristic, paired by θ0 (95% interval, θ0s − 1 df; MDE at 80% "
            "power, two-sided 5%); the declared best heuristic of the backbone is marked. Regret rows: each other "
            "mixture minus the optimum over the θ0s they share; share of the headroom = (mixture − best "
-           "heuristic) / (optimum − best heuristic), given only when the headroom's interval excludes 0."]
+           "heuristic) / (optimum − best heuristic), given only when the headroom's interval excludes 0.",
+           "Headroom_outside_design: the optimum minus the declared best heuristic on the θ0s the design did not "
+           "use. The optimum was chosen on the design's θ0s, where a mixture × θ0 interaction that flattered it "
+           "could inflate the headroom (the winner's curse); on the others both arms are fresh draws."]
     head = table[table["declared"]] if len(table) else table
     if len(head):
         h = head.iloc[0]

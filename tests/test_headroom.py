@@ -152,3 +152,26 @@ def test_projection_puts_each_dataset_on_a_corner() -> None:
     P = headroom.projection(np.eye(4))
     assert {tuple(p) for p in P} == {(0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)}
     assert headroom.projection(np.full((1, 4), 0.25))[0] == pytest.approx([0.5, 0.5])
+
+
+def test_the_headroom_outside_the_design_uses_only_the_other_theta0s() -> None:
+    """The optimum was chosen on the design's θ0s: its headroom is also given on the θ0s the design did not use,
+    where a flattering mixture × θ0 interaction cannot inflate it. Here the optimum is +3 on the design's θ0s 0
+    and 1 only (a winner's curse) and +0 elsewhere: the outside row sees +0, the pooled row more."""
+    thetas = 8
+    rows_ = []
+    for t in range(thetas):
+        curse = 3.0 if t < 2 else 0.0
+        rows_ += [("b", "opt", t, str(t), 57.0 + curse + 0.1 * (t % 3)), ("b", "temperature", t, str(t), 57.0 + 0.1 * (t % 2))]
+    per_run = pd.DataFrame(rows_, columns=["backbone", "mixture", "seed", "theta0", "value"])
+    fit = inference.Fit(per_run, inference.BOTH)
+    design = pd.DataFrame({"mixture": ["d0", "d0"], "theta0": ["0", "1"]})
+    a = {"fit": fit, "backbone": "b", "optimum": "opt", "heuristics": ["temperature"], "declared": "temperature",
+         "spec": {"design": []}, "design": design}
+    table = headroom.rows(a).set_index("kind")
+    outside = table.loc["headroom_outside_design"]
+    opt, temp = (per_run[(per_run.mixture == m) & (per_run.seed >= 2)]["value"].to_numpy() for m in ("opt", "temperature"))
+    assert outside["theta0s"] == thetas - 2 and outside["effect"] == pytest.approx(float((opt - temp).mean()))
+    assert table.loc["headroom", "effect"] > outside["effect"] + 0.5
+    a["design"] = pd.DataFrame({"mixture": ["d0"] * thetas, "theta0": [str(t) for t in range(thetas)]})
+    assert "headroom_outside_design" not in set(headroom.rows(a)["kind"])  # every θ0 was the design's

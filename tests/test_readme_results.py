@@ -170,9 +170,12 @@ def test_headroom_part_sets_the_interval_against_the_mde(lo: float, effect: floa
     hr = pd.DataFrame([
         {"kind": "headroom", "mixture": "temperature", "declared": True, "effect": effect, "lo": lo, "hi": hi,
          "theta0s": 12},
+        {"kind": "headroom_outside_design", "mixture": "temperature", "declared": False, "effect": 0.1, "lo": -0.5,
+         "hi": 0.7, "theta0s": 10},
         {"kind": "regret", "mixture": "mos", "declared": False, "effect": -0.4, "lo": -1.0, "hi": 0.2, "theta0s": 2}])
     pw = pd.DataFrame({"metric": ["µBOTH", "µBOTH", "µMU"], "mde": [0.8, 1.0, 3.0]})
     text = headline.headroom_part(hr, pw)
     assert says in text and "(1.00 µBOTH)" in text
-    assert ("(inconclusive)" in text) == (lo <= 0)
+    assert ("over 12 θ0s (inconclusive)." in text) == (lo <= 0)
     assert "mos −0.40 [−1.00, +0.20]" in text
+    assert "On the 10 θ0s the design did not choose it on: +0.10 [−0.50, +0.70] (inconclusive)." in text
