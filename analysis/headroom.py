@@ -18,7 +18,9 @@ trained: a Scheffé quadratic mixture model with θ0 blocks) and writes:
 
 Writes results/<exp>/tables/headroom.{md,csv,tex} and figures/headroom.{png,pdf}: the design on a
 projection of the simplex coloured by the metric, the heuristics, the optimum and every method's
-average weights marked; and the surface's prediction against each design mixture's observed mean.
+average weights marked; the surface's prediction against each design mixture's observed mean; and the
+fitted surface itself on the four slices of the simplex through its optimum (one dataset held at its
+optimal weight, the other three varying), in the same colours.
 A jupytext percent script: it also opens as a notebook.
 """
 
@@ -176,6 +178,38 @@ def projection(W: np.ndarray) -> np.ndarray:
     return W @ corners
 
 
+TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])
+
+
+def slice_through(w_star: np.ndarray, fixed: int, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """The simplex slice through `w_star` that holds dataset `fixed` at its weight: every mixture of the other
+    datasets scaled to 1 − w_star[fixed], as weights (n × K) and their ternary coordinates (n × 2)."""
+    K = len(w_star)
+    others = [j for j in range(K) if j != fixed]
+    bary = np.array([(i, j, steps - i - j) for i in range(steps + 1) for j in range(steps + 1 - i)], float) / steps
+    W = np.zeros((len(bary), K))
+    W[:, fixed] = w_star[fixed]
+    W[:, others] = bary * (1.0 - w_star[fixed])
+    return W, bary @ TRIANGLE
+
+
+def slice_panels(fig, axes, a: dict, norm) -> None:
+    """The fitted surface on the four slices through the predicted optimum (one dataset held at its weight)."""
+    s, w_star, datasets = a["surface"], a["predicted_weights"], a["datasets"]
+    for fixed, ax in enumerate(axes):
+        W, P = slice_through(w_star, fixed)
+        ax.tricontourf(P[:, 0], P[:, 1], s.predict(W), levels=20, cmap="viridis", norm=norm)
+        others = [d for j, d in enumerate(datasets) if j != fixed]
+        for (x, y), d in zip(TRIANGLE, others, strict=True):
+            ax.annotate(d, (x, y), textcoords="offset points", xytext=(0, -10 if y == 0 else 4), ha="center", fontsize=7)
+        rest = np.delete(w_star, fixed)
+        x, y = (rest / rest.sum()) @ TRIANGLE if rest.sum() > 0 else TRIANGLE.mean(axis=0)
+        ax.scatter([x], [y], marker="x", s=60, color="red")
+        ax.set_title(f"fitted surface, {datasets[fixed]} held at {w_star[fixed]:.2f}", fontsize=8)
+        ax.set_xlim(-0.15, 1.15), ax.set_ylim(-0.15, 1.0)
+        ax.set_aspect("equal"), ax.set_axis_off()
+
+
 def figure(a: dict, path: Path) -> list[Path]:
     import matplotlib
 
@@ -184,9 +218,16 @@ def figure(a: dict, path: Path) -> list[Path]:
 
     design, datasets = a["design"], a["datasets"]
     means = design.groupby("mixture", sort=False).agg(value=("value", "mean"), **{d: (d, "first") for d in datasets})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
+    fig = plt.figure(figsize=(12, 9), layout="constrained")
+    grid = fig.add_gridspec(2, 4, height_ratios=[1.6, 1])
+    left, right = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:])
+    slices = [fig.add_subplot(grid[1, k]) for k in range(min(4, len(datasets)))]
     P = projection(means[datasets].to_numpy())
-    sc = left.scatter(P[:, 0], P[:, 1], c=means["value"], cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
+    pred_all = a["surface"].predict(means[datasets].to_numpy())
+    norm = matplotlib.colors.Normalize(min(means["value"].min(), pred_all.min()),
+                                       max(means["value"].max(), pred_all.max(), a["surface"].predict(a["predicted_weights"])[0]))
+    sc = left.scatter(P[:, 0], P[:, 1], c=means["value"], cmap="viridis", norm=norm, s=40, edgecolors="k",
+                      linewidths=0.3)
     fig.colorbar(sc, ax=left, label=f"{values.METRICS[a['metric']][0]} (design mixtures, mean over θ0s)")
     for i, d in enumerate(datasets):
         x, y = projection(np.eye(len(datasets)))[i]
@@ -210,7 +251,11 @@ def figure(a: dict, path: Path) -> list[Path]:
     right.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
     right.set_xlabel("predicted by the surface"), right.set_ylabel("observed (mean over θ0s)")
     right.set_title("Fit of the quadratic mixture surface", fontsize=9)
-    fig.tight_layout()
+    if len(datasets) == 4:
+        slice_panels(fig, slices, a, norm)
+    else:
+        for ax in slices:
+            ax.set_axis_off()
     png, pdf = path.with_suffix(".png"), path.with_suffix(".pdf")
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=150), fig.savefig(pdf)

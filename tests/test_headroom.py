@@ -175,3 +175,19 @@ def test_the_headroom_outside_the_design_uses_only_the_other_theta0s() -> None:
     assert table.loc["headroom", "effect"] > outside["effect"] + 0.5
     a["design"] = pd.DataFrame({"mixture": ["d0"] * thetas, "theta0": [str(t) for t in range(thetas)]})
     assert "headroom_outside_design" not in set(headroom.rows(a)["kind"])  # every θ0 was the design's
+
+
+def test_each_slice_holds_one_dataset_and_passes_through_the_optimum(tmp_path: Path) -> None:
+    w_star = np.array([0.1, 0.2, 0.3, 0.4])
+    for fixed in range(4):
+        W, P = headroom.slice_through(w_star, fixed, steps=20)
+        assert np.allclose(W.sum(axis=1), 1.0) and np.allclose(W[:, fixed], w_star[fixed]) and (W >= 0).all()
+        assert np.abs(W - w_star).sum(axis=1).min() < 0.05  # the optimum lies on (a grid point near) the slice
+        assert P.min() >= -1e-12 and P[:, 0].max() <= 1 + 1e-12
+    frame = design()
+    s = surface.fit_surface(frame, DATASETS)
+    a = {"design": frame, "datasets": DATASETS, "surface": s, "predicted_weights": s.optimum(),
+         "mean_weights": pd.DataFrame(columns=DATASETS), "spec": {"design": []}, "heuristics": [], "optimum": "opt",
+         "metric": "mu_both"}
+    written = headroom.figure(a, tmp_path / "headroom")
+    assert all(p.stat().st_size > 1000 for p in written)
