@@ -77,12 +77,13 @@ def trained_mixture(path: Path, names: list[str]) -> dict[str, float]:
 
 def held_out_check(folder: str | Path, sizes: Mapping[str, int]) -> bool | None:
     """Whether a finished run held out the examples this run holds out (`sizes`: {dataset: n}, the same
-    fixed split of mos.training.loop.hold_out); None for a run.json that does not record it."""
+    fixed split of mos.training.loop.hold_out); None for a run.json that does not record it. A dataset the
+    run did not train on at all (a single-skill proxy's other datasets) is held out by construction."""
     info = json.loads((Path(folder) / "run.json").read_text())
     if "validation_sizes" not in info:
         return None
-    got = info["validation_sizes"]
-    return all(got.get(d) == n for d, n in sizes.items())
+    got, trained = info["validation_sizes"], info.get("dataset_sizes")
+    return all(got.get(d) == n or (trained is not None and d not in trained) for d, n in sizes.items())
 
 
 def features(x: np.ndarray, regressor: str) -> np.ndarray:

@@ -49,7 +49,7 @@ def test_dirichlet_concentration_is_alpha_k_times_the_prior():
 
 
 def write_run(folder: Path, weights: dict[str, float] | list[tuple[int, dict[str, float]]],
-              validation: dict[str, int] | None, steps: int = 150) -> Path:
+              validation: dict[str, int] | None, steps: int = 150, trained: dict[str, int] | None = None) -> Path:
     """A finished run folder as the loop leaves one: trajectory.csv and run.json (no model: the
     scripted probe stands in for it)."""
     folder.mkdir(parents=True)
@@ -64,6 +64,8 @@ def write_run(folder: Path, weights: dict[str, float] | list[tuple[int, dict[str
             "budget": {"training_examples": steps * 16, "extra_training_examples": 0}}
     if validation is not None:
         info["validation_sizes"] = validation
+    if trained is not None:
+        info["dataset_sizes"] = trained  # the datasets the run trained on (run.json records them)
     (folder / "run.json").write_text(json.dumps(info))
     return folder
 
@@ -324,6 +326,26 @@ def test_mixmin_held_out_targets_are_required_unless_waived(tmp_path):
     report = strategy.report(0)
     assert {p["held_out_targets"] for p in report["proxies"].values()} == {False}
     assert report["fit"]["examples_fitted"] + report["fit"]["examples_reported"] == 6
+
+
+def test_mixmin_single_skill_proxies_hold_out_the_other_datasets_by_construction(tmp_path):
+    """The headroom config's proxies (math_only, ...): each trains on its own dataset alone and holds out only
+    that dataset's examples, so every other target is held out because it never trained on it. A proxy that
+    trained on a second dataset without holding its examples out is still refused."""
+    per_token = scripted_token_losses()
+    folders = {n: write_run(tmp_path / f"{n}_only", {n: 1.0}, {n: 2}, steps=600, trained={n: SIZES[n]})
+               for n in NAMES[:3]}
+    losses = {str(folders[n]): {d: [torch.tensor(t, dtype=torch.float32) for t in per_token[n][d]] for d in NAMES[:3]}
+              for n in NAMES[:3]}
+    strategy = registry.build("mixmin", {"proxies": {n: f"{n}_only" for n in NAMES[:3]}, "validation_size": 2})
+    strategy.bind_runs({n: str(f) for n, f in folders.items()})
+    strategy.initial_weights({n: SIZES[n] for n in NAMES[:3]}, seed=3)
+    strategy.update(0, ScriptedProbe(losses, dict.fromkeys(NAMES[:3], 2)))
+    assert {p["held_out_targets"] for p in strategy.report(0)["proxies"].values()} == {True}
+    leaky = write_run(tmp_path / "leaky", {NAMES[0]: 0.5, NAMES[1]: 0.5}, {NAMES[0]: 2}, steps=600,
+                      trained={NAMES[0]: SIZES[NAMES[0]], NAMES[1]: SIZES[NAMES[1]]})
+    assert RM.held_out_check(leaky, dict.fromkeys(NAMES[:3], 2)) is False
+    assert RM.held_out_check(folders[NAMES[0]], dict.fromkeys(NAMES[:3], 2)) is True
 
 
 def test_mixmin_proxies_must_name_every_dataset():
