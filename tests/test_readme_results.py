@@ -179,3 +179,21 @@ def test_headroom_part_sets_the_interval_against_the_mde(lo: float, effect: floa
     assert ("over 12 θ0s (inconclusive)." in text) == (lo <= 0)
     assert "mos −0.40 [−1.00, +0.20]" in text
     assert "On the 10 θ0s the design did not choose it on: +0.10 [−0.50, +0.70] (inconclusive)." in text
+
+
+@pytest.mark.parametrize(("experiment", "target"), [("headroom", "make headroom"), ("headroom_small", "make headroom-small")])
+def test_other_experiments_run_counts_and_times_are_the_measured_ones(experiment: str, target: str) -> None:
+    """A published experiment's Quick start sentence gives the runs and minutes of its committed pipeline
+    benchmark (all invocations summed where one was resumed), and those runs are the snapshot's."""
+    import json
+
+    snapshot = ROOT / "snapshots" / experiment / "summary" / "runs.csv"
+    if not snapshot.is_file():
+        pytest.skip(f"{experiment} is not published")
+    bench = json.loads((ROOT / "results" / "benchmarks" / f"pipeline_{experiment}.json").read_text(encoding="utf-8"))
+    assert bench["runs"] == len(pd.read_csv(snapshot))
+    minutes = bench.get("wall_minutes_total", bench["wall_minutes"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start"):readme.index("## What is in the box")]
+    sentence = quick[quick.index(f"`{target}`"):]
+    assert f"{bench['runs']} fine-tuning runs in {minutes:.0f} minutes here" in sentence[:400]
