@@ -79,13 +79,15 @@ def reference_heuristic(a: dict) -> str | None:
 
 
 def outside_design(a: dict, ref: str | None) -> dict | None:
-    """The headroom over `ref` on the θ0s the design did not use. The optimum was chosen on the design's θ0s,
-    so a mixture × θ0 interaction that flattered it there could inflate the headroom on them (the winner's
-    curse); on the other θ0s both arms are fresh draws. None without such θ0s."""
+    """The headroom over `ref` on the θ0s where no design point ran (the heuristics, also design points, run on
+    every θ0 and mostly shape the surface near their own weights). The optimum was chosen from the points'
+    θ0s, so a mixture × θ0 interaction that flattered it there could inflate the headroom on them (the
+    winner's curse); on the other θ0s both arms are fresh draws. None without such θ0s."""
     design, fit, b, opt = a.get("design"), a["fit"], a["backbone"], a["optimum"]
     if ref is None or design is None or "theta0" not in design.columns:
         return None
-    used = set(design["theta0"].astype(str))
+    points = design[~design["mixture"].isin(a.get("heuristics") or [])]  # the heuristics span every θ0
+    used = set(points["theta0"].astype(str))
     rest = fit.frame[~fit.frame["theta0"].astype(str).isin(used)]
     if rest.empty:
         return None
@@ -139,8 +141,8 @@ def notes(a: dict, table: pd.DataFrame) -> list[str]:
            "power, two-sided 5%); the declared best heuristic of the backbone is marked. Regret rows: each other "
            "mixture minus the optimum over the θ0s they share; share of the headroom = (mixture − best "
            "heuristic) / (optimum − best heuristic), given only when the headroom's interval excludes 0.",
-           "Headroom_outside_design: the optimum minus the declared best heuristic on the θ0s the design did not "
-           "use. The optimum was chosen on the design's θ0s, where a mixture × θ0 interaction that flattered it "
+           "Headroom_outside_design: the optimum minus the declared best heuristic on the θ0s where none of the "
+           "design's random or single-skill mixtures ran. The optimum was chosen from those points' θ0s, where a mixture × θ0 interaction that flattered it "
            "could inflate the headroom (the winner's curse); on the others both arms are fresh draws."]
     head = table[table["declared"]] if len(table) else table
     if len(head):

@@ -165,7 +165,8 @@ def test_the_headroom_outside_the_design_uses_only_the_other_theta0s() -> None:
         rows_ += [("b", "opt", t, str(t), 57.0 + curse + 0.1 * (t % 3)), ("b", "temperature", t, str(t), 57.0 + 0.1 * (t % 2))]
     per_run = pd.DataFrame(rows_, columns=["backbone", "mixture", "seed", "theta0", "value"])
     fit = inference.Fit(per_run, inference.BOTH)
-    design = pd.DataFrame({"mixture": ["d0", "d0"], "theta0": ["0", "1"]})
+    design = pd.DataFrame({"mixture": ["d0", "d0"] + ["temperature"] * thetas,  # the heuristic runs on every θ0
+                           "theta0": ["0", "1"] + [str(t) for t in range(thetas)]})
     a = {"fit": fit, "backbone": "b", "optimum": "opt", "heuristics": ["temperature"], "declared": "temperature",
          "spec": {"design": []}, "design": design}
     table = headroom.rows(a).set_index("kind")
