@@ -42,6 +42,7 @@ def markers(experiment: str = "default") -> tuple[str, str]:
         return BEGIN, END
     return f"<!-- results {experiment}:begin -->", f"<!-- results {experiment}:end -->"
 HEURISTIC_KEYS = ("prop", "temp", "uni")  # paper labels of the static heuristics start with these
+STATIC_STRATEGIES = ("temperature", "temperature_heldout", "fixed", "dirichlet", "surface_optimum")  # not learned
 MC = "testbed_mc"
 
 # %%
@@ -142,14 +143,15 @@ def precision_part(pw: pd.DataFrame, spec: dict) -> str:
 
 
 def learned_mixtures(exp: Path) -> set[str] | None:
-    """The mixtures whose weights a method decides (not a fixed temperature or fixed weights), from runs.csv."""
+    """The mixtures whose weights a method decides, from runs.csv: not a static temperature (held-out references
+    included), fixed weights, a random design point or the headroom's fitted optimum."""
     try:
         runs = common.load_runs(exp)
     except (FileNotFoundError, ValueError):
         return None
     if "strategy" not in runs.columns:
         return None
-    return set(runs.loc[~runs["strategy"].isin(["temperature", "fixed"]), "mixture"])
+    return set(runs.loc[~runs["strategy"].isin(STATIC_STRATEGIES), "mixture"])
 
 
 def versus_best_part(t2: pd.DataFrame, learned: set[str] | None = None) -> str | None:
