@@ -203,3 +203,17 @@ def test_other_experiments_run_counts_and_times_are_the_measured_ones(experiment
     quick = readme[readme.index("## Quick start"):readme.index("## What is in the box")]
     sentence = quick[quick.index(f"`{target}`"):]
     assert f"{bench['runs']} fine-tuning runs in {minutes:.0f} minutes here" in sentence[:400]
+
+
+def test_headroom_part_judges_the_smaller_headroom_when_another_heuristic_did_better() -> None:
+    """Declared best TEMP., but PROP. did better: the sentence gives the headroom over PROP. too and judges
+    that smaller one against the MDE."""
+    hr = pd.DataFrame([
+        {"kind": "headroom", "mixture": "proportional", "declared": False, "effect": 0.6, "lo": 0.1, "hi": 1.1,
+         "theta0s": 6},
+        {"kind": "headroom", "mixture": "temperature", "declared": True, "effect": 5.0, "lo": 3.0, "hi": 7.0,
+         "theta0s": 6}])
+    text = headline.headroom_part(hr, pd.DataFrame({"metric": ["µBOTH"], "mde": [1.4]}))
+    assert "minus temperature (the declared best heuristic) is +5.00 [+3.00, +7.00]" in text
+    assert "Over proportional, the heuristic that did best here" in text and "+0.60 [+0.10, +1.10]" in text
+    assert "Even its upper bound is below the MDE" in text and "exceeds" not in text
