@@ -3,9 +3,9 @@
 #     make install    # .venv: CPU torch first, then this package with its test extras
 #     make run        # the whole pipeline on config/config.yaml, offline (= snakemake --cores all)
 #     make headroom   # the headroom experiment, config/headroom.yaml (the best static mixture, the mixing
-#                     # laws, mSFT, the field's methods' regret; ~1 hour on 2 cores)
+#                     # laws, mSFT, the field's methods' regret; ~1.5 hours on 2 cores)
 #     make headroom-small  # the same question on a testbed five times smaller at the same budget, where
-#                     # the data repeat (config/headroom_small.yaml, ~25 min on 2 cores)
+#                     # the data repeat (config/headroom_small.yaml, under an hour on 2 cores)
 #     make test       # the fast tests, offline (slow and GPU tests deselected)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
