@@ -265,6 +265,16 @@ def leaderboard_part(lb: pd.DataFrame | None) -> str | None:
                "it." if len(beyond) else ""))
 
 
+def end_of_claim(row: pd.Series) -> str:
+    """' (inconclusive).' when the row's interval includes 0, else '.'."""
+    return " (inconclusive)." if row["lo"] <= 0 <= row["hi"] else "."
+
+
+def iv_called(row: pd.Series) -> str:
+    """'+1.20 [−0.50, +2.90] (inconclusive).' or '+1.20 [+0.50, +2.90].'"""
+    return iv(row["effect"], row["lo"], row["hi"]) + end_of_claim(row)
+
+
 def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | None:
     """The headroom over the declared best heuristic (and over the heuristic that did best, where that differs: the
     smaller headroom is the one judged), set against the MDE of a primary comparison: the largest µBOTH MDE (at
@@ -277,18 +287,16 @@ def headroom_part(hr: pd.DataFrame | None, pw: pd.DataFrame | None) -> str | Non
     h = head.iloc[0]
     text = (f"- **Headroom** (`headroom.md`): the fitted best static mixture minus {h['mixture']} (the declared "
             f"best heuristic) is {iv(h['effect'], h['lo'], h['hi'])} µBOTH over {h['theta0s']:.0f} θ0s"
-            + (" (inconclusive)." if h["lo"] <= 0 <= h["hi"] else "."))
+            + end_of_claim(h))
     fresh = hr[hr["kind"] == "headroom_outside_design"]
     if len(fresh):
         f = fresh.iloc[0]
-        text += (f" On the {f['theta0s']:.0f} θ0s the design did not choose it on: {iv(f['effect'], f['lo'], f['hi'])}"
-                 + (" (inconclusive)." if f["lo"] <= 0 <= f["hi"] else "."))
+        text += f" On the {f['theta0s']:.0f} θ0s the design did not choose it on: {iv_called(f)}"
     heads = hr[hr["kind"] == "headroom"]
     least = heads.loc[heads["effect"].astype(float).idxmin()]
     if least["mixture"] != h["mixture"]:  # the declared best was not the best measured: the smaller headroom counts
         text += (f" Over {least['mixture']}, the heuristic that did best here (not the one declared before the run), "
-                 f"the headroom is {iv(least['effect'], least['lo'], least['hi'])}"
-                 + (" (inconclusive)." if least["lo"] <= 0 <= least["hi"] else "."))
+                 f"the headroom is {iv_called(least)}")
         h = least
     both = pw[pw["metric"] == "µBOTH"] if pw is not None and "mde" in pw.columns else None
     if both is not None and len(both) and both["mde"].notna().any():
