@@ -6,7 +6,8 @@
 #                     # laws, mSFT, the field's methods' regret; ~1.5 hours on 2 cores)
 #     make headroom-small  # the same question on a testbed five times smaller at the same budget, where
 #                     # the data repeat (config/headroom_small.yaml, under an hour on 2 cores)
-#     make test       # the fast tests, offline (slow and GPU tests deselected)
+#     make test       # the fast tests, offline (slow and GPU tests deselected), one pytest-xdist worker per
+#                     # core, each test file in one worker (its module fixtures built once)
 #     make test-slow  # the slow tests: whole pipeline, lm-eval CLI, a real local SLURM cluster
 #                     # (installs the `slurm` extra; the SLURM test needs root and Debian's packages)
 #     make tables     # every table and figure of the committed snapshot again, from its summaries alone
@@ -59,7 +60,7 @@ headroom-small: install
 	$(OFFLINE) $(VENV)/bin/snakemake --cores all --configfile config/headroom_small.yaml
 
 test: install
-	$(OFFLINE) $(VENV)/bin/pytest -m "not slow and not gpu"
+	$(OFFLINE) $(VENV)/bin/pytest -m "not slow and not gpu" -n auto --dist loadfile
 
 $(SLURM_STAMP): $(STAMP)
 	$(VENV)/bin/pip install -e ".[test,slurm]"

@@ -57,8 +57,7 @@ def finished_run(tmp_path_factory, tiny_model_dir):
 
 
 def build(name, finished_run=None):
-    cls = registry.get(name)
-    strategy = registry.build(name, cls.contract_params(SIZES))
+    strategy = registry.build(name, small(name))
     if strategy.dependencies():
         if finished_run is None:
             pytest.skip(f"{name} reads other runs")
@@ -144,13 +143,13 @@ def scripted_train_losses(probe: Probe, step: int) -> None:
 
 def small(name):
     """Contract parameters, with the held-out validation fitting the small test datasets and a looser
-    prior fit (MultiDDS's to τ = 1 takes seconds at 1e-10)."""
+    prior fit (MultiDDS's to τ = 1 takes seconds at its 1e-10; the contract needs a distribution, not that fit)."""
     params = registry.get(name).contract_params(SIZES)
     fields = registry.parameters(registry.get(name))
     if "validation_size" in fields:
         params = {**params, "validation_size": 2}
     if "prior_tol" in fields:
-        params = {**params, "prior_tol": 1e-6}
+        params = {**params, "prior_tol": 1e-4}
     return params
 
 
