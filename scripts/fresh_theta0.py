@@ -29,6 +29,7 @@ averaged within θ0, t with n_θ0 − 1 df) on the original's θ0s, on the fresh
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -45,7 +46,7 @@ from scipy import stats
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analysis import common, values  # noqa: E402
+from analysis import common, values, variance  # noqa: E402
 from mos.common.io import write_json  # noqa: E402
 from mos.common.provenance import provenance  # noqa: E402
 
@@ -147,8 +148,14 @@ def pooled_precision(original: Path, fresh: Path, claims: list[dict], targets: d
                    "sd_pooled": float(both.std(ddof=1)), "half_width_pooled": half_width(both.to_numpy()),
                    "target": targets.get(metric)}
             row["target_met_pooled"] = None if row["target"] is None else row["half_width_pooled"] <= row["target"]
+            row["theta0s_needed"] = None if row["target"] is None else theta0s_for(row["sd_pooled"] ** 2, row["target"])
             rows.append(row)
     return rows
+
+
+def theta0s_for(diff_var: float, target: float, max_n: int = 1000) -> int | None:
+    """The fewest θ0s whose paired-t 95% half-width is ≤ target at this variance of the per-θ0 differences."""
+    return next((n for n in range(2, max_n + 1) if variance.half_width(diff_var, n) <= target), None)
 
 
 def parse_targets(text: str) -> dict[str, float]:
@@ -181,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     fresh = REPO / "results" / args.experiment
     cfg = fresh_config(args.config, args.offset, args.mixtures, args.theta0s, args.experiment)
     started = time.perf_counter()
+    wall = None
+    if args.compare_only and args.out.exists():  # the time of the run that made results/<experiment>
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        wall = previous.get("wall_minutes") if previous.get("theta0s") == cfg["pretrain"]["seeds"] else None
     if not args.compare_only:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
@@ -199,9 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     same = [r["same_verdict"] for r in rows]
     report = {"how": "python scripts/fresh_theta0.py (the primary arms on θ0s disjoint from the original's)",
               "original": str(args.original.relative_to(REPO) if args.original.is_relative_to(REPO) else args.original),
-              "theta0s": cfg["pretrain"]["seeds"], "wall_minutes": None if args.compare_only else round((time.perf_counter() - started) / 60, 1),
+              "theta0s": cfg["pretrain"]["seeds"], "wall_minutes": wall if args.compare_only else round((time.perf_counter() - started) / 60, 1),
               "inside_original_interval": f"{sum(inside)} of {len(inside)}",
-              "same_verdict": f"{sum(same)} of {len(same)}", "hypotheses": rows,
+              "same_verdict": f"{sum(same)} of {len(same)}",
+              "fresh_runs_git_commit": sorted(set(common.load_runs(fresh)["git_commit"].astype(str))), "hypotheses": rows,
               "pooled_precision": pooled, "provenance": provenance()}
     write_json(args.out, report)
     for r in rows:
@@ -211,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in pooled:
         print(f"{r['id']:28s} {r['metric']:9s} ±{r['half_width_original']:.2f} ({r['theta0s_original']} θ0s)  "
               f"±{r['half_width_fresh']:.2f} ({r['theta0s_fresh']})  pooled ±{r['half_width_pooled']:.2f} "
-              f"({r['theta0s_pooled']}) target {r['target'] if r['target'] is not None else '–'}")
+              f"({r['theta0s_pooled']}) target {r['target'] if r['target'] is not None else '–'}"
+              + (f", reached at {r['theta0s_needed']} θ0s" if r["theta0s_needed"] else ""))
     print(f"wrote {args.out}")
     return 0
 

@@ -98,3 +98,10 @@ def test_pooling_adds_the_fresh_theta0s_and_refuses_shared_ones(monkeypatch) -> 
     per_exp["new"] = pd.Series([1.0, 2.0], index=["2", "3"])
     with pytest.raises(ValueError, match="share θ0s"):
         fresh.pooled_precision(Path("orig"), Path("new"), claims, {"mu_both": 1.0})
+
+
+def test_theta0s_for_is_the_fewest_reaching_the_target() -> None:
+    var, target = 2.95 ** 2, 1.0
+    n = fresh.theta0s_for(var, target)
+    width = lambda k: stats.t.ppf(0.975, k - 1) * np.sqrt(var / k)  # noqa: E731
+    assert width(n) <= target < width(n - 1) and n == 36
