@@ -217,3 +217,32 @@ def test_headroom_part_judges_the_smaller_headroom_when_another_heuristic_did_be
     assert "minus temperature (the declared best heuristic) is +5.00 [+3.00, +7.00]" in text
     assert "Over proportional, the heuristic that did best here" in text and "+0.60 [+0.10, +1.10]" in text
     assert "Even its upper bound is below the MDE" in text and "exceeds" not in text
+
+
+def test_the_theta0_extension_paragraph_is_the_measured_one() -> None:
+    """README's "More θ0s for MoSpec vs the math-only model" numbers are those of
+    results/benchmarks/theta0_extension.json (scripts/fresh_theta0.py --mixtures ... --theta0s 16)."""
+    import json
+
+    report = json.loads((ROOT / "results" / "benchmarks" / "theta0_extension.json").read_text(encoding="utf-8"))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    start = readme.index("**More θ0s for MoSpec vs the math-only model**")
+    text = readme[start:start + 1400]
+    pooled = {r["metric"]: r for r in report["pooled_precision"]}
+    both, mu, mu_all = pooled["mu_both"], pooled["mu_mmlu"], pooled["mu_all"]
+    new = report["theta0s"]
+    minus = lambda v: f"{v:+.2f}".replace("-", "−")  # noqa: E731
+    assert f"{report['wall_minutes']:.1f} min on 2 cores" in text and f"--theta0s {len(new)} " in text
+    assert f"on the default's {both['theta0s_original']} θ0s (±{both['half_width_original']:.2f} µBOTH, " \
+           f"±{mu['half_width_original']:.2f} µMU; targets ±{both['target']:g} and ±{mu['target']:g})" in text
+    assert f"trained on {len(new)} more θ0s, seeds {min(new)}–{max(new)}" in text
+    assert f"over {both['theta0s_pooled']} θ0s ±{both['half_width_pooled']:.2f} µBOTH (not met: " \
+           f"{both['theta0s_needed']} θ0s reach ±{both['target']:g} at the pooled SD of {both['sd_pooled']:.2f})" in text
+    assert not both["target_met_pooled"] and mu["target_met_pooled"]
+    assert f"±{mu['half_width_pooled']:.2f} µMU (met from {mu['theta0s_needed']} θ0s)" in text
+    hyp = report["hypotheses"][0]
+    assert f"({hyp['fresh_verdict']}, {minus(hyp['fresh_effect'])} on the new θ0s; " \
+           f"{minus(mu_all['effect_pooled'])} ± {mu_all['half_width_pooled']:.2f} pooled)" in text
+    more = both["theta0s_needed"] - both["theta0s_original"]
+    assert f"The {more} more θ0s the µBOTH target needs would add about " \
+           f"{round(report['wall_minutes'] / len(new) * more)} minutes" in text
