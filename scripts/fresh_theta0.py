@@ -24,6 +24,9 @@ averaged within θ0, t with n_θ0 − 1 df) on the original's θ0s, on the fresh
 
     python scripts/fresh_theta0.py --mixtures mospec_cossim_ema math_only --theta0s 16 --offset 12 \
         --experiment theta0_extension --out results/benchmarks/theta0_extension.json
+
+(its summaries are committed in snapshots/theta0_extension/: add `--compare-only --fresh
+snapshots/theta0_extension` to the same command to recompute the report from them alone).
 """
 
 from __future__ import annotations
@@ -183,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cores", default="all")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "benchmarks" / "fresh_theta0.json")
     ap.add_argument("--compare-only", action="store_true", help="compare an existing results/<experiment>")
+    ap.add_argument("--fresh", type=Path, help="with --compare-only: the fresh experiment's folder (default "
+                    "results/<experiment>; e.g. its committed snapshots/<experiment>)")
     args = ap.parse_args(argv)
     targets = parse_targets(args.targets)
-    fresh = REPO / "results" / args.experiment
+    fresh = args.fresh or REPO / "results" / args.experiment
     cfg = fresh_config(args.config, args.offset, args.mixtures, args.theta0s, args.experiment)
     started = time.perf_counter()
     wall = None

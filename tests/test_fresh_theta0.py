@@ -105,3 +105,19 @@ def test_theta0s_for_is_the_fewest_reaching_the_target() -> None:
     n = fresh.theta0s_for(var, target)
     width = lambda k: stats.t.ppf(0.975, k - 1) * np.sqrt(var / k)  # noqa: E731
     assert width(n) <= target < width(n - 1) and n == 36
+
+
+def test_the_committed_extension_report_is_recomputed_from_the_committed_snapshots() -> None:
+    """results/benchmarks/theta0_extension.json's pooled half-widths follow from snapshots/default and
+    snapshots/theta0_extension alone (what README quotes)."""
+    import json
+
+    report = json.loads((ROOT / "results" / "benchmarks" / "theta0_extension.json").read_text(encoding="utf-8"))
+    claims = [{"id": "mospec_vs_math_only", "a": "mospec_cossim_ema", "b": "math_only", "metric": "mu_all"}]
+    rows = fresh.pooled_precision(ROOT / "snapshots" / "default", ROOT / "snapshots" / "theta0_extension", claims,
+                                  fresh.TARGETS)
+    assert len(rows) == len(report["pooled_precision"]) == 3
+    for got, want in zip(rows, report["pooled_precision"], strict=True):
+        assert got["metric"] == want["metric"] and got["theta0s_pooled"] == want["theta0s_pooled"] == 28
+        assert got["half_width_pooled"] == pytest.approx(want["half_width_pooled"], abs=1e-9)
+        assert got["theta0s_needed"] == want["theta0s_needed"]
