@@ -246,3 +246,18 @@ def test_the_theta0_extension_paragraph_is_the_measured_one() -> None:
     more = both["theta0s_needed"] - both["theta0s_original"]
     assert f"The {more} more θ0s the µBOTH target needs would add about " \
            f"{round(report['wall_minutes'] / len(new) * more)} minutes" in text
+
+
+def test_the_pooled_fresh_theta0_half_widths_are_the_reports() -> None:
+    """README's pooled µBOTH half-widths over the snapshot's and the fresh θ0s are fresh_theta0.json's."""
+    import json
+
+    report = json.loads((ROOT / "results" / "benchmarks" / "fresh_theta0.json").read_text(encoding="utf-8"))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    rows = [r for r in report["pooled_precision"] if r["metric"] == "mu_both" and r["id"] != "aa_temperature"
+            and not r["id"].startswith("aa_")]
+    widths = [r["half_width_pooled"] for r in rows]
+    n = {r["theta0s_pooled"] for r in rows}
+    math_only = next(r for r in rows if r["id"] == "mospec_vs_math_only")
+    assert len(n) == 1 and f"the {n.pop()} θ0s give the primary µBOTH comparisons half-widths of " \
+        f"±{min(widths):.2f} to ±{max(widths):.2f} (MoSpec vs the math-only model ±{math_only['half_width_pooled']:.2f})" in readme
