@@ -32,6 +32,7 @@ snapshots/theta0_extension` to the same command to recompute the report from the
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -115,10 +116,16 @@ def compare(original: Path, fresh: Path) -> list[dict]:
     return rows
 
 
+@functools.cache
+def metric_values(exp: Path) -> dict[str, pd.DataFrame]:
+    """Every claim metric per run of an experiment (read once, however many claims and metrics are pooled)."""
+    inputs = common.load_inputs(exp)
+    return values.metric_values(inputs.metrics, inputs.runs)
+
+
 def theta0_differences(exp: Path, a: str, b: str, metric: str) -> pd.Series:
     """Per θ0 of an experiment: the mean of arm a's runs minus arm b's (seeds averaged within θ0), one backbone."""
-    inputs = common.load_inputs(exp)
-    frame = values.metric_values(inputs.metrics, inputs.runs)[metric]
+    frame = metric_values(exp)[metric]
     if frame["backbone"].nunique() != 1:
         raise ValueError(f"{exp}: expected one backbone, found {sorted(frame['backbone'].unique())}")
     means = frame[frame["mixture"].isin([a, b])].groupby(["theta0", "mixture"])["value"].mean().unstack("mixture")
@@ -127,8 +134,7 @@ def theta0_differences(exp: Path, a: str, b: str, metric: str) -> pd.Series:
 
 def half_width(d: np.ndarray) -> float:
     """The θ0-level paired-t 95% half-width of the mean of the per-θ0 differences d."""
-    n = len(d)
-    return float(stats.t.ppf(0.975, n - 1) * np.std(d, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    return variance.half_width(float(np.var(d, ddof=1)), len(d)) if len(d) > 1 else math.inf
 
 
 def pooled_precision(original: Path, fresh: Path, claims: list[dict], targets: dict[str, float]) -> list[dict]:

@@ -254,8 +254,7 @@ def test_the_pooled_fresh_theta0_half_widths_are_the_reports() -> None:
 
     report = json.loads((ROOT / "results" / "benchmarks" / "fresh_theta0.json").read_text(encoding="utf-8"))
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    rows = [r for r in report["pooled_precision"] if r["metric"] == "mu_both" and r["id"] != "aa_temperature"
-            and not r["id"].startswith("aa_")]
+    rows = [r for r in report["pooled_precision"] if r["metric"] == "mu_both" and not r["id"].startswith("aa_")]
     widths = [r["half_width_pooled"] for r in rows]
     n = {r["theta0s_pooled"] for r in rows}
     math_only = next(r for r in rows if r["id"] == "mospec_vs_math_only")
